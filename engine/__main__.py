@@ -1,0 +1,112 @@
+"""Command line: python -m engine {train,validate,defaults} ... (see --help)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .config import ConfigError, ExperimentConfig
+from .device import DEVICE_CHOICES, pick_device
+
+
+def _load_config(path: str) -> ExperimentConfig:
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    return ExperimentConfig.from_json(text)
+
+
+def _cmd_train(args) -> int:
+    config = _load_config(args.config)
+    from .trainer import Trainer  # torch loads here, after the config is known to be valid
+    trainer = Trainer(config, pick_device(args.device))
+    out = open(args.out, "w") if args.out else sys.stdout
+    start = time.perf_counter()
+    try:
+        done = 0
+        while done < args.steps:
+            n = min(args.every, args.steps - done)
+            snap = trainer.step(n)
+            done += n
+            out.write(json.dumps(snap.to_json_dict()) + "\n")
+            out.flush()
+            if snap.diverged or snap.finished:
+                break
+        out.write(json.dumps({"done": True, "steps": trainer.step_count, "seconds": round(time.perf_counter() - start, 4),
+                              "device": trainer.device.type, "diverged": trainer.diverged}) + "\n")
+    finally:
+        if args.out:
+            out.close()
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    config = _load_config(args.config)
+    print(json.dumps({"valid": True, "config": config.to_dict()}))
+    return 0
+
+
+def _cmd_defaults(args) -> int:
+    print(ExperimentConfig().to_json())
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from .export import export_script
+    config = _load_config(args.config)
+    text = export_script(config, steps=args.steps)
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description="Neural Playground engine: train and inspect networks from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a config; one JSON snapshot per line, then a {\"done\": true, ...} line")
+    p.add_argument("config", help="config JSON file ('-' reads standard input)")
+    p.add_argument("--steps", type=_positive, default=1000, help="optimisation steps to run (default 1000)")
+    p.add_argument("--every", type=_positive, default=100, help="write a snapshot every K steps (default 100)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto picks cuda, then mps, then cpu")
+    p.add_argument("--out", help="write the JSON lines to this file instead of standard output")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("validate", help="check a config; prints it with defaults filled in, or exits 2 naming the bad field")
+    p.add_argument("config", help="config JSON file ('-' reads standard input)")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("defaults", help="print the default config as JSON")
+    p.set_defaults(func=_cmd_defaults)
+
+    p = sub.add_parser("export", help="write a standalone PyTorch script that reproduces a config's training run")
+    p.add_argument("config", help="config JSON file ('-' reads standard input)")
+    p.add_argument("--steps", type=_positive, default=1000, help="optimisation steps the script runs (default 1000)")
+    p.add_argument("--out", help="write the script to this file instead of standard output")
+    p.set_defaults(func=_cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"invalid config: {e}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+import streamlit as st
+
+from pages.registry import LEARNING_PATH, PAGES
+
+st.title("🧠 Neural Playground")
+st.markdown(
+    "Build a neural network, train it **live** with real PyTorch, and look inside it while it learns: "
+    "loss curves, the decision boundary, what every neuron computes, gradient sizes layer by layer."
+)
+
+st.subheader("The learning path")
+pages_by_url = {p.url_path: p for p in PAGES}
+for number, (step, url_path) in enumerate(LEARNING_PATH, start=1):
+    page = pages_by_url.get(url_path)
+    if page:
+        st.page_link(page.path, label=f"{number}. {step}", icon=page.icon)
+        st.caption(page.teaches)
+    else:
+        st.markdown(f"{number}. {step} — *coming*")
+
+st.subheader("Start here")
+st.markdown(
+    "Open the **Playground**, press ▶ **Play** and watch the network learn the spiral. "
+    "Then change the learning rate while it trains, add a layer, or try the *Overfit me* preset."
+)
