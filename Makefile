@@ -21,7 +21,7 @@ install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
 chromium:
-	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
+	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium fonts-noto-color-emoji; }
 
 run: install
 	$(PY) -m streamlit run app.py

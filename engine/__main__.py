@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .config import ConfigError, ExperimentConfig
-from .device import DEVICE_CHOICES, pick_device
+from .device import DEVICE_CHOICES, pick_device, use_one_cpu_thread
 
 
 def _load_config(path: str) -> ExperimentConfig:
@@ -19,6 +19,7 @@ def _load_config(path: str) -> ExperimentConfig:
 def _cmd_train(args) -> int:
     config = _load_config(args.config)
     from .trainer import Trainer  # torch loads here, after the config is known to be valid
+    use_one_cpu_thread()
     trainer = Trainer(config, pick_device(args.device))
     out = open(args.out, "w") if args.out else sys.stdout
     start = time.perf_counter()

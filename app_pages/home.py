@@ -1,6 +1,6 @@
 import streamlit as st
 
-from pages.registry import LEARNING_PATH, PAGES
+from app_pages.registry import LEARNING_PATH, PAGES
 
 st.title("🧠 Neural Playground")
 st.markdown(

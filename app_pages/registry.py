@@ -14,8 +14,8 @@ class PageInfo:
 
 
 PAGES = [
-    PageInfo("pages/home.py", "Home", "🏠", "home", "What the app teaches and where to start.", default=True),
-    PageInfo("pages/playground.py", "Playground", "🧪", "playground",
+    PageInfo("app_pages/home.py", "Home", "🏠", "home", "What the app teaches and where to start.", default=True),
+    PageInfo("app_pages/playground.py", "Playground", "🧪", "playground",
              "Build a network, train it live on 2-D data, watch every neuron, the boundary and the loss."),
 ]
 
