@@ -30,9 +30,7 @@ if "pg_dataset" not in state:  # first visit, or back from another page (Streaml
     if "pg_saved_config" in state:
         config = ExperimentConfig.from_json(state.pg_saved_config)
     elif st.query_params:
-        config, warnings = ExperimentConfig.from_query(dict(st.query_params))
-        for w in warnings:
-            st.warning(w, icon="⚠️")
+        config, state.pg_url_warnings = ExperimentConfig.from_query(dict(st.query_params))
     else:
         config = preset_config(DEFAULT_PRESET, state.global_seed)
     values = widgets_from_config(config)
@@ -114,6 +112,11 @@ st.title("🧪 Playground")
 st.caption("Pick data, shape a network, press **Play**, and watch it learn: every neuron's map, the decision "
            "boundary and the loss update live. Changing the learning rate, batch size or penalties keeps training; "
            "changing the data or the network starts a new one.")
+if state.get("pg_url_warnings"):
+    with st.container(border=True):
+        for w in state.pg_url_warnings:
+            st.warning(w, icon="⚠️")
+        st.button("Dismiss", key="pg_dismiss_url", on_click=lambda: state.pop("pg_url_warnings", None))
 if "pg_notice" in state:
     kind, text = state.pop("pg_notice")
     (st.success if kind == "success" else st.error)(text)
@@ -143,7 +146,8 @@ train_cols[3].select_slider("Momentum", sorted({0.0, 0.5, 0.9, 0.95, 0.99, state
 train_cols[4].slider("Batch size", 1, 100, key="pg_batch")
 train_cols[5].select_slider("L1 rate", sorted(set(PENALTY_RATES + [state.pg_l1])), key="pg_l1")
 train_cols[6].select_slider("L2 rate", sorted(set(PENALTY_RATES + [state.pg_l2])), key="pg_l2")
-train_cols[7].number_input("Stop at epoch", 0, 1_000_000, step=50, key="pg_max_epochs", help="0: no limit")
+train_cols[7].number_input("Stop at epoch", 0, 1_000_000, step=50, key="pg_max_epochs",
+                           help="Training pauses by itself at this epoch; 0: never")
 
 left, right = st.columns([1, 3.3], gap="medium")
 with left:

@@ -42,7 +42,9 @@ def _check_range(value: Any, field_name: str, lo: float, hi: float, what: str, i
     kind = "a whole number" if integer else "a number"
     _check(_is_number(value) and (not integer or float(value).is_integer()),
            field_name, f"{what} must be {kind}, got {value!r}")
-    _check(math.isfinite(value) and lo <= value <= hi, field_name, f"{what} must be {lo:g}..{hi:g}, got {value!r}")
+    # Whole-number bounds are written out: ':g' would print the seed limit as 2.14748e+09.
+    bounds = f"{int(lo)}..{int(hi)}" if integer else f"{lo:g}..{hi:g}"
+    _check(math.isfinite(value) and lo <= value <= hi, field_name, f"{what} must be {bounds}, got {value!r}")
 
 
 @dataclass

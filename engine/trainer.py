@@ -118,17 +118,18 @@ class Trainer:
         self.step_count += 1
         return True
 
-    def _train(self, max_steps: int, deadline: float | None) -> None:
+    def _train(self, max_steps: int, deadline: float | None, until_epoch: int | None = None) -> None:
         if self.diverged or self.finished or max_steps <= 0:
             return
         start = time.perf_counter()
         good_state = copy.deepcopy((self.model.state_dict(), self.optimizer.state_dict()))
-        good_counters = (self.step_count, self.epoch, self._position, self._order.clone(), self._batch_gen.get_state())
+        good_counters = (self.step_count, self.epoch, self._position, self._order.clone(), self._batch_gen.get_state(),
+                         self._last_grad_norms.clone())
         self.model.train()
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self._dropout_rng)
             done = 0
-            while done < max_steps and not self.finished:
+            while done < max_steps and not self.finished and (until_epoch is None or self.epoch < until_epoch):
                 if not self._one_step() or not self._weights_finite_every(done):
                     self._restore(good_state, good_counters)
                     self.diverged = True
@@ -136,8 +137,21 @@ class Trainer:
                 done += 1
                 if deadline is not None and time.perf_counter() >= deadline:
                     break
+            # Each batch loss can stay finite while the updates blow the weights up so far
+            # that the loss over the whole training set overflows: that is divergence too,
+            # and the next chunk must not start from those weights.
+            if done and not self.diverged and not self._finite_now():
+                self._restore(good_state, good_counters)
+                self.diverged = True
             self._dropout_rng = torch.get_rng_state()
         self.seconds_training += time.perf_counter() - start
+
+    def _finite_now(self) -> bool:
+        """Weights and the loss over the training set are finite."""
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            return False
+        train_loss, _ = self.evaluate(self.x_train, self.y_train)
+        return math.isfinite(train_loss)
 
     def _weights_finite_every(self, done: int, every: int = 50) -> bool:
         if done % every:
@@ -147,8 +161,9 @@ class Trainer:
     def _restore(self, good_state, good_counters) -> None:
         self.model.load_state_dict(good_state[0])
         self.optimizer.load_state_dict(good_state[1])
-        self.step_count, self.epoch, self._position, self._order, gen_state = good_counters
+        self.step_count, self.epoch, self._position, self._order, gen_state, grad_norms = good_counters
         self._batch_gen.set_state(gen_state)
+        self._last_grad_norms = grad_norms  # the norms of the last step kept, not of a discarded one
 
     def step(self, n: int = 1, plane_resolution: int = 0, neurons: bool = False) -> Snapshot:
         """Advance n optimisation steps (fewer if the epoch limit comes first) and return a Snapshot."""
@@ -160,7 +175,9 @@ class Trainer:
         target = self.epoch + k
         while self.epoch < target and not self.diverged and not self.finished:
             bs = min(self.config.train.batch_size, self.n_train)
-            self._train(math.ceil((self.n_train - self._position) / bs), None)
+            # until_epoch: with batch norm an epoch can end a batch early (no single-point
+            # batch), so the step count alone could run into the next epoch.
+            self._train(math.ceil((self.n_train - self._position) / bs), None, until_epoch=target)
         return self.snapshot(**kw)
 
     def train_for(self, seconds: float, max_steps: int = 1_000_000, **kw) -> Snapshot:

@@ -33,6 +33,8 @@ def config_to_query(config: ExperimentConfig) -> dict[str, str]:
             # data set, which a reader of the address wants to see.
             if value != default[section][key] or key in ("seed", "name"):
                 out[f"{section}.{key}"] = _encode(value)
+                if key == "activation" and isinstance(value, list) and len(value) < 2:
+                    out[f"{section}.{key}"] += ","  # "relu," is a per-layer list, "relu" one name for all layers
     return out
 
 
@@ -54,9 +56,26 @@ def _decode(text: str, default):
             return []
         if ":" in text:  # custom points
             return [[float(v) for v in p.split(":")] for p in text.split(";") if p]
-        parts = [p.strip() for p in text.split(",")]
+        parts = [p.strip() for p in text.split(",") if p.strip()]
         return [int(p) for p in parts] if default and isinstance(default[0], int) else parts
     return text
+
+
+def _blame(base: ExperimentConfig, values: dict[str, object], field_name: str) -> str:
+    """The parameter behind an error on a field no parameter sets (a rule across fields,
+    such as data.name=custom without data.points): the first whose removal clears that error."""
+    for key in values:
+        changes: dict[str, dict] = {}
+        for k, value in values.items():
+            if k != key:
+                changes.setdefault(k.partition(".")[0], {})[k.partition(".")[2]] = value
+        try:
+            base.replace(**changes)
+            return key
+        except (ConfigError, TypeError) as e:
+            if getattr(e, "field", "") != field_name:
+                return key
+    return next(iter(values))
 
 
 def config_from_query(params: dict[str, str]) -> tuple[ExperimentConfig, list[str]]:
@@ -98,7 +117,7 @@ def config_from_query(params: dict[str, str]) -> tuple[ExperimentConfig, list[st
             return base.replace(**changes), warnings
         except (ConfigError, TypeError) as e:
             field_name = getattr(e, "field", "")
-            culprit = next((k for k in values if field_name.startswith(k)), None) or next(iter(values))
+            culprit = next((k for k in values if field_name.startswith(k)), None) or _blame(base, values, field_name)
             default = defaults[culprit.split(".")[0]][culprit.split(".")[1]]
             warnings.append(f"URL parameter {culprit}={params[culprit]!r} is invalid ({e}); using the default {_encode(default)!r}")
             del values[culprit]
