@@ -2,6 +2,8 @@
 import json
 import time
 
+import numpy as np
+
 import streamlit as st
 
 from engine import ConfigError, ExperimentConfig, Trainer
@@ -16,7 +18,8 @@ from app_pages.playground_state import (DATASET_LABELS, DEFAULT_PRESET, DATASETS
 from viz.playground import boundary_figure, loss_figure, network_figure, neuron_figure
 
 state = st.session_state
-LOSS_LABELS = {"bce": "Cross-entropy (sigmoid)", "ce": "Cross-entropy (softmax)", "mse": "Squared error", "hinge": "Hinge"}
+WIDGET_KEYS = [k for k in widgets_from_config(ExperimentConfig()) if k.startswith("pg_")]
+LOSS_LABELS = {"bce": "BCE (sigmoid)", "ce": "CE (softmax)", "mse": "Squared error", "hinge": "Hinge"}
 
 
 # ---------- state: first visit, presets, uploads ----------
@@ -26,6 +29,11 @@ def load_config_into_widgets(config: ExperimentConfig) -> None:
 
 
 ensure_global_seed()
+# Streamlit forgets the value of a widget that a run does not draw (the noise slider while
+# "Your own data" is chosen, the width of a removed layer). Writing each value back keeps it.
+for key in WIDGET_KEYS:
+    if key in state:
+        state[key] = state[key]
 if "pg_dataset" not in state:  # first visit, or back from another page (Streamlit dropped the widget values)
     if "pg_saved_config" in state:
         config = ExperimentConfig.from_json(state.pg_saved_config)
@@ -107,6 +115,18 @@ def on_clear_points() -> None:
     state.pg_points = []
 
 
+def on_dataset_change() -> None:
+    """Switching to "Your own data" starts from the points on screen, so there is
+    something to train on at once and to add to by clicking."""
+    run = state.get("pg_run")
+    if state.pg_dataset == "custom" and not state.pg_points and run is not None:
+        ds = run.trainer.dataset
+        xy = np.concatenate([ds.train_xy, ds.test_xy])
+        labels = np.concatenate([ds.train_y, ds.test_y]).astype(float)
+        state.pg_points = [[round(float(a), 3), round(float(b), 3), float(c)] for (a, b), c in zip(xy, labels)]
+        state.pg_custom_task = run.trainer.config.task
+
+
 # ---------- header and controls ----------
 st.title("🧪 Playground")
 st.caption("Pick data, shape a network, press **Play**, and watch it learn: every neuron's map, the decision "
@@ -121,6 +141,7 @@ if "pg_notice" in state:
     kind, text = state.pop("pg_notice")
     (st.success if kind == "success" else st.error)(text)
 
+config_problem = st.empty()  # filled below if the widgets describe an impossible network
 run: PlaygroundRun | None = state.get("pg_run")
 bar = st.columns([1.1, 1.1, 1.1, 2.2, 2.6])
 playing = run is not None and run.playing
@@ -152,7 +173,7 @@ train_cols[7].number_input("Stop at epoch", 0, 1_000_000, step=50, key="pg_max_e
 left, right = st.columns([1, 3.3], gap="medium")
 with left:
     st.markdown("**Data**")
-    st.selectbox("Data set", DATASETS, key="pg_dataset", format_func=DATASET_LABELS.get)
+    st.selectbox("Data set", DATASETS, key="pg_dataset", format_func=DATASET_LABELS.get, on_change=on_dataset_change)
     if state.pg_dataset == "blobs":
         st.slider("Classes", 2, 8, key="pg_n_classes")
     if state.pg_dataset == "custom":
@@ -194,7 +215,7 @@ with right:
 try:
     config = config_from_widgets(state)
 except ConfigError as e:
-    st.error(f"This setting is not possible: {e}. The last valid network keeps running.", icon="🚫")
+    config_problem.error(f"This setting is not possible: {e}. The last valid network keeps running.", icon="🚫")
     config = run.trainer.config if run else ExperimentConfig()
 state.pg_saved_config = config.to_json()
 if run is None:
@@ -260,7 +281,7 @@ def live_view() -> None:
         node = next((p for p in points if p.get("customdata")), None)
         if node:
             state.pg_selected_neuron = tuple(node["customdata"])
-        show_neuron(state.get("pg_selected_neuron"), planes, trainer)
+        show_neuron(state.get("pg_selected_neuron"), trainer)
     st.plotly_chart(loss_figure(trainer.history, trainer.n_classes > 0), key="pg_loss_chart",
                     config={"displayModeBar": False})
     run.frame_drawn(time.perf_counter() - frame_start, train_seconds)
@@ -278,19 +299,22 @@ def add_clicked_point(event) -> None:
     st.rerun()
 
 
-def show_neuron(selected, planes, trainer) -> None:
+def show_neuron(selected, trainer) -> None:
     if not selected:
         st.caption("Click a neuron in the diagram to enlarge what it computes. Hover an edge to read its weight.")
         return
     column, index = selected
-    names = ["input"] + [f"hidden{i + 1}" for i in range(len(planes["neurons"]))]
-    if column >= len(names):
-        return
+    n_hidden = len(trainer.config.model.hidden)
+    widths = [len(trainer.config.data.features)] + trainer.config.model.hidden
+    if column > n_hidden or index >= widths[column]:
+        return  # the output node, or a neuron of a network that has since changed
+    planes = plane_outputs(trainer.model, trainer.config.data.features, trainer.n_classes, trainer.device,
+                           resolution=60, neurons=True)
     grid = planes["inputs"][index] if column == 0 else planes["neurons"][column - 1][index]
-    title = f"{names[column]}[{index}]: its output over the plane"
+    name = FEATURE_LABELS[trainer.config.data.features[index]] if column == 0 else f"hidden{column}[{index}]"
     ds = trainer.dataset
-    st.plotly_chart(neuron_figure(grid, title, ds.train_xy, ds.train_y, trainer.n_classes), key="pg_neuron",
-                    config={"displayModeBar": False})
+    st.plotly_chart(neuron_figure(grid, f"{name}: its output over the plane", ds.train_xy, ds.train_y,
+                                  trainer.n_classes), key="pg_neuron", config={"displayModeBar": False})
 
 
 with right:

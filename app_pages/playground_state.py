@@ -163,9 +163,10 @@ class PlaygroundRun:
     _last: tuple[float, float] | None = field(default=None, repr=False)  # (time, epoch_exact) at the last tick
 
     def training_budget(self) -> float:
-        """Seconds of training that fit in one frame next to the drawing, so frames keep
-        coming every TICK_SECONDS and a Pause is seen within one frame."""
-        return max(MIN_TRAIN_SECONDS, 0.85 * TICK_SECONDS - self.draw_seconds)
+        """Seconds of training that fit in one frame next to the drawing. A frame must end
+        well inside TICK_SECONDS: the browser asks for the next one on a fixed timer, and a
+        request that arrives while a frame is still running interrupts its drawing."""
+        return max(MIN_TRAIN_SECONDS, 0.6 * TICK_SECONDS - self.draw_seconds)
 
     def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
         """Tell the run how long the last frame took in all, and how much of it was training."""

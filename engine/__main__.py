@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -16,9 +17,29 @@ def _load_config(path: str) -> ExperimentConfig:
     return ExperimentConfig.from_json(text)
 
 
+def finite_or_null(value):
+    """The same plain data with every non-finite float (inf, -inf, NaN) replaced by None.
+    json.dumps would write them as Infinity / NaN, which are not JSON: strict parsers
+    (JavaScript's JSON.parse, jq, Go, Rust) reject the whole line."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
+
+
+def json_line(record: dict) -> str:
+    """One line of strict JSON; allow_nan=False makes a missed non-finite number an error, not bad output."""
+    return json.dumps(finite_or_null(record), allow_nan=False) + "\n"
+
+
 def _cmd_train(args) -> int:
     config = _load_config(args.config)
-    from .trainer import Trainer  # torch loads here, after the config is known to be valid
+    # `python -m engine` imports the engine package first, and engine/__init__.py imports
+    # torch (through the trainer), so torch is already loaded here, for every command.
+    from .trainer import Trainer
     use_one_cpu_thread()
     trainer = Trainer(config, pick_device(args.device))
     out = open(args.out, "w") if args.out else sys.stdout
@@ -29,12 +50,12 @@ def _cmd_train(args) -> int:
             n = min(args.every, args.steps - done)
             snap = trainer.step(n)
             done += n
-            out.write(json.dumps(snap.to_json_dict()) + "\n")
+            out.write(json_line(snap.to_json_dict()))
             out.flush()
             if snap.diverged or snap.finished:
                 break
-        out.write(json.dumps({"done": True, "steps": trainer.step_count, "seconds": round(time.perf_counter() - start, 4),
-                              "device": trainer.device.type, "diverged": trainer.diverged}) + "\n")
+        out.write(json_line({"done": True, "steps": trainer.step_count, "seconds": round(time.perf_counter() - start, 4),
+                             "device": trainer.device.type, "diverged": trainer.diverged}))
     finally:
         if args.out:
             out.close()

@@ -7,7 +7,6 @@ equals step(10): the batch order and dropout draw from generators the trainer ow
 from __future__ import annotations
 
 import copy
-import io
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from . import checkpoint
 from .config import ExperimentConfig, structural_changes
 from .data import Dataset2D, make_dataset, make_features
 from .device import pick_device
@@ -244,29 +244,16 @@ class Trainer:
         return [(layer.weight.detach().cpu().numpy(), layer.bias.detach().cpu().numpy())
                 for _, layer in self.model.named_linears()]
 
-    # ---- checkpoints ----
+    # ---- checkpoints (engine/checkpoint.py) ----
     def checkpoint_bytes(self) -> bytes:
-        """state_dict + config (JSON text) + progress, loadable with torch.load(weights_only=True)."""
-        buf = io.BytesIO()
-        torch.save({"config": self.config.to_json(), "state_dict": {k: v.cpu() for k, v in self.model.state_dict().items()},
-                    "step": self.step_count, "epoch": self.epoch}, buf)
-        return buf.getvalue()
+        """Config (JSON text), weights, optimiser state, batch order and position, generator
+        states and history, loadable with torch.load(weights_only=True). Loading it and
+        training on gives the losses the run would have had without the pause."""
+        return checkpoint.checkpoint_bytes(self)
 
     @classmethod
     def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "Trainer":
-        """Rebuild a trainer from checkpoint_bytes(). Only tensors and plain data are
-        unpickled (weights_only=True): a file that would run code is refused."""
-        try:
-            blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
-            raise ValueError(f"not a Neural Playground checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
-        if not isinstance(blob, dict) or not {"config", "state_dict"} <= set(blob):
-            raise ValueError("not a Neural Playground checkpoint: expected the keys 'config' and 'state_dict'")
-        trainer = cls(ExperimentConfig.from_json(blob["config"]), device)
-        try:
-            trainer.model.load_state_dict(blob["state_dict"])
-        except RuntimeError as e:
-            raise ValueError(f"checkpoint weights do not fit its config: {str(e).splitlines()[0][:200]}") from None
-        trainer.step_count = int(blob.get("step", 0))
-        trainer.epoch = int(blob.get("epoch", 0))
-        return trainer
+        """Rebuild a trainer from checkpoint_bytes() (or an older weights-only checkpoint).
+        Only tensors and plain data are unpickled (weights_only=True): a file that would run
+        code is refused, and so is one whose contents do not fit its config (ValueError)."""
+        return checkpoint.from_checkpoint(cls, data, device)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from engine.config import ExperimentConfig
 
@@ -158,3 +159,45 @@ def test_defaults_prints_the_default_config(runs):
     proc = runs["defaults"]
     assert proc.returncode == 0, proc.stderr
     assert ExperimentConfig.from_json(proc.stdout) == ExperimentConfig()
+
+
+# ---- strict JSON: a non-finite number is written as null ----
+
+def test_non_finite_numbers_become_null():
+    from engine.__main__ import json_line
+    from engine.trainer import Snapshot
+    inf, nan = float("inf"), float("nan")
+    snap = Snapshot(step=3, epoch=0, train_loss=nan, test_loss=inf, train_accuracy=0.5, test_accuracy=None, lr=0.03,
+                    grad_norms={"hidden1": inf, "output": 0.25}, weight_norms={"hidden1": -inf, "output": 2.0},
+                    activation_stats={"hidden1": {"mean": nan, "std": 1.0, "saturated": 0.0}})
+    assert "Infinity" in json.dumps(snap.to_json_dict())  # what plain json.dumps would have written
+    line = json_line(snap.to_json_dict())
+    assert line.endswith("\n") and "\n" not in line[:-1]
+    back = _strict_json(line)
+    assert back["train_loss"] is None and back["test_loss"] is None and back["test_accuracy"] is None
+    assert back["grad_norms"] == {"hidden1": None, "output": 0.25}
+    assert back["weight_norms"] == {"hidden1": None, "output": 2.0}
+    assert back["activation_stats"]["hidden1"] == {"mean": None, "std": 1.0, "saturated": 0.0}
+    assert back["step"] == 3 and back["diverged"] is False  # ints and booleans pass untouched
+    assert _strict_json(json_line({"nested": [[inf, 1.5], (nan,)]})) == {"nested": [[None, 1.5], [None]]}
+
+
+def test_train_writes_strict_json_when_a_probe_reads_inf(tmp_path, monkeypatch):
+    # the real train command, in-process, with the gradient-norm probe reading inf and NaN
+    import engine.trainer
+    from engine.__main__ import main
+    monkeypatch.setattr(engine.trainer, "gradient_norms_by_layer",
+                        lambda model: torch.tensor([float("inf"), float("nan"), 0.5]))
+    out = tmp_path / "run.jsonl"
+    threads = torch.get_num_threads()
+    try:
+        assert main(["train", str(EXAMPLE), "--steps", "20", "--every", "10", "--device", "cpu", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)  # the CLI runs on one thread; give the test process its threads back
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3
+    records = [_strict_json(line) for line in lines]  # every line, the done line included
+    for snap in records[:-1]:
+        assert snap["grad_norms"] == {"hidden1": None, "hidden2": None, "output": 0.5}
+        assert math.isfinite(snap["train_loss"])
+    assert records[-1]["done"] is True and records[-1]["steps"] == 20

@@ -60,6 +60,7 @@ def boundary_figure(output: np.ndarray, n_classes: int, train_xy: np.ndarray, tr
 
     add_points(train_xy, train_y, "white", "train")
     add_points(test_xy, test_y, "black", "test")
+    fig.update_layout(showlegend=test_xy is not None and len(test_xy) > 0)  # a legend only to tell train from test
     if clickable:
         g = np.linspace(-DOMAIN + 0.25, DOMAIN - 0.25, 40)
         gx, gy = np.meshgrid(g, g)

@@ -1,0 +1,92 @@
+"""The three benchmarks. Each returns plain numbers; `ratio` is always computed from the
+two values it compares, both measured in this run (a test checks that)."""
+from __future__ import annotations
+
+import statistics
+from contextlib import contextmanager
+
+import torch
+
+import engine.trainer
+from engine.probes import plane_outputs
+from engine.trainer import Trainer
+
+from .timing import median_seconds, time_once
+from .workload import PlainLoop, playground_config
+
+FRAME_SECONDS = 0.12   # the training share of one live-view frame the app asks for
+FRAME_PLANE = 50       # the boundary-plot resolution a frame's snapshot draws (PlaygroundRun.tick)
+
+
+def trainer_vs_plain(device: torch.device, repeats: int = 7, epochs: int = 20) -> dict:
+    """(a) Epochs per second of a hand-written loop and of Trainer.step(n) on the same data."""
+    config = playground_config()
+    plain, trainer = PlainLoop(config, device), Trainer(config, device)
+    steps = epochs * plain.steps_per_epoch
+    t = median_seconds({"plain": lambda: plain.run_epochs(epochs), "trainer": lambda: trainer.step(steps)},
+                       device, repeats)
+    plain_eps, trainer_eps = epochs / t["plain"], epochs / t["trainer"]
+    return {"epochs_per_repeat": epochs, "plain_epochs_per_s": plain_eps, "trainer_epochs_per_s": trainer_eps,
+            "ratio": trainer_eps / plain_eps}
+
+
+@contextmanager
+def gradient_norms_disabled(n_layers: int):
+    """Replace the trainer's gradient-norm probe with a stub that reads nothing (bench only)."""
+    zeros = torch.zeros(n_layers)
+    original = engine.trainer.gradient_norms_by_layer
+    engine.trainer.gradient_norms_by_layer = lambda model: zeros
+    try:
+        yield
+    finally:
+        engine.trainer.gradient_norms_by_layer = original
+
+
+def probe_cost(device: torch.device, repeats: int = 7, steps: int = 500, read_repeats: int = 20) -> dict:
+    """(b) Steps per second with and without the gradient-norm probe, and the cost of the
+    reads a frame makes: a snapshot with the boundary plane, and every neuron's plane."""
+    config = playground_config()
+    probed, bare = Trainer(config, device), Trainer(config, device)
+    n_layers = len(bare.model.named_linears())
+
+    def bare_step():
+        with gradient_norms_disabled(n_layers):
+            bare.step(steps)
+
+    t = median_seconds({"probed": lambda: probed.step(steps), "bare": bare_step}, device, repeats)
+    probed_sps, bare_sps = steps / t["probed"], steps / t["bare"]
+    ms_per_step = 1000 / probed_sps
+    reads = median_seconds({
+        "snapshot": lambda: probed.snapshot(plane_resolution=50),
+        "plane": lambda: plane_outputs(probed.model, config.data.features, probed.n_classes, probed.device,
+                                       resolution=24, neurons=True),
+    }, device, read_repeats)
+    snapshot_ms, plane_ms = 1000 * reads["snapshot"], 1000 * reads["plane"]
+    return {"steps_per_repeat": steps, "steps_per_s_probed": probed_sps, "steps_per_s_unprobed": bare_sps,
+            "ratio": probed_sps / bare_sps, "overhead_percent": 100 * (bare_sps / probed_sps - 1),
+            "ms_per_step": ms_per_step, "snapshot_ms": snapshot_ms, "plane_outputs_ms": plane_ms,
+            "snapshot_in_steps": snapshot_ms / ms_per_step, "plane_outputs_in_steps": plane_ms / ms_per_step}
+
+
+def frame_budget(device: torch.device, repeats: int = 7, seconds: float = FRAME_SECONDS,
+                 plain_epochs_per_s: float | None = None) -> dict:
+    """(c) What one live frame trains: train_for(seconds) with the frame's snapshot, against
+    what the plain loop trains in the same time (measured here unless given)."""
+    config = playground_config()
+    if plain_epochs_per_s is None:
+        plain = PlainLoop(config, device)
+        plain_epochs_per_s = 5 / median_seconds({"plain": lambda: plain.run_epochs(5)}, device, repeats)["plain"]
+    trainer = Trainer(config, device)
+    trainer.train_for(seconds, plane_resolution=FRAME_PLANE)  # warm-up
+    epochs, steps, frame_s = [], [], []
+    for _ in range(repeats):
+        epoch0, step0 = trainer.history[-1]["epoch_exact"], trainer.step_count
+        frame_s.append(time_once(lambda: trainer.train_for(seconds, plane_resolution=FRAME_PLANE), device))
+        epochs.append(trainer.history[-1]["epoch_exact"] - epoch0)
+        steps.append(trainer.step_count - step0)
+    per_frame = statistics.median(epochs)
+    plain_in_frame = plain_epochs_per_s * seconds
+    return {"train_seconds": seconds, "epochs_per_frame": per_frame, "steps_per_frame": statistics.median(steps),
+            "frame_ms": 1000 * statistics.median(frame_s), "plain_epochs_in_frame": plain_in_frame,
+            "ratio": per_frame / plain_in_frame}
+

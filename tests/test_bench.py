@@ -1,0 +1,98 @@
+"""The benchmarks run, measure something, and compute each ratio from the two values it
+compares. Tiny repeat counts: this checks the plumbing, not the speed."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+import engine.trainer
+from bench.__main__ import main, table
+from bench.cases import frame_budget, gradient_norms_disabled, probe_cost, trainer_vs_plain
+from bench.timing import median_seconds
+from bench.workload import PlainLoop, playground_config
+from engine.trainer import Trainer
+
+CPU = torch.device("cpu")
+
+
+def _positive_finite(values: dict) -> None:
+    for key, value in values.items():
+        assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, (key, value)
+
+
+def test_workload_is_the_playground_default_and_the_plain_loop_learns():
+    config = playground_config()
+    assert (config.data.name, config.data.n_samples, config.data.test_fraction, config.data.features) == \
+        ("circle", 500, 0.5, ["x1", "x2"])
+    assert (config.model.hidden, config.model.activation) == ([4, 2], "tanh")
+    assert (config.train.loss, config.train.optimizer, config.train.lr, config.train.batch_size) == ("bce", "sgd", 0.03, 10)
+    plain, trainer = PlainLoop(config, CPU), Trainer(config, "cpu")
+    assert torch.equal(plain.x, trainer.x_train)  # the same data
+    assert plain.steps_per_epoch == 25
+    first = plain.run_epochs(1)
+    assert plain.run_epochs(30) < first  # it is a real training loop, not an empty one
+
+
+def test_trainer_vs_plain():
+    r = trainer_vs_plain(CPU, repeats=1, epochs=1)
+    _positive_finite(r)
+    assert r["ratio"] == r["trainer_epochs_per_s"] / r["plain_epochs_per_s"]
+
+
+def test_probe_cost():
+    r = probe_cost(CPU, repeats=1, steps=20, read_repeats=1)
+    _positive_finite({k: v for k, v in r.items() if k != "overhead_percent"})
+    assert math.isfinite(r["overhead_percent"])
+    assert r["ratio"] == r["steps_per_s_probed"] / r["steps_per_s_unprobed"]
+    assert r["snapshot_in_steps"] == r["snapshot_ms"] / r["ms_per_step"]
+
+
+def test_gradient_norm_stub_is_used_and_removed():
+    original = engine.trainer.gradient_norms_by_layer
+    t = Trainer(playground_config(), "cpu")
+    with gradient_norms_disabled(3):
+        assert set(t.step(3).grad_norms.values()) == {0.0}
+    assert engine.trainer.gradient_norms_by_layer is original
+    assert all(v > 0 for v in t.step(1).grad_norms.values())
+
+
+def test_frame_budget():
+    r = frame_budget(CPU, repeats=1, seconds=0.02, plain_epochs_per_s=100.0)
+    _positive_finite(r)
+    assert r["plain_epochs_in_frame"] == 100.0 * 0.02
+    assert r["ratio"] == r["epochs_per_frame"] / r["plain_epochs_in_frame"]
+    assert r["frame_ms"] >= 20  # train_for keeps training until its time is up
+
+
+def test_median_of_interleaved_runs():
+    calls = []
+    t = median_seconds({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, CPU, repeats=3, warmup=1)
+    assert calls == ["a", "b"] * 4 and set(t) == {"a", "b"}
+    with pytest.raises(ValueError):
+        median_seconds({"a": lambda: None}, CPU, repeats=0)
+
+
+def test_main_prints_a_table_and_writes_json_only_when_asked(tmp_path, monkeypatch, capsys):
+    import bench.__main__ as bench_main
+    fake = {"trainer_vs_plain": trainer_vs_plain(CPU, repeats=1, epochs=1),
+            "probe_cost": probe_cost(CPU, repeats=1, steps=10, read_repeats=1),
+            "frame_budget": frame_budget(CPU, repeats=1, seconds=0.01, plain_epochs_per_s=50.0)}
+    monkeypatch.setattr(bench_main, "run_all", lambda device, repeats: fake)
+    monkeypatch.chdir(tmp_path)  # a default results file would land here
+    threads = torch.get_num_threads()
+    try:
+        assert main(["--repeats", "1"]) == 0
+        assert not list(tmp_path.iterdir())
+        out = tmp_path / "results.json"
+        assert main(["--repeats", "1", "--json", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    printed = capsys.readouterr().out
+    assert "trainer vs plain loop" in printed and "probe cost" in printed and "frame budget" in printed
+    assert len(table(fake)) == 13
+    saved = json.loads(out.read_text())
+    assert saved["trainer_vs_plain"]["ratio"] == fake["trainer_vs_plain"]["ratio"]
+    assert saved["meta"]["workload"] == playground_config().to_dict()
