@@ -329,7 +329,7 @@ with st.expander("Share, save and export"):
                            key="pg_dl_config")
         st.file_uploader("Load a config", type=["json"], key="pg_config_upload", on_change=on_config_upload)
     with c2:
-        st.download_button("⬇ Checkpoint (weights + config)", run.trainer.checkpoint_bytes(), "playground.pt",
+        st.download_button("⬇ Checkpoint (weights, optimizer, progress)", run.trainer.checkpoint_bytes(), "playground.pt",
                            key="pg_dl_checkpoint")
         st.file_uploader("Load a checkpoint", type=["pt"], key="pg_checkpoint_upload", on_change=on_checkpoint_upload,
                          help="Read with torch.load(weights_only=True): a file that carries code is refused")

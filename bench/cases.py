@@ -68,25 +68,23 @@ def probe_cost(device: torch.device, repeats: int = 7, steps: int = 500, read_re
             "snapshot_in_steps": snapshot_ms / ms_per_step, "plane_outputs_in_steps": plane_ms / ms_per_step}
 
 
-def frame_budget(device: torch.device, repeats: int = 7, seconds: float = FRAME_SECONDS,
-                 plain_epochs_per_s: float | None = None) -> dict:
+def frame_budget(device: torch.device, repeats: int = 7, seconds: float = FRAME_SECONDS, plain_epochs: int = 5) -> dict:
     """(c) What one live frame trains: train_for(seconds) with the frame's snapshot, against
-    what the plain loop trains in the same time (measured here unless given)."""
+    what the plain loop trains in the same time. The two take turns, frame by frame, so
+    that both see the same machine load."""
     config = playground_config()
-    if plain_epochs_per_s is None:
-        plain = PlainLoop(config, device)
-        plain_epochs_per_s = 5 / median_seconds({"plain": lambda: plain.run_epochs(5)}, device, repeats)["plain"]
-    trainer = Trainer(config, device)
+    plain, trainer = PlainLoop(config, device), Trainer(config, device)
+    plain.run_epochs(1)
     trainer.train_for(seconds, plane_resolution=FRAME_PLANE)  # warm-up
-    epochs, steps, frame_s = [], [], []
+    epochs, steps, frame_s, plain_s = [], [], [], []
     for _ in range(repeats):
+        plain_s.append(time_once(lambda: plain.run_epochs(plain_epochs), device))
         epoch0, step0 = trainer.history[-1]["epoch_exact"], trainer.step_count
         frame_s.append(time_once(lambda: trainer.train_for(seconds, plane_resolution=FRAME_PLANE), device))
         epochs.append(trainer.history[-1]["epoch_exact"] - epoch0)
         steps.append(trainer.step_count - step0)
     per_frame = statistics.median(epochs)
-    plain_in_frame = plain_epochs_per_s * seconds
+    plain_in_frame = seconds * plain_epochs / statistics.median(plain_s)
     return {"train_seconds": seconds, "epochs_per_frame": per_frame, "steps_per_frame": statistics.median(steps),
             "frame_ms": 1000 * statistics.median(frame_s), "plain_epochs_in_frame": plain_in_frame,
             "ratio": per_frame / plain_in_frame}
-

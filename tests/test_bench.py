@@ -32,8 +32,13 @@ def test_workload_is_the_playground_default_and_the_plain_loop_learns():
     plain, trainer = PlainLoop(config, CPU), Trainer(config, "cpu")
     assert torch.equal(plain.x, trainer.x_train)  # the same data
     assert plain.steps_per_epoch == 25
-    first = plain.run_epochs(1)
-    assert plain.run_epochs(30) < first  # it is a real training loop, not an empty one
+
+    def train_loss():
+        with torch.no_grad():
+            return float(plain.loss_fn(plain.model(plain.x).squeeze(-1), plain.y))
+    before = train_loss()
+    plain.run_epochs(30)
+    assert train_loss() < 0.8 * before  # it is a real training loop, not an empty one
 
 
 def test_trainer_vs_plain():
@@ -60,9 +65,8 @@ def test_gradient_norm_stub_is_used_and_removed():
 
 
 def test_frame_budget():
-    r = frame_budget(CPU, repeats=1, seconds=0.02, plain_epochs_per_s=100.0)
+    r = frame_budget(CPU, repeats=1, seconds=0.02, plain_epochs=1)
     _positive_finite(r)
-    assert r["plain_epochs_in_frame"] == 100.0 * 0.02
     assert r["ratio"] == r["epochs_per_frame"] / r["plain_epochs_in_frame"]
     assert r["frame_ms"] >= 20  # train_for keeps training until its time is up
 
@@ -79,7 +83,8 @@ def test_main_prints_a_table_and_writes_json_only_when_asked(tmp_path, monkeypat
     import bench.__main__ as bench_main
     fake = {"trainer_vs_plain": trainer_vs_plain(CPU, repeats=1, epochs=1),
             "probe_cost": probe_cost(CPU, repeats=1, steps=10, read_repeats=1),
-            "frame_budget": frame_budget(CPU, repeats=1, seconds=0.01, plain_epochs_per_s=50.0)}
+            "frame_budget": frame_budget(CPU, repeats=1, seconds=0.01, plain_epochs=1)}
+    fake["probe_cost"]["overhead_percent"] = -3.0  # noise can make the probed run the faster one
     monkeypatch.setattr(bench_main, "run_all", lambda device, repeats: fake)
     monkeypatch.chdir(tmp_path)  # a default results file would land here
     threads = torch.get_num_threads()
@@ -88,11 +93,14 @@ def test_main_prints_a_table_and_writes_json_only_when_asked(tmp_path, monkeypat
         assert not list(tmp_path.iterdir())
         out = tmp_path / "results.json"
         assert main(["--repeats", "1", "--json", str(out)]) == 0
+        saved = json.loads(out.read_text())
+        fake["trainer_vs_plain"]["ratio"] = float("nan")
+        with pytest.raises(RuntimeError, match="measured nothing"):
+            main(["--repeats", "1"])
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(threads)  # main() runs on one thread, as the app; give pytest its threads back
     printed = capsys.readouterr().out
     assert "trainer vs plain loop" in printed and "probe cost" in printed and "frame budget" in printed
     assert len(table(fake)) == 13
-    saved = json.loads(out.read_text())
-    assert saved["trainer_vs_plain"]["ratio"] == fake["trainer_vs_plain"]["ratio"]
+    assert saved["probe_cost"] == fake["probe_cost"]
     assert saved["meta"]["workload"] == playground_config().to_dict()
