@@ -232,14 +232,8 @@ if dict(st.query_params) != query:
 
 
 # ---------- the live view ----------
-# Three fragments, each redrawn on its own timer while training plays: the one that trains
-# also draws the metrics and the decision boundary (4 times a second); the network diagram
-# and the loss curves, which cost the browser more to redraw, follow twice a second.
-live = run.playing
-
-
-@st.fragment(run_every=TICK_SECONDS if live else None)
-def training_view() -> None:
+@st.fragment(run_every=TICK_SECONDS if run.playing else None)
+def live_view() -> None:
     frame_start = time.perf_counter()
     run: PlaygroundRun = state.pg_run
     trainer = run.trainer
@@ -247,55 +241,50 @@ def training_view() -> None:
     train_seconds = time.perf_counter() - frame_start
     if run.message:
         st.warning(run.message, icon="⏸")
-    if not run.playing and live:
-        st.rerun()  # stopped by itself: redraw the Play button and stop the timers
-    m = st.columns(3)
+    if not run.playing and playing:
+        st.rerun()  # stopped by itself: redraw the Play button
+    m = st.columns(6)
     m[0].metric("Epoch", f"{snap.epoch:,}")
     m[1].metric("Train loss", format_loss(snap.train_loss))
     m[2].metric("Test loss", format_loss(snap.test_loss))
-    m = st.columns(3)
     if snap.train_accuracy is not None:
-        m[0].metric("Train accuracy", f"{snap.train_accuracy:.1%}")
-        m[1].metric("Test accuracy", "—" if snap.test_accuracy is None else f"{snap.test_accuracy:.1%}")
-    m[2].metric("Epochs / s", f"{run.epochs_per_second:,.0f}" if run.playing else "—")
+        m[3].metric("Train accuracy", f"{snap.train_accuracy:.1%}")
+        m[4].metric("Test accuracy", "—" if snap.test_accuracy is None else f"{snap.test_accuracy:.1%}")
+    m[5].metric("Epochs / s", f"{run.epochs_per_second:,.0f}" if run.playing else "—")
+
     ds = trainer.dataset
-    t1, t2 = st.columns(2)
-    show_test = t1.toggle("Show test data", key="pg_show_test")
-    discretize = t2.toggle("Discretize output", key="pg_discretize")
-    clickable = trainer.config.data.name == "custom"
-    fig = boundary_figure(snap.plane["output"], trainer.n_classes, ds.train_xy, ds.train_y,
-                          ds.test_xy if show_test else None, ds.test_y if show_test else None,
-                          discretize=discretize, clickable=clickable)
-    event = st.plotly_chart(fig, key="pg_boundary", on_select="rerun" if clickable else "ignore",
-                            selection_mode="points", config={"displayModeBar": False})
-    if clickable:
-        add_clicked_point(event)
-    run.frame_drawn(time.perf_counter() - frame_start, train_seconds)
-
-
-@st.fragment(run_every=2 * TICK_SECONDS if live else None)
-def network_view() -> None:
-    trainer = state.pg_run.trainer
-    planes = plane_outputs(trainer.model, trainer.config.data.features, trainer.n_classes, trainer.device,
-                           resolution=24, neurons=True)
-    fig = network_figure([FEATURE_LABELS[f] for f in trainer.config.data.features], planes["inputs"],
-                         planes["neurons"], [w for w, _ in trainer.weights()],
-                         output_map=planes["output"] * 2 - 1 if trainer.n_classes == 2 else planes["output"],
-                         selected=state.get("pg_selected_neuron"))
-    event = st.plotly_chart(fig, key="pg_network", on_select="rerun", selection_mode="points",
-                            config={"displayModeBar": False})
-    points = event.selection.points if event and event.selection else []
-    node = next((p for p in points if p.get("customdata")), None)
-    if node:
-        state.pg_selected_neuron = tuple(node["customdata"])
-    show_neuron(state.get("pg_selected_neuron"), trainer)
-
-
-@st.fragment(run_every=2 * TICK_SECONDS if live else None)
-def loss_view() -> None:
-    trainer = state.pg_run.trainer
+    diagram_col, output_col = st.columns([1.25, 1], gap="medium")
+    with output_col:
+        t1, t2 = st.columns(2)
+        show_test = t1.toggle("Show test data", key="pg_show_test")
+        discretize = t2.toggle("Discretize output", key="pg_discretize")
+        clickable = trainer.config.data.name == "custom"
+        fig = boundary_figure(snap.plane["output"], trainer.n_classes, ds.train_xy, ds.train_y,
+                              ds.test_xy if show_test else None, ds.test_y if show_test else None,
+                              discretize=discretize, clickable=clickable)
+        event = st.plotly_chart(fig, key="pg_boundary", on_select="rerun" if clickable else "ignore",
+                                selection_mode="points", config={"displayModeBar": False})
+        if clickable:
+            add_clicked_point(event)
+    with diagram_col:
+        planes = plane_outputs(trainer.model, trainer.config.data.features, trainer.n_classes, trainer.device,
+                               resolution=24, neurons=True)
+        weights = [w for w, _ in trainer.weights()]
+        selected = state.get("pg_selected_neuron")
+        fig = network_figure([FEATURE_LABELS[f] for f in trainer.config.data.features], planes["inputs"],
+                             planes["neurons"], weights,
+                             output_map=planes["output"] * 2 - 1 if trainer.n_classes == 2 else planes["output"],
+                             selected=selected)
+        event = st.plotly_chart(fig, key="pg_network", on_select="rerun", selection_mode="points",
+                                config={"displayModeBar": False})
+        points = event.selection.points if event and event.selection else []
+        node = next((p for p in points if p.get("customdata")), None)
+        if node:
+            state.pg_selected_neuron = tuple(node["customdata"])
+        show_neuron(state.get("pg_selected_neuron"), trainer)
     st.plotly_chart(loss_figure(trainer.history, trainer.n_classes > 0), key="pg_loss_chart",
                     config={"displayModeBar": False})
+    run.frame_drawn(time.perf_counter() - frame_start, train_seconds)
 
 
 def add_clicked_point(event) -> None:
@@ -329,12 +318,7 @@ def show_neuron(selected, trainer) -> None:
 
 
 with right:
-    diagram_col, output_col = st.columns([1.25, 1], gap="medium")
-    with output_col:
-        training_view()
-    with diagram_col:
-        network_view()
-    loss_view()
+    live_view()
 
 # ---------- share and export ----------
 with st.expander("Share, save and export"):

@@ -95,7 +95,8 @@ def loss_figure(history: list[dict], classification: bool, height: int = 260) ->
         if history[0].get("test_accuracy") is not None:
             fig.add_trace(go.Scatter(x=epochs, y=[h["test_accuracy"] for h in history], name="Test accuracy", mode="lines",
                                      yaxis="y2", line=dict(color=ORANGE, width=1, dash="dot")))
-        fig.update_layout(yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02], showgrid=False))
+        fig.update_layout(yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02], showgrid=False,
+                                      tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1.0]))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="epoch", yaxis_title="loss",
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=11)),
                       plot_bgcolor="white", uirevision="loss")
