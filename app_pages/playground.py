@@ -90,23 +90,26 @@ def on_points_upload() -> None:
                                   f"({'classes' if task == 'classify2d' else 'regression targets'}).")
 
 
-def on_regenerate() -> None:
-    state.global_seed = (state.global_seed + 1) % 2**31
+# Button callbacks take the state they were drawn for and act only if it still holds: while
+# the live view ticks, the browser can deliver one click twice (with a tick and with the
+# rerun the click asks for), and a plain toggle would undo itself.
+def on_regenerate(seed_drawn: int) -> None:
+    state.global_seed = (seed_drawn + 1) % 2**31
 
 
 def on_reset() -> None:
     state.pop("pg_run", None)
 
 
-def on_play_pause() -> None:
+def on_play_pause(play: bool) -> None:
     run = state.get("pg_run")
     if run is not None:
-        run.pause() if run.playing else run.play()
+        run.play() if play else run.pause()
 
 
-def on_step() -> None:
+def on_step(step_drawn: int) -> None:
     run = state.get("pg_run")
-    if run is not None:
+    if run is not None and (run.playing or run.trainer.step_count == step_drawn):
         run.pause()
         run.trainer.run_epochs(1)
 
@@ -145,16 +148,17 @@ config_problem = st.empty()  # filled below if the widgets describe an impossibl
 run: PlaygroundRun | None = state.get("pg_run")
 bar = st.columns([1.1, 1.1, 1.1, 2.2, 2.6])
 playing = run is not None and run.playing
-bar[0].button("⏸ Pause" if playing else "▶ Play", key="pg_play", on_click=on_play_pause, type="primary",
-              use_container_width=True, help="Start or stop live training")
-bar[1].button("⏭ Step", key="pg_step", on_click=on_step, use_container_width=True, help="Train exactly one epoch")
+bar[0].button("⏸ Pause" if playing else "▶ Play", key="pg_play", on_click=on_play_pause, args=(not playing,),
+              type="primary", use_container_width=True, help="Start or stop live training")
+bar[1].button("⏭ Step", key="pg_step", on_click=on_step, args=(run.trainer.step_count if run else 0,),
+              use_container_width=True, help="Train exactly one epoch")
 bar[2].button("↺ Reset", key="pg_reset", on_click=on_reset, use_container_width=True,
               help="New initial weights, training history cleared")
 bar[3].selectbox("Speed", list(SPEEDS), index=2, key="pg_speed", label_visibility="collapsed")
 bar[4].selectbox("Preset", ["Choose a preset…"] + list(PRESETS), key="pg_preset", on_change=on_preset,
                  label_visibility="collapsed")
 
-train_cols = st.columns(8)
+train_cols = st.columns([1.5, 1.1, 1.2, 1.1, 1.1, 1, 1, 1])
 classification = not (state.pg_dataset in ("plane", "multigauss") or
                       (state.pg_dataset == "custom" and state.pg_custom_task == "regress2d"))
 train_cols[0].selectbox("Loss", ["bce", "ce", "mse", "hinge"] if classification else ["mse"], key="pg_loss",
@@ -191,7 +195,7 @@ with left:
         st.slider("Points", 50, 2000, step=10, key="pg_n_samples")
     st.slider("Test data (%)", 0, 90, step=5, key="pg_test_pct")
     st.multiselect("Input features", FEATURES, key="pg_features", format_func=FEATURE_LABELS.get)
-    st.button("🎲 Regenerate", key="pg_regen", on_click=on_regenerate, help="New random data (the seed goes up by one)")
+    st.button("🎲 Regenerate", key="pg_regen", on_click=on_regenerate, args=(state.global_seed,), help="New random data (the seed goes up by one)")
 
 with right:
     net_cols = st.columns([1.2, 1.2, 1.2, 1.4, 1.2, 1.2])

@@ -166,7 +166,7 @@ class PlaygroundRun:
         """Seconds of training that fit in one frame next to the drawing. A frame must end
         well inside TICK_SECONDS: the browser asks for the next one on a fixed timer, and a
         request that arrives while a frame is still running interrupts its drawing."""
-        return max(MIN_TRAIN_SECONDS, 0.6 * TICK_SECONDS - self.draw_seconds)
+        return max(MIN_TRAIN_SECONDS, 0.8 * TICK_SECONDS - self.draw_seconds)
 
     def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
         """Tell the run how long the last frame took in all, and how much of it was training."""
