@@ -3,18 +3,19 @@ import json
 import time
 
 import numpy as np
-
 import streamlit as st
 
+from app_pages.common import app_device, ensure_global_seed
+from app_pages.playground_state import (DATASET_LABELS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAX_LAYERS,
+                                        MAX_NEURONS, PENALTY_RATES, PRESETS, SPEEDS, TICK_SECONDS, PlaygroundRun,
+                                        config_from_widgets, format_loss, parse_points_csv, preset_config,
+                                        widgets_from_config)
 from engine import ConfigError, ExperimentConfig, Trainer
 from engine.config import FEATURES
 from engine.data import FEATURE_LABELS
+from engine.export import export_script
 from engine.probes import plane_outputs
 from engine.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
-from app_pages.common import app_device, ensure_global_seed
-from app_pages.playground_state import (DATASET_LABELS, DEFAULT_PRESET, DATASETS, LEARNING_RATES, MAX_LAYERS, MAX_NEURONS, PENALTY_RATES,
-                                    PRESETS, SPEEDS, TICK_SECONDS, PlaygroundRun, config_from_widgets, format_loss,
-                                    parse_points_csv, preset_config, widgets_from_config)
 from viz.playground import boundary_figure, loss_figure, network_figure, neuron_figure
 
 state = st.session_state
@@ -333,15 +334,16 @@ with st.expander("Share, save and export"):
                            key="pg_dl_config")
         st.file_uploader("Load a config", type=["json"], key="pg_config_upload", on_change=on_config_upload)
     with c2:
-        st.download_button("⬇ Checkpoint (weights, optimizer, progress)", run.trainer.checkpoint_bytes(), "playground.pt",
+        # Files are built when clicked (a callable), not on every rerun of the page.
+        trainer = run.trainer
+        st.download_button("⬇ Checkpoint (weights, optimizer, progress)", trainer.checkpoint_bytes, "playground.pt",
                            key="pg_dl_checkpoint")
         st.file_uploader("Load a checkpoint", type=["pt"], key="pg_checkpoint_upload", on_change=on_checkpoint_upload,
                          help="Read with torch.load(weights_only=True): a file that carries code is refused")
     with c3:
-        from engine.export import export_script
-        steps = max(run.trainer.step_count, 100)
-        st.download_button("⬇ Export as PyTorch", export_script(config, steps=steps), "playground_train.py",
-                           "text/x-python", key="pg_dl_script",
-                           help=f"A standalone script (torch + numpy) that rebuilds this data, model and loop and "
-                                f"runs {steps} steps; with this seed it reproduces the loss curve")
+        st.download_button("⬇ Export as PyTorch", lambda: export_script(config, steps=trainer.step_count or 1000),
+                           "playground_train.py", "text/x-python", key="pg_dl_script",
+                           help="A standalone script (torch + numpy) that rebuilds this data, model and loop and runs "
+                                "as many steps as trained so far (1,000 before any training); with this seed it "
+                                "reproduces the loss curve")
     st.code(json.dumps(config.to_dict()), language="json", wrap_lines=True)

@@ -35,10 +35,10 @@ def test_widgets_that_describe_an_impossible_config_raise_a_named_error():
 def test_overfit_preset_overfits_and_the_l2_preset_cures_it():
     """The two presets make their point: without L2 the test loss ends well above its best,
     with L2 it stays near it."""
-    def test_losses(name):
+    def losses_over_training(name):
         trainer = Trainer(preset_config(name), "cpu")
         return [trainer.run_epochs(20).test_loss for _ in range(15)]
-    overfit, cured = test_losses("Overfit me"), test_losses("Cure overfitting with L2")
+    overfit, cured = losses_over_training("Overfit me"), losses_over_training("Cure overfitting with L2")
     assert overfit[-1] > 2 * min(overfit)
     assert cured[-1] < 1.5 * min(cured)
     assert cured[-1] < overfit[-1] / 2
