@@ -20,6 +20,7 @@ for number, (step, url_path) in enumerate(LEARNING_PATH, start=1):
 
 st.subheader("Start here")
 st.markdown(
-    "Open the **Playground**, press ▶ **Play** and watch the network learn the spiral. "
-    "Then change the learning rate while it trains, add a layer, or try the *Overfit me* preset."
+    "Open the **Playground**, press ▶ **Play** and watch a small network learn to separate two rings of points. "
+    "Then change the learning rate while it trains, add a layer, try the *Spiral*, or the *Overfit me* preset "
+    "followed by *Cure overfitting with L2*."
 )
