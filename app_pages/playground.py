@@ -199,7 +199,7 @@ with left:
     st.button("🎲 Regenerate", key="pg_regen", on_click=on_regenerate, args=(state.global_seed,), help="New random data (the seed goes up by one)")
 
 with right:
-    net_cols = st.columns([1.2, 1.2, 1.2, 1.4, 1.2, 1.2])
+    net_cols = st.columns([1.1, 1.2, 1.2, 1.4, 1.2, 1.6])
     net_cols[0].number_input("Hidden layers", 0, MAX_LAYERS, key="pg_layers")
     net_cols[1].selectbox("Activation", list(ACTIVATIONS), key="pg_activation", disabled=state.pg_per_layer)
     net_cols[2].selectbox("Init", INITS, key="pg_init")
