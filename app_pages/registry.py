@@ -17,13 +17,15 @@ PAGES = [
     PageInfo("app_pages/home.py", "Home", "🏠", "home", "What the app teaches and where to start.", default=True),
     PageInfo("app_pages/playground.py", "Playground", "🧪", "playground",
              "Build a network, train it live on 2-D data, watch every neuron, the boundary and the loss."),
+    PageInfo("app_pages/vanishing.py", "Vanishing gradients", "📉", "vanishing",
+             "Watch gradients vanish or explode layer by layer; compare sigmoid, ReLU + He, residual + LayerNorm."),
 ]
 
 # The learning path, in order; steps whose page has not landed yet are shown as coming.
 LEARNING_PATH = [
     ("One neuron, activations, losses", None),
     ("Playground: layers, training, over- and underfitting", "playground"),
-    ("Vanishing gradients: sigmoid, ReLU, residual connections", None),
+    ("Vanishing gradients: sigmoid, ReLU, residual connections", "vanishing"),
     ("Autoencoders and latent spaces", None),
     ("GANs: the minimax game", None),
     ("Sequence models: RNN, LSTM, GRU, Transformer", None),

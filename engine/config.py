@@ -127,6 +127,7 @@ class TrainConfig:
     l2: float = 0.0               # L2 penalty rate on weights: adds l2/2 * sum(w²)
     seed: int = 0                 # seeds the data, the initial weights, the batch order and dropout
     max_epochs: int = 0           # stop by itself after this many epochs; 0 = no limit
+    clip_grad_norm: float = 0.0   # rescale the gradients so their total L2 norm is at most this; 0 = off
 
     def validate(self, task: str) -> None:
         _check(self.loss in LOSSES, "train.loss", f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
@@ -141,6 +142,7 @@ class TrainConfig:
         _check_range(self.l2, "train.l2", 0, 10.0, "L2 rate")
         _check_range(self.seed, "train.seed", 0, 2**31 - 1, "seed", integer=True)
         _check_range(self.max_epochs, "train.max_epochs", 0, 1_000_000, "epoch limit", integer=True)
+        _check_range(self.clip_grad_norm, "train.clip_grad_norm", 0, 1e6, "gradient clipping norm (0 = off)")
 
 
 @dataclass
@@ -226,7 +228,7 @@ class ExperimentConfig:
 
 # Settings a running trainer takes without losing progress (rule 3: "hot").
 HOT_FIELDS = {("train", "lr"), ("train", "momentum"), ("train", "l1"), ("train", "l2"),
-              ("train", "batch_size"), ("train", "max_epochs")}
+              ("train", "batch_size"), ("train", "max_epochs"), ("train", "clip_grad_norm")}
 
 
 def structural_changes(old: ExperimentConfig, new: ExperimentConfig) -> list[str]:

@@ -290,6 +290,8 @@ def _training_section(config: ExperimentConfig) -> str:
         "            break",
         "        optimizer.zero_grad()",
         "        loss.backward()",
+        *([f"        torch.nn.utils.clip_grad_norm_(model.parameters(), {config.train.clip_grad_norm!r})  # gradient clipping"]
+          if config.train.clip_grad_norm > 0 else []),
         "        optimizer.step()",
         "",
         *([f"        finished = epoch >= {max_epochs}  # the config's epoch limit",

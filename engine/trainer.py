@@ -72,6 +72,13 @@ class Trainer:
         self._last_grad_norms = torch.zeros(len(self.model.named_linears()))
         self.history: list[dict] = []
         self.seconds_training = 0.0
+        # Opt-in per-step record of the per-layer gradient norms (the Vanishing gradients page
+        # draws a layer x step heatmap from it). Off by default: it costs one stack per step.
+        # grad_norm_history holds one (chunk_steps, layers) CPU array per training chunk,
+        # copied once per chunk so a GPU run does not synchronise every step.
+        self.record_grad_norms = False
+        self.grad_norm_history: list[np.ndarray] = []
+        self._chunk_norms: list[torch.Tensor] = []
 
     # ---- data ----
     def _to_tensors(self) -> None:
@@ -114,6 +121,10 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self._last_grad_norms = gradient_norms_by_layer(self.model)  # after backward, before the update
+        if cfg.clip_grad_norm > 0:  # after the norms are read: the probe shows what backward produced
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm)
+        if self.record_grad_norms:
+            self._chunk_norms.append(self._last_grad_norms)
         self.optimizer.step()
         self.step_count += 1
         return True
@@ -144,6 +155,11 @@ class Trainer:
                 self._restore(good_state, good_counters)
                 self.diverged = True
             self._dropout_rng = torch.get_rng_state()
+        if self._chunk_norms:
+            # A restored (diverged) chunk keeps no rows: its steps were undone.
+            if not self.diverged:
+                self.grad_norm_history.append(torch.stack(self._chunk_norms).cpu().numpy())
+            self._chunk_norms = []
         self.seconds_training += time.perf_counter() - start
 
     def _finite_now(self) -> bool:
@@ -184,6 +200,16 @@ class Trainer:
         """Train for about `seconds` (a time-boxed chunk for live pages), then snapshot."""
         self._train(max_steps, time.perf_counter() + seconds)
         return self.snapshot(**kw)
+
+    def grad_norm_steps(self) -> np.ndarray:
+        """(steps recorded, layers) per-layer weight-gradient norms, one row per step, input
+        layer first; empty (0, layers) when record_grad_norms was off."""
+        n = len(self.model.named_linears())
+        if not self.grad_norm_history:
+            return np.zeros((0, n), dtype=np.float32)
+        if len(self.grad_norm_history) > 1:  # merge the chunks once, so later reads are cheap
+            self.grad_norm_history = [np.concatenate(self.grad_norm_history)]
+        return self.grad_norm_history[0]
 
     # ---- reading ----
     @torch.no_grad()

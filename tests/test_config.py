@@ -229,7 +229,8 @@ def test_unknown_query_parameters_and_task():
 # ---- tiers: structural vs hot ----
 
 def test_hot_fields_are_not_structural():
-    hot_values = {"lr": 0.5, "momentum": 0.5, "l1": 0.01, "l2": 0.01, "batch_size": 3, "max_epochs": 4}
+    hot_values = {"lr": 0.5, "momentum": 0.5, "l1": 0.01, "l2": 0.01, "batch_size": 3, "max_epochs": 4,
+                  "clip_grad_norm": 1.0}
     assert set(hot_values) == {name for section, name in HOT_FIELDS if section == "train"}
     assert {section for section, _ in HOT_FIELDS} == {"train"}
     for name, value in hot_values.items():

@@ -38,7 +38,7 @@ CONFIGS = {
     "blobs3_ce_dropout_layernorm_residual": {
         "data": {"name": "blobs", "n_classes": 3, "noise": 0.2, "n_samples": 300},
         "model": {"hidden": [8, 8, 8], "dropout": 0.2, "norm": "layer", "residual": True},
-        "train": {"loss": "ce", "seed": 5}},
+        "train": {"loss": "ce", "seed": 5, "clip_grad_norm": 0.5}},
     "regress_plane_mse_momentum": {
         "task": "regress2d",
         "data": {"name": "plane", "noise": 0.2, "n_samples": 200},

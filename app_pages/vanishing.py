@@ -1,0 +1,180 @@
+"""Vanishing gradients: watch the gradient die (or blow up) layer by layer, live, and compare fixes."""
+import time
+
+import streamlit as st
+
+from app_pages.common import app_device, ensure_global_seed
+from app_pages.vanishing_state import (CLIP_NORMS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, PRESETS, TICK_SECONDS,
+                                       WIDTHS, VanishingLab, activation_quantiles, config_from_widgets,
+                                       default_widgets, explain, preset_config, preset_widgets, sci)
+from engine import ConfigError
+from engine.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
+from viz.gradients import activation_figure, grad_heatmap_figure, loss_curves_figure, norms_by_depth_figure
+
+state = st.session_state
+MAIN_LABEL = "Your network"
+CHART = {"displayModeBar": False}
+
+ensure_global_seed()
+# Streamlit forgets a widget's value when another page is shown; writing it back keeps it.
+for key in default_widgets():
+    if key in state:
+        state[key] = state[key]
+for key, value in default_widgets().items():
+    state.setdefault(key, value)
+
+
+# Button callbacks take the state they were drawn for: while the live view ticks, one click
+# can arrive twice (with a tick and with the rerun it asks for), and a toggle would undo itself.
+def on_preset() -> None:
+    if state.vg_preset in PRESETS:
+        state.update(preset_widgets(state.vg_preset))
+
+
+def on_play_pause(play: bool) -> None:
+    lab = state.get("vg_lab")
+    if lab is not None:
+        lab.play() if play else lab.pause()
+
+
+def on_step(step_drawn: int) -> None:
+    lab = state.get("vg_lab")
+    if lab is not None and (lab.playing or lab.runs[0].trainer.step_count == step_drawn):
+        lab.pause()
+        lab.step(1)
+
+
+def on_reset() -> None:
+    state.pop("vg_lab", None)
+
+
+st.title("📉 Vanishing gradients")
+st.caption("A deep stack of sigmoids passes back at most a quarter of the gradient per layer, so the first layers "
+           "of a deep network hardly learn. Pick a depth and an activation, press **Play**, and watch the gradient "
+           "of every layer, step by step — then compare the fixes: ReLU with He init, residual connections, "
+           "normalisation. All networks compared train on the same data from the same seed.")
+
+lab: VanishingLab | None = state.get("vg_lab")
+playing = lab is not None and lab.playing
+bar = st.columns([1.1, 1.1, 1.1, 3.2])
+bar[0].button("⏸ Pause" if playing else "▶ Play", key="vg_play", on_click=on_play_pause, args=(not playing,),
+              type="primary", use_container_width=True, help="Train every network compared, live")
+bar[1].button("⏭ Step", key="vg_step", on_click=on_step, args=(lab.runs[0].trainer.step_count if lab else 0,),
+              use_container_width=True, help="One optimisation step for every network")
+bar[2].button("↺ Reset", key="vg_reset", on_click=on_reset, use_container_width=True,
+              help="New initial weights, history cleared")
+bar[3].selectbox("Preset", ["Choose a preset…"] + list(PRESETS), key="vg_preset", on_change=on_preset,
+                 label_visibility="collapsed")
+
+c = st.columns([1.6, 1, 1.1, 1, 1, 1])
+c[0].slider("Hidden layers", 1, 100, key="vg_depth")
+c[1].select_slider("Width", WIDTHS, key="vg_width")
+c[2].selectbox("Activation", list(ACTIVATIONS), key="vg_activation")
+c[3].selectbox("Init", INITS, key="vg_init", help="default: PyTorch's; normal: std 1")
+c[4].selectbox("Normalisation", NORMS, key="vg_norm")
+with c[5]:
+    st.toggle("Residual", key="vg_residual", help="A skip connection around every hidden layer: x + f(x)")
+c = st.columns([1, 1.4, 1.4, 1, 2.6])
+c[0].selectbox("Optimiser", OPTIMIZERS, key="vg_optimizer")
+c[1].select_slider("Learning rate", LEARNING_RATES, key="vg_lr", help="Applied to the running network at once")
+c[2].select_slider("Clip gradient norm", CLIP_NORMS, key="vg_clip", format_func=lambda v: f"{v:g}" if v else "off",
+                   help="Rescale all gradients so their total norm is at most this, before each update")
+c[3].selectbox("Data", DATASETS, key="vg_dataset")
+c[4].multiselect("Compare with", list(PRESETS), key="vg_compare", max_selections=4,
+                 help="Networks trained side by side with yours, on the same data and seed")
+
+# ---------- widgets -> the networks compared ----------
+try:
+    config = config_from_widgets(state, state.global_seed)
+except ConfigError as e:
+    st.error(f"This setting is not possible: {e}.", icon="🚫")
+    config = lab.runs[0].trainer.config if lab else preset_config(DEFAULT_PRESET, "circle", state.global_seed)
+others = [(name, preset_config(name, config.data.name, config.train.seed)) for name in state.vg_compare]
+lab_key = (tuple(state.vg_compare), config.data.name, config.train.seed)
+if lab is None or state.get("vg_lab_key") != lab_key or not lab.apply(config):
+    was_playing = lab is not None and lab.playing
+    with st.spinner("Building the networks…"):
+        lab = state.vg_lab = VanishingLab.build([(MAIN_LABEL, config)] + others, app_device())
+    lab.playing = was_playing
+    state.vg_lab_key = lab_key
+
+
+# ---------- the live view ----------
+@st.fragment(run_every=TICK_SECONDS if lab.playing else None)
+def live_view() -> None:
+    lab: VanishingLab = state.vg_lab
+    lab.tick()
+    if lab.message:
+        st.warning(lab.message, icon="⏸")
+    if not lab.playing and playing:
+        st.rerun()  # every network stopped by itself: redraw the Play button
+    main = lab.runs[0]
+    now = main.current_norms()
+    snap_loss = main.trainer.history[-1]["train_loss"] if main.trainer.history else float("nan")
+    ratio = float(now[0] / now[-2]) if len(now) > 2 and now[-2] > 0 else float("nan")
+    m = st.columns(5)
+    m[0].metric("Step", f"{main.trainer.step_count:,}")
+    m[1].metric("Train loss", f"{snap_loss:.3f}")
+    m[2].metric("Layer 1 / last layer", sci(ratio) if len(now) > 2 else "—",
+                help="Gradient norm of hidden layer 1 divided by that of the last hidden layer")
+    m[3].metric("Largest ‖∇W‖", sci(float(now.max())) if len(now) else "—")
+    m[4].metric("Steps / s", f"{lab.steps_per_second:,.0f}" if lab.playing else "—")
+
+    left, right = st.columns([1.5, 1], gap="medium")
+    with left:
+        series = [(r.label if r.label != MAIN_LABEL else f"{MAIN_LABEL} ({_describe(r)})", r.current_norms())
+                  for r in lab.runs]
+        st.markdown("**Gradient norm against depth, now** (log scale)")
+        st.plotly_chart(norms_by_depth_figure(series), key="vg_depth_chart", config=CHART)
+    with right:
+        st.markdown("**What you see**")
+        for run in lab.runs:
+            if run.trainer.diverged and not len(run.steps):
+                st.markdown(f"**{run.label}**: diverged at once — the gradients were so large that the first "
+                            "updates made the loss overflow. Turn on gradient clipping.")
+                continue
+            st.markdown(" ".join(explain(run.label, run.layer_names, run.current_norms(),
+                                         run.trainer.config.train.clip_grad_norm,
+                                         run.trainer.config.model.activations()[0])))
+
+    labels = [r.label for r in lab.runs]
+    if state.get("vg_inspect") not in labels:
+        state.vg_inspect = labels[0]  # the network it showed was removed from the comparison
+    pick = st.radio("Look inside", labels, horizontal=True, key="vg_inspect") if len(labels) > 1 else labels[0]
+    run = lab.runs[labels.index(pick)] if pick in labels else main
+    left, right = st.columns(2, gap="medium")
+    with left:
+        st.markdown(f"**Gradient norm of every layer at every step** — {run.label}")
+        st.plotly_chart(grad_heatmap_figure(run.steps, run.norms, run.layer_names),
+                        key="vg_heatmap", config=CHART)
+    with right:
+        acts = activation_quantiles(run.trainer)
+        st.markdown(f"**Activations of each layer and the saturated fraction** — {run.label}")
+        st.plotly_chart(activation_figure(acts["quantiles"], acts["saturated"],
+                                          run.trainer.config.model.activations()[0]),
+                        key="vg_activations", config=CHART)
+    st.markdown("**Training loss** (log scale)")
+    st.plotly_chart(loss_curves_figure([(r.label, r.trainer.history) for r in lab.runs]), key="vg_loss",
+                    config=CHART)
+
+
+def _describe(run) -> str:
+    m = run.trainer.config.model
+    parts = [f"{len(m.hidden)}×{m.hidden[0]}", m.activation, f"{m.init} init"]
+    parts += ["residual"] if m.residual else []
+    parts += [f"{m.norm} norm"] if m.norm != "none" else []
+    return ", ".join(parts)
+
+
+live_view()
+
+with st.expander("Why this happens"):
+    st.markdown(
+        "Backpropagation multiplies, layer by layer, the weights and the derivative of the activation. "
+        "The sigmoid's derivative is at most 0.25, so 20 sigmoid layers can scale the gradient by "
+        "0.25²⁰ ≈ 10⁻¹² even before the weights shrink it further; saturated units (output near 0 or 1) "
+        "pass back almost nothing. ReLU's derivative is exactly 1 where it is active, and He init "
+        "(std √(2/fan-in)) keeps the signal's size constant from layer to layer. A residual connection "
+        "x + f(x) gives the gradient a path around every block, and LayerNorm keeps the sum from "
+        "growing — without it, skips with He init make the gradients *explode*, which gradient "
+        "clipping caps. See Glorot & Bengio (2010), He et al. (2015, 2016), Ba et al. (2016).")

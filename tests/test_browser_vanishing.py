@@ -1,0 +1,56 @@
+"""The Vanishing gradients page in the real server and Debian's Chromium: a preset loads, Play
+trains every network compared, the Step metric and the heatmap move, no exception box."""
+import re
+import time
+
+import pytest
+
+from browser_helpers import assert_no_exception, goto_page
+
+pytestmark = pytest.mark.browser
+
+
+def metric(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=re.compile(f"^{re.escape(label)}$")))
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def heatmap_columns(page) -> int:
+    """Columns of the gradient heatmap as plotly holds them (one per recorded step, thinned)."""
+    return page.evaluate("""() => {
+        for (const el of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+            // _fullData holds the decoded arrays (plotly.py sends NumPy arrays as base64)
+            const hm = (el._fullData || []).find(t => t.type === 'heatmap');
+            if (hm) return hm.x.length;
+        }
+        return -1;
+    }""")
+
+
+def test_preset_trains_live_and_the_heatmap_grows(app_server, page, screenshot_dir):
+    page.set_viewport_size({"width": 1500, "height": 2300})  # Streamlit scrolls inside its own container
+    goto_page(page, app_server, "vanishing")
+    assert_no_exception(page)
+    # Load the "tanh ×20" preset through the select box, as a user does.
+    page.get_by_role("combobox", name="Preset").click()
+    page.get_by_role("option", name="tanh ×20").click()
+    page.wait_for_timeout(1500)
+    assert_no_exception(page)
+    assert metric(page, "Step") == "1"
+    columns_before = heatmap_columns(page)
+    assert columns_before == 1
+
+    page.get_by_role("button", name=re.compile("Play")).click()
+    time.sleep(6)
+    steps = int(metric(page, "Step").replace(",", ""))
+    columns = heatmap_columns(page)
+    print(f"vanishing page: {steps} steps after 6 s of Play, heatmap {columns} columns, "
+          f"{metric(page, 'Steps / s')} steps/s shown")
+    assert steps > 20 and columns > columns_before
+    assert metric(page, "Layer 1 / last layer") not in ("—", "")
+    page.screenshot(path=str(screenshot_dir / "vanishing.png"), full_page=True)
+
+    page.get_by_role("button", name=re.compile("Pause")).click()
+    page.get_by_role("button", name=re.compile("Play")).wait_for(timeout=5000)
+    assert_no_exception(page)

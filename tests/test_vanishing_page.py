@@ -1,0 +1,97 @@
+"""AppTest of the Vanishing gradients page: it renders its charts and numbers, presets load,
+controls reach the networks, Play/Step/Reset work, comparisons can be changed."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_pages.vanishing_state import PRESETS
+
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "vanishing.py")
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def main_config(at: AppTest):
+    return at.session_state.vg_lab.runs[0].trainer.config
+
+
+def test_page_renders_the_lesson():
+    at = open_page()
+    m = metrics(at)
+    assert m["Step"] == "1"
+    assert float(m["Layer 1 / last layer"]) < 1e-10  # sigmoid ×20 by default: the gradient has vanished
+    assert len(at.get("plotly_chart")) == 4  # depth overlay, heatmap, activations, loss
+    text = " ".join(md.value for md in at.markdown)
+    assert "layer 1 receives" in text and "orders of magnitude" in text
+    assert [r.label for r in at.session_state.vg_lab.runs] == ["Your network", "ReLU + He ×20",
+                                                               "ReLU + residual + LayerNorm ×50"]
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_each_preset_loads(name):
+    at = open_page()
+    at.selectbox(key="vg_preset").set_value(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    config = main_config(at)
+    assert len(config.model.hidden) == PRESETS[name]["depth"]
+    assert config.model.activation == PRESETS[name]["activation"] and config.model.residual == PRESETS[name]["residual"]
+
+
+def test_controls_reach_the_network_and_hot_ones_keep_progress():
+    at = open_page()
+    at.slider(key="vg_depth").set_value(5).run()
+    at.select_slider(key="vg_width").set_value(8).run()
+    at.selectbox(key="vg_activation").set_value("tanh").run()
+    at.selectbox(key="vg_init").set_value("xavier").run()
+    at.selectbox(key="vg_norm").set_value("batch").run()
+    at.toggle(key="vg_residual").set_value(True).run()
+    at.selectbox(key="vg_optimizer").set_value("adam").run()
+    at.selectbox(key="vg_dataset").set_value("xor").run()
+    assert not at.exception
+    config = main_config(at)
+    assert config.model.hidden == [8] * 5 and config.model.activation == "tanh" and config.model.init == "xavier"
+    assert config.model.norm == "batch" and config.model.residual and config.train.optimizer == "adam"
+    assert all(r.trainer.config.data.name == "xor" for r in at.session_state.vg_lab.runs)  # same data for all
+    at.button(key="vg_step").click().run()
+    trainer = at.session_state.vg_lab.runs[0].trainer
+    assert trainer.step_count == 2
+    at.select_slider(key="vg_lr").set_value(0.1).run()
+    at.select_slider(key="vg_clip").set_value(1.0).run()
+    assert at.session_state.vg_lab.runs[0].trainer is trainer and trainer.step_count == 2
+    assert trainer.config.train.clip_grad_norm == 1.0 and trainer.optimizer.param_groups[0]["lr"] == 0.1
+
+
+def test_play_trains_every_network_step_and_reset():
+    at = open_page()
+    at.button(key="vg_play").click().run()
+    assert at.session_state.vg_lab.playing
+    for _ in range(2):
+        at.run()
+    lab = at.session_state.vg_lab
+    assert all(r.trainer.step_count > 1 for r in lab.runs)
+    assert int(metrics(at)["Step"].replace(",", "")) > 1
+    at.button(key="vg_play").click().run()  # Pause
+    assert not at.session_state.vg_lab.playing
+    at.button(key="vg_reset").click().run()
+    assert metrics(at)["Step"] == "1" and at.session_state.vg_lab is not lab
+
+
+def test_comparison_and_inspection_change():
+    at = open_page()
+    at.multiselect(key="vg_compare").set_value(["tanh ×20"]).run()
+    assert [r.label for r in at.session_state.vg_lab.runs] == ["Your network", "tanh ×20"]
+    at.radio(key="vg_inspect").set_value("tanh ×20").run()
+    assert not at.exception
+    assert any("tanh ×20" in md.value for md in at.markdown if "Gradient norm of every layer" in md.value)
+    at.multiselect(key="vg_compare").set_value([]).run()  # alone: no radio, no stale selection
+    assert not at.exception and len(at.session_state.vg_lab.runs) == 1
