@@ -15,6 +15,8 @@ class PageInfo:
 
 PAGES = [
     PageInfo("app_pages/home.py", "Home", "🏠", "home", "What the app teaches and where to start.", default=True),
+    PageInfo("app_pages/foundations.py", "Foundations", "🧮", "foundations",
+             "One neuron, activations, losses, gradient descent on a surface, backprop step by step."),
     PageInfo("app_pages/playground.py", "Playground", "🧪", "playground",
              "Build a network, train it live on 2-D data, watch every neuron, the boundary and the loss."),
     PageInfo("app_pages/vanishing.py", "Vanishing gradients", "📉", "vanishing",
@@ -23,7 +25,7 @@ PAGES = [
 
 # The learning path, in order; steps whose page has not landed yet are shown as coming.
 LEARNING_PATH = [
-    ("One neuron, activations, losses", None),
+    ("One neuron, activations, losses", "foundations"),
     ("Playground: layers, training, over- and underfitting", "playground"),
     ("Vanishing gradients: sigmoid, ReLU, residual connections", "vanishing"),
     ("Autoencoders and latent spaces", None),

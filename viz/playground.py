@@ -98,7 +98,7 @@ def loss_figure(history: list[dict], classification: bool, height: int = 260) ->
         fig.update_layout(yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02], showgrid=False,
                                       tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1.0]))
     if len(history) < 2:
-        fig.add_annotation(text="Press ▶ Play or ⏭ Step to train", showarrow=False, xref="paper", yref="paper",
+        fig.add_annotation(text="Nothing trained yet", showarrow=False, xref="paper", yref="paper",
                            x=0.5, y=0.5, font=dict(size=14, color="#888888"))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="epoch", yaxis_title="loss",
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=11)),

@@ -1,0 +1,104 @@
+"""AppTest of the Foundations page: it renders every tab with no exception, each tab's
+widgets change what it shows, Train draws a boundary and a loss curve."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_pages.foundations_state import latex_factor, nearest_option, neuron_weights, new_logistic_trainer, train_epochs
+
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "foundations.py")
+
+
+@pytest.fixture(scope="module")
+def at() -> AppTest:
+    """One page for the module (the first run imports torch and builds every tab)."""
+    app = AppTest.from_file(PAGE, default_timeout=90)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def rerun_ok(app: AppTest) -> AppTest:
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+
+def test_every_tab_renders_with_its_charts_and_captions(at):
+    assert [t.label for t in at.tabs] == ["① One neuron", "② Activations", "③ Losses", "④ Gradient descent",
+                                          "⑤ Backprop"]
+    assert len(at.get("plotly_chart")) >= 10
+    captions = " ".join(c.value for c in at.caption)
+    assert captions.count("What to look for") >= 10
+
+
+def test_neuron_sliders_and_training_a_logistic_regression(at):
+    assert metrics(at)["Epoch"] == "0"
+    at.slider(key="fd_w1").set_value(-2.0).run()
+    at.selectbox(key="fd_neuron_act").set_value("tanh").run()
+    rerun_ok(at)
+    at.button(key="fd_lr_train").click().run()
+    rerun_ok(at)
+    m = metrics(at)
+    assert m["Epoch"] == "20"
+    assert float(m["Test accuracy"].rstrip("%")) > 85            # two noisy gaussians: a line separates them
+    trainer = at.session_state.fd_logistic["trainer"]
+    assert trainer.config.model.hidden == [] and trainer.config.train.loss == "bce"
+    assert len(trainer.history) > 10                              # the loss curve has a point per epoch
+    at.button(key="fd_lr_copy").click().run()
+    rerun_ok(at)
+    w1, w2, b = neuron_weights(trainer)
+    assert at.session_state.fd_w1 == pytest.approx(round(w1, 1)) and at.session_state.fd_neuron_act == "sigmoid"
+    at.button(key="fd_lr_reset").click().run()
+    assert metrics(rerun_ok(at))["Epoch"] == "0"
+
+
+def test_activation_and_loss_widgets(at):
+    at.multiselect(key="fd_acts").set_value(["tanh", "elu"]).run()
+    rerun_ok(at)
+    assert at.selectbox(key="fd_highlight").options == ["tanh", "elu"]
+    at.select_slider(key="fd_l2").set_value(0.0).run()
+    at.slider(key="fd_logit_1").set_value(3.0).run()
+    rerun_ok(at)
+    assert float(metrics(at)["Cross-entropy"]) > 2.0             # the true class A now loses clearly
+    at.button(key="fd_cmp_train").click().run()
+    rerun_ok(at)
+    comparison = at.session_state.fd_comparison
+    assert set(comparison.snapshots) == {"mse", "bce", "hinge"}
+    assert all(s.epoch > 0 and s.test_accuracy > 0.8 for s in comparison.snapshots.values())
+
+
+def test_gradient_descent_widgets(at):
+    at.selectbox(key="fd_surface").set_value("rosenbrock").run()
+    rerun_ok(at)
+    assert at.session_state.fd_gd_lr == 0.001                     # the surface's own learning rate
+    at.select_slider(key="fd_gd_lr").set_value(0.01).run()
+    rerun_ok(at)
+    assert "diverged" in " ".join(str(df.value) for df in at.dataframe)
+    at.selectbox(key="fd_surface").set_value("logistic_w1_w2").run()
+    at.selectbox(key="fd_gd_batch").set_value(5).run()
+    at.multiselect(key="fd_gd_opts").set_value(["sgd", "adam"]).run()
+    rerun_ok(at)
+
+
+def test_backprop_inspector_agrees_with_autograd(at):
+    at.radio(key="fd_bp_layer").set_value("output").run()
+    at.selectbox(key="fd_bp_act").set_value("relu").run()
+    rerun_ok(at)
+    m = metrics(at)
+    assert m["Chain rule Σ Π factors"] == m["Autograd ∂L/∂w"]
+    assert float(m["Finite difference"]) == pytest.approx(float(m["Autograd ∂L/∂w"]), rel=1e-5, abs=1e-9)
+    assert any(r"\frac" in l.value for l in at.get("latex"))
+
+
+def test_state_helpers():
+    assert latex_factor("∂z₁[0]/∂W₁[0,1]") == r"\frac{\partial z_1[0]}{\partial W_1[0,1]}"
+    assert nearest_option(0.0011, [0.0001, 0.001, 0.01]) == 0.001
+    trainer = new_logistic_trainer("gauss", 0.2, 0.1, seed=0)
+    snap = train_epochs(trainer, 3)
+    assert snap.epoch == 3 and snap.plane["output"].shape == (50, 50) and len(trainer.history) == 3
