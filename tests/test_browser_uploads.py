@@ -31,18 +31,26 @@ def test_bad_config_or_checkpoint_is_refused_with_a_message(app_server, page, na
     assert_no_exception(page)
 
 
-def test_malformed_csv_is_refused_and_a_good_one_loads(app_server, page, screenshot_dir):
+def _open_custom_data(page, app_server):
     page.set_viewport_size({"width": 1500, "height": 1900})
     goto_page(page, app_server, "playground")
     page.get_by_label("Data set").click()
     page.get_by_role("option", name="Your own data").click()
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Upload CSV")
     uploader.wait_for(timeout=20000)
-    uploader.locator('input[type="file"]').first.set_input_files(
+    return uploader.locator('input[type="file"]').first
+
+
+def test_malformed_csv_is_refused(app_server, page):
+    _open_custom_data(page, app_server).set_input_files(
         files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": b"a,b\n1,2\n"}])
     page.get_by_text(re.compile("Could not use bad.csv")).wait_for(timeout=20000)
+    assert_no_exception(page)
+
+
+def test_a_good_csv_loads(app_server, page, screenshot_dir):
     rows = "x1,x2,label\n" + "\n".join(f"{x},{y},{int(x * y > 0)}" for x in range(-5, 6) for y in (-3, -1, 2, 4))
-    uploader.locator('input[type="file"]').first.set_input_files(
+    _open_custom_data(page, app_server).set_input_files(
         files=[{"name": "quadrants.csv", "mimeType": "text/csv", "buffer": rows.encode()}])
     page.get_by_text(re.compile("Loaded 44 points from quadrants.csv")).wait_for(timeout=20000)
     time.sleep(1)
