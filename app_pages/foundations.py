@@ -5,9 +5,9 @@ import streamlit as st
 
 from app_pages.common import app_device, ensure_global_seed
 from app_pages.foundations_state import (COMPARE_EPOCHS, LEARNING_RATES, LINEAR_SETS, SURFACE_LABELS,
-                                         SURFACE_LEARNING_RATES, TRAIN_EPOCHS, compare_losses, latex_factor,
-                                         nearest_option,
-                                         neuron_weights, new_logistic_trainer, train_epochs)
+                                         SURFACE_LEARNING_RATES, TRAIN_EPOCHS, LIVE_EPOCHS_PER_FRAME, compare_losses,
+                                         latex_factor, nearest_option, neuron_weights, new_logistic_trainer,
+                                         train_epochs)
 from engine.backprop import FD_EPSILON, inspect_weight, inspector_batch, inspector_config, inspector_network
 from engine.foundations import (MARGIN_LOSSES, SATURATION_SLOPE, SIGMOID_MAX_SLOPE, activation_curves,
                                 loss_vs_margin, neuron_output, prediction_losses, regularised_objective,
@@ -40,6 +40,19 @@ def on_copy_learned(weights: tuple[float, float, float]) -> None:
     # The learned weights are passed in as they were drawn, so a click acts on what the user saw.
     state.fd_w1, state.fd_w2, state.fd_b = (float(np.clip(round(v, 1), -5.0, 5.0)) for v in weights)
     state.fd_neuron_act = "sigmoid"
+
+
+def on_play_logistic(play: bool) -> None:
+    # Takes the state the button was drawn for: during live frames a click can arrive twice.
+    if "fd_logistic" in state:
+        state.fd_logistic["playing"] = play
+
+
+def on_train_more(epoch_drawn: int) -> None:
+    run = state.get("fd_logistic")
+    if run is not None and run["trainer"].epoch == epoch_drawn:  # a click delivered twice trains once
+        run["playing"] = False
+        train_epochs(run["trainer"])
 
 
 def on_reset_logistic() -> None:
@@ -78,29 +91,43 @@ with neuron_tab:
             state.fd_lr_data, state.fd_lr_noise, state.fd_lr_lr, state.global_seed, app_device())}
     trainer = run["trainer"]
     trainer.apply(trainer.config.replace(train={"lr": state.fd_lr_lr}))  # a hot change keeps the progress
+    playing = run.get("playing", False)
     with c4:
-        b1, b2 = st.columns(2)
-        pressed = b1.button(f"▶ Train {TRAIN_EPOCHS} epochs", key="fd_lr_train", type="primary", width="stretch")
-        b2.button("↺ Reset", key="fd_lr_reset", on_click=on_reset_logistic, width="stretch")
-    snap = train_epochs(trainer) if pressed else trainer.snapshot(plane_resolution=50)
-    w1, w2, b = neuron_weights(trainer)
-    m = st.columns(6)
-    m[0].metric("Epoch", f"{snap.epoch}")
-    m[1].metric("Test loss", f"{snap.test_loss:.3f}")
-    m[2].metric("Test accuracy", f"{snap.test_accuracy:.0%}")
-    m[3].metric("Learned w₁", f"{w1:+.2f}")
-    m[4].metric("Learned w₂", f"{w2:+.2f}")
-    m[5].metric("Learned b", f"{b:+.2f}")
-    if snap.diverged:
-        st.warning("The loss became infinite at this learning rate; the last finite weights were kept. Lower it.")
-    left, right = st.columns([1.2, 1], gap="medium")
-    ds = trainer.dataset
-    left.plotly_chart(boundary_figure(snap.plane["output"], 2, ds.train_xy, ds.train_y, height=400),
-                      key="fd_lr_boundary", config=NO_BAR)
-    with right:
-        st.plotly_chart(loss_figure(trainer.history, True, height=300), key="fd_lr_loss", config=NO_BAR)
-        st.button("Copy the learned weights into the neuron above", key="fd_lr_copy", on_click=on_copy_learned,
-                  args=((w1, w2, b),))
+        b1, b2, b3 = st.columns(3)
+        b1.button("⏸ Pause" if playing else "▶ Play", key="fd_lr_play", type="primary", width="stretch",
+                  on_click=on_play_logistic, args=(not playing,), help="Train live, two epochs per frame")
+        b2.button(f"+{TRAIN_EPOCHS} epochs", key="fd_lr_train", width="stretch", on_click=on_train_more,
+                  args=(trainer.epoch,))
+        b3.button("↺ Reset", key="fd_lr_reset", on_click=on_reset_logistic, width="stretch")
+
+    @st.fragment(run_every=0.25 if playing else None)
+    def logistic_view() -> None:
+        trainer = state.fd_logistic["trainer"]
+        if state.fd_logistic.get("playing"):
+            snap = trainer.run_epochs(LIVE_EPOCHS_PER_FRAME, plane_resolution=50)
+        else:
+            snap = trainer.snapshot(plane_resolution=50)
+        w1, w2, b = neuron_weights(trainer)
+        m = st.columns(6)
+        m[0].metric("Epoch", f"{snap.epoch}")
+        m[1].metric("Test loss", f"{snap.test_loss:.3f}")
+        m[2].metric("Test accuracy", f"{snap.test_accuracy:.0%}")
+        m[3].metric("Learned w₁", f"{w1:+.2f}")
+        m[4].metric("Learned w₂", f"{w2:+.2f}")
+        m[5].metric("Learned b", f"{b:+.2f}")
+        if snap.diverged:
+            state.fd_logistic["playing"] = False
+            st.warning("The loss became infinite at this learning rate; the last finite weights were kept. Lower it.")
+        left, right = st.columns([1.2, 1], gap="medium")
+        ds = trainer.dataset
+        left.plotly_chart(boundary_figure(snap.plane["output"], 2, ds.train_xy, ds.train_y, height=400),
+                          key="fd_lr_boundary", config=NO_BAR)
+        with right:
+            st.plotly_chart(loss_figure(trainer.history, True, height=300), key="fd_lr_loss", config=NO_BAR)
+            st.button("Copy the learned weights into the neuron above", key="fd_lr_copy", on_click=on_copy_learned,
+                      args=((w1, w2, b),))
+
+    logistic_view()
     st.caption("**What to look for:** on two gaussians the boundary settles between the clouds within a few epochs "
                "and the loss keeps creeping down as the weights grow (more confidence, same line). On the circle or "
                "XOR the accuracy stalls near 50 %: no straight line separates them — which is why networks have "

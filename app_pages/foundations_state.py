@@ -10,6 +10,7 @@ from engine import Trainer
 from engine.foundations import MARGIN_LOSSES, logistic_regression_config, loss_comparison_config
 
 TRAIN_EPOCHS = 20          # one press of Train: enough for a neuron on 210 points to find the boundary
+LIVE_EPOCHS_PER_FRAME = 2  # while playing: a neuron's epoch on 210 points takes a few milliseconds
 COMPARE_EPOCHS = 40
 LINEAR_SETS = {"gauss": "Two gaussians", "moons": "Moons", "circle": "Circle (no line separates it)",
                "xor": "XOR (no line separates it)"}

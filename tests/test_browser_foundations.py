@@ -21,10 +21,15 @@ def test_foundations_tabs_render_and_train(app_server, page, screenshot_dir):
     assert_no_error_dialog(page)
     expect(page.locator('[data-testid="stMain"] h1').first).to_contain_text("Foundations")
 
-    page.get_by_role("button", name=re.compile("Train 20 epochs")).click()
+    page.get_by_role("button", name=re.compile(r"\+20 epochs")).click()
     wait_for_app(page)
     epoch = page.locator('[data-testid="stMetric"]').filter(has_text="Epoch").locator('[data-testid="stMetricValue"]')
     expect(epoch.first).to_have_text("20", timeout=30_000)
+    assert_no_exception(page)
+    page.get_by_role("button", name=re.compile("Play")).click()  # live: the epoch keeps rising
+    expect(epoch.first).not_to_have_text("20", timeout=15_000)
+    page.get_by_role("button", name=re.compile("Pause")).click()
+    page.get_by_role("button", name=re.compile("Play")).wait_for(timeout=10_000)
     assert_no_exception(page)
     page.screenshot(path=str(screenshot_dir / "foundations.png"))
 

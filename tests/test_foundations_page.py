@@ -58,6 +58,21 @@ def test_neuron_sliders_and_training_a_logistic_regression(at):
     assert metrics(rerun_ok(at))["Epoch"] == "0"
 
 
+def test_logistic_regression_trains_live_and_pauses(at):
+    at.button(key="fd_lr_play").click().run()
+    rerun_ok(at)
+    assert at.session_state.fd_logistic["playing"]
+    for _ in range(3):
+        at.run()
+    epochs = int(metrics(rerun_ok(at))["Epoch"])
+    assert epochs >= 2  # each live frame trains two epochs
+    at.button(key="fd_lr_play").click().run()  # Pause
+    assert not at.session_state.fd_logistic["playing"]
+    paused = int(metrics(rerun_ok(at))["Epoch"])
+    at.run()
+    assert int(metrics(rerun_ok(at))["Epoch"]) == paused
+
+
 def test_activation_and_loss_widgets(at):
     at.multiselect(key="fd_acts").set_value(["tanh", "elu"]).run()
     rerun_ok(at)
