@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from browser_helpers import assert_no_exception, goto_page
+from browser_helpers import assert_no_exception, goto_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -52,10 +52,11 @@ def test_play_trains_live_and_pause_stops(app_server, page, screenshot_dir):
     assert frames_per_second >= 1.0  # the README reports the measured rate; this only guards against a frozen view
     page.screenshot(path=str(screenshot_dir / "playground-training.png"), full_page=True)
 
-    # Pause takes effect within half a second: whatever the page shows then stays.
+    # Pause stops training: once the rerun it starts has finished drawing (the Play button
+    # is drawn before the metrics, so wait for the run, not the button), the epoch stays.
     page.get_by_role("button", name=re.compile("Pause")).click()
-    time.sleep(0.5)
     page.get_by_role("button", name=re.compile("Play")).wait_for(timeout=5000)
+    wait_for_app(page, timeout_ms=10_000)
     paused_at = metric(page, "Epoch")
     time.sleep(2)
     assert metric(page, "Epoch") == paused_at
