@@ -8,13 +8,15 @@ import sys
 import time
 from pathlib import Path
 
-from .config import ConfigError, ExperimentConfig
+from .config import ConfigError
 from .device import DEVICE_CHOICES, pick_device, use_one_cpu_thread
 
 
-def _load_config(path: str) -> ExperimentConfig:
+def _load_config(path: str):
+    """The config of whichever task the file names ("task" key; classify2d when absent)."""
+    from .tasks import config_from_json
     text = sys.stdin.read() if path == "-" else Path(path).read_text()
-    return ExperimentConfig.from_json(text)
+    return config_from_json(text)
 
 
 def finite_or_null(value):
@@ -39,9 +41,9 @@ def _cmd_train(args) -> int:
     config = _load_config(args.config)
     # `python -m engine` imports the engine package first, and engine/__init__.py imports
     # torch (through the trainer), so torch is already loaded here, for every command.
-    from .trainer import Trainer
+    from .tasks import make_trainer
     use_one_cpu_thread()
-    trainer = Trainer(config, pick_device(args.device))
+    trainer = make_trainer(config, pick_device(args.device))
     out = open(args.out, "w") if args.out else sys.stdout
     start = time.perf_counter()
     try:
@@ -69,13 +71,17 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_defaults(args) -> int:
-    print(ExperimentConfig().to_json())
+    from .tasks import default_config
+    print(json.dumps(default_config(args.task).to_dict(), indent=2))
     return 0
 
 
 def _cmd_export(args) -> int:
+    from .config import ExperimentConfig
     from .export import export_script
     config = _load_config(args.config)
+    if not isinstance(config, ExperimentConfig):
+        raise ConfigError("task", f"export writes scripts for classify2d and regress2d, not {config.task!r}")
     text = export_script(config, steps=args.steps)
     if args.out:
         Path(args.out).write_text(text)
@@ -108,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("defaults", help="print the default config as JSON")
+    p.add_argument("--task", default="classify2d", help="the task whose defaults to print (default classify2d)")
     p.set_defaults(func=_cmd_defaults)
 
     p = sub.add_parser("export", help="write a standalone PyTorch script that reproduces a config's training run")
