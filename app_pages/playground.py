@@ -11,7 +11,7 @@ from app_pages.playground_state import (DATASET_LABELS, DATASETS, DEFAULT_PRESET
                                         config_from_widgets, format_loss, parse_points_csv, preset_config,
                                         widgets_from_config)
 from engine import ConfigError, ExperimentConfig, Trainer
-from engine.config import FEATURES
+from engine.config import FEATURES, HOT_FIELDS, structural_changes
 from engine.data import FEATURE_LABELS
 from engine.export import export_script
 from engine.probes import plane_outputs
@@ -50,6 +50,7 @@ if "pg_dataset" not in state:  # first visit, or back from another page (Streaml
 def on_preset() -> None:
     if state.pg_preset in PRESETS:
         load_config_into_widgets(preset_config(state.pg_preset, state.global_seed))
+        state.pg_replace_ok = True  # picking a preset is asking for its network
 
 
 def on_config_upload() -> None:
@@ -58,6 +59,7 @@ def on_config_upload() -> None:
         return
     try:
         load_config_into_widgets(ExperimentConfig.from_json(upload.getvalue().decode("utf-8", "replace")))
+        state.pg_replace_ok = True
         state.pg_notice = ("success", f"Loaded the config from {upload.name}.")
     except ConfigError as e:
         state.pg_notice = ("error", f"{upload.name} is not a valid config: {e}. Your current network is unchanged.")
@@ -87,6 +89,7 @@ def on_points_upload() -> None:
         state.pg_notice = ("error", f"Could not use {upload.name}: {e}.")
         return
     state.pg_points, state.pg_custom_task, state.pg_dataset = points, task, "custom"
+    state.pg_replace_ok = True
     state.pg_notice = ("success", f"Loaded {len(points)} points from {upload.name} "
                                   f"({'classes' if task == 'classify2d' else 'regression targets'}).")
 
@@ -96,6 +99,20 @@ def on_points_upload() -> None:
 # rerun the click asks for), and a plain toggle would undo itself.
 def on_regenerate(seed_drawn: int) -> None:
     state.global_seed = (seed_drawn + 1) % 2**31
+    state.pg_replace_ok = True
+
+
+def on_replace_network(config_json: str) -> None:
+    """The user chose the changed settings over the trained network."""
+    run = state.get("pg_run")
+    if run is not None and run.trainer.config.to_json() != config_json:
+        state.pg_run = PlaygroundRun(Trainer(ExperimentConfig.from_json(config_json), app_device()),
+                                     playing=run.playing)
+
+
+def on_keep_network(config_json: str) -> None:
+    """The user keeps the trained network: the widgets go back to its settings."""
+    load_config_into_widgets(ExperimentConfig.from_json(config_json))
 
 
 def on_reset() -> None:
@@ -117,6 +134,7 @@ def on_step(step_drawn: int) -> None:
 
 def on_clear_points() -> None:
     state.pg_points = []
+    state.pg_replace_ok = True
 
 
 def on_dataset_change() -> None:
@@ -223,8 +241,22 @@ except ConfigError as e:
     config_problem.error(f"This setting is not possible: {e}. The last valid network keeps running.", icon="🚫")
     config = run.trainer.config if run else ExperimentConfig()
 state.pg_saved_config = config.to_json()
+# A deliberate action (preset, upload, new data, clear points) replaces the network at once;
+# a widget change that would throw away a trained network asks first.
+replace_ok = state.pop("pg_replace_ok", False)
 if run is None:
     run = state.pg_run = PlaygroundRun(Trainer(config, app_device()))
+elif (changed := structural_changes(run.trainer.config, config)) and run.trainer.epoch >= 1 and not replace_ok:
+    with config_problem.container(border=True):
+        st.warning(f"You changed **{', '.join(changed)}**: that needs a new network, and the one on screen has "
+                   f"trained for {run.trainer.epoch:,} epochs. It keeps running until you choose.", icon="❓")
+        a, b, _ = st.columns([1.3, 1.3, 2])
+        a.button("Start the new network", key="pg_replace", type="primary", on_click=on_replace_network,
+                 args=(config.to_json(),), width="stretch")
+        b.button("Keep the trained one", key="pg_keep", on_click=on_keep_network,
+                 args=(run.trainer.config.to_json(),), width="stretch")
+    # Hot settings (learning rate, batch size, ...) still reach the network that keeps running.
+    run.trainer.apply(run.trainer.config.replace(train={k: getattr(config.train, k) for _, k in HOT_FIELDS}))
 else:
     changed = run.trainer.apply(config)
     if changed:

@@ -94,8 +94,11 @@ def test_play_trains_and_learning_rate_changes_live():
     assert at.session_state.pg_run.trainer is trainer          # same network, progress kept
     assert trainer.step_count >= steps
     assert trainer.optimizer.param_groups[0]["lr"] == 0.1
-    at.number_input(key="pg_width_0").set_value(6).run()        # structural: a new network
+    at.number_input(key="pg_width_0").set_value(6).run()        # structural: asks first (it has trained)
+    assert at.session_state.pg_run.trainer is trainer
+    at.button(key="pg_replace").click().run()                   # a new network
     assert at.session_state.pg_run.trainer is not trainer
+    assert at.session_state.pg_run.trainer.config.model.hidden[0] == 6
     at.button(key="pg_play").click().run()                      # Pause
     assert not at.session_state.pg_run.playing
 
@@ -151,3 +154,41 @@ def test_regression_data_set_offers_squared_error_only():
     assert not at.exception
     assert current_config(at).task == "regress2d"
     assert at.selectbox(key="pg_loss").options == ["Squared error"]
+
+
+def test_a_structural_change_asks_before_discarding_a_trained_network():
+    at = open_page()
+    at.session_state.pg_run.trainer.run_epochs(3)
+    at.selectbox(key="pg_activation").set_value("relu").run()
+    assert not at.exception
+    # The trained network keeps running, and the page asks.
+    assert at.session_state.pg_run.trainer.epoch == 3
+    assert any("needs a new network" in w.value for w in at.warning)
+    # A hot change while the question stands still reaches the running network.
+    at.select_slider(key="pg_lr").set_value(0.1).run()
+    assert at.session_state.pg_run.trainer.config.train.lr == 0.1
+    assert at.session_state.pg_run.trainer.config.model.activation == "tanh"
+
+    # "Keep the trained one" puts the widgets back.
+    at.button(key="pg_keep").click().run()
+    assert at.selectbox(key="pg_activation").value == "tanh"
+    assert at.session_state.pg_run.trainer.epoch == 3
+    assert not any("needs a new network" in w.value for w in at.warning)
+
+    # "Start the new network" replaces it.
+    at.selectbox(key="pg_activation").set_value("relu").run()
+    at.button(key="pg_replace").click().run()
+    assert not at.exception
+    assert at.session_state.pg_run.trainer.config.model.activation == "relu"
+    assert at.session_state.pg_run.trainer.epoch == 0
+
+
+def test_an_untrained_network_and_a_preset_are_replaced_without_asking():
+    at = open_page()
+    at.selectbox(key="pg_activation").set_value("relu").run()
+    assert at.session_state.pg_run.trainer.config.model.activation == "relu"
+    at.session_state.pg_run.trainer.run_epochs(2)
+    at.selectbox(key="pg_preset").set_value("Overfit me").run()
+    assert not at.exception
+    assert at.session_state.pg_run.trainer.epoch == 0
+    assert not any("needs a new network" in w.value for w in at.warning)
