@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import app_device, ensure_global_seed
+from app_pages.playground_sweep import spread_section
 from app_pages.playground_state import (DATASET_LABELS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAX_LAYERS,
                                         MAX_NEURONS, PENALTY_RATES, PRESETS, SPEEDS, TICK_SECONDS, PlaygroundRun,
                                         config_from_widgets, format_loss, parse_points_csv, preset_config,
@@ -356,6 +357,9 @@ def show_neuron(selected, trainer) -> None:
 
 with right:
     live_view()
+
+# ---------- many variants at once ----------
+spread_section(config)
 
 # ---------- share and export ----------
 with st.expander("Share, save and export"):

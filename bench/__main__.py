@@ -17,14 +17,49 @@ import torch
 from engine.device import DEVICE_CHOICES, describe_device, pick_device, use_one_cpu_thread
 
 from .cases import FRAME_SECONDS, frame_budget, probe_cost, trainer_vs_plain
-from .workload import describe, playground_config
+from .targets import p1_single_network, p2_many_variants, p4_probe_cost
+from .workload import describe, playground_config, tfp_config
 
 
 def run_all(device: torch.device, repeats: int) -> dict:
+    p1 = p1_single_network(device, repeats)
+    p2 = p2_many_variants(device, repeats)
+    p4 = p4_probe_cost(device, repeats)
     a = trainer_vs_plain(device, repeats)
     b = probe_cost(device, repeats)
     c = frame_budget(device, repeats, FRAME_SECONDS)
-    return {"trainer_vs_plain": a, "probe_cost": b, "frame_budget": c}
+    return {"p1_single_network": p1, "p2_many_variants": p2, "p4_probe_cost": p4,
+            "trainer_vs_plain": a, "probe_cost": b, "frame_budget": c}
+
+
+def _mmm(stats: dict, fmt: str, unit: str) -> str:
+    """'median unit (min..max)'."""
+    return f"{stats['median']:{fmt}} {unit} ({stats['min']:{fmt}}..{stats['max']:{fmt}})"
+
+
+def target_rows(results: dict) -> list[tuple[str, str, str]]:
+    p1, p2, p4 = results["p1_single_network"], results["p2_many_variants"], results["p4_probe_cost"]
+    return [
+        ("P1 one network, TF Playground defaults (target >= 6x)", "median (min..max)", ""),
+        ("    plain PyTorch loop (baseline)", _mmm(p1["plain_epochs_per_s"], ".1f", "epochs/s"), "1.00"),
+        ("    fused path (engine/fast_mlp.py)", _mmm(p1["fast_epochs_per_s"], ".1f", "epochs/s"), f"{p1['ratio']:.2f}"),
+        (f"    Trainer.step({p1['epochs_per_repeat']} epochs), fused path", _mmm(p1["trainer_epochs_per_s"], ".1f", "epochs/s"),
+         f"{p1['trainer_ratio']:.2f}"),
+        ("    first use of the fused path: step(25)", f"{p1['first_call_s']:.3f} s", "(limit 2 s)"),
+        (f"    max |weight difference| after {p1['epochs_compared']} epochs", f"{p1['max_weight_difference']:.1e}",
+         "fused vs plain"),
+        (f"P2 {p2['variants']} variants at once (target >= {p2['variants']}x)", "", ""),
+        ("    plain loop, per step (baseline)", _mmm(p2["plain_us_per_step"], ".1f", "us"), "1.00"),
+        ("    batched (engine/batched_mlp.py), per network-step", _mmm(p2["batched_us_per_network_step"], ".2f", "us"),
+         f"{p2['ratio']:.1f}"),
+        ("P4 per-step probes on the fused path (target <= +10 %)", "", ""),
+        ("    no probes (baseline)", _mmm(p4["bare_steps_per_s"], ".0f", "steps/s"), "1.00"),
+        ("    grad norms + activation stats every step", _mmm(p4["probed_steps_per_s"], ".0f", "steps/s"),
+         f"{p4['overhead_percent']:+.1f}% time"),
+        ("    Trainer, record_grad_norms off (baseline)", _mmm(p4["trainer_record_off_steps_per_s"], ".0f", "steps/s"), "1.00"),
+        ("    Trainer, record_grad_norms on", _mmm(p4["trainer_record_on_steps_per_s"], ".0f", "steps/s"),
+         f"{p4['trainer_overhead_percent']:+.1f}% time"),
+    ]
 
 
 def table(results: dict) -> list[tuple[str, str, str]]:
@@ -36,8 +71,8 @@ def table(results: dict) -> list[tuple[str, str, str]]:
         (f"    Trainer.step({a['epochs_per_repeat']} epochs)", f"{a['trainer_epochs_per_s']:.1f} epochs/s",
          f"{a['ratio']:.2f}"),
         ("(b) probe cost", "", ""),
-        ("    Trainer, grad-norm probe off (baseline)", f"{b['steps_per_s_unprobed']:.0f} steps/s", "1.00"),
-        ("    Trainer, grad-norm probe on", f"{b['steps_per_s_probed']:.0f} steps/s",
+        ("    Trainer, last-step grad-norm read stubbed (baseline)", f"{b['steps_per_s_unprobed']:.0f} steps/s", "1.00"),
+        ("    Trainer, last-step grad-norm read on", f"{b['steps_per_s_probed']:.0f} steps/s",
          f"{b['ratio']:.2f} ({b['overhead_percent']:+.1f}% time)"),
         ("    snapshot(plane_resolution=50)", f"{b['snapshot_ms']:.2f} ms", f"= {b['snapshot_in_steps']:.1f} steps"),
         ("    plane_outputs(resolution=24, neurons=True)", f"{b['plane_outputs_ms']:.2f} ms",
@@ -54,10 +89,20 @@ def _check_measured(results: dict) -> None:
     """Every number finite, every speed and time above zero. (An overhead can come out
     below zero: with noise the probed run is sometimes the faster.)"""
     for case, values in results.items():
-        for key, value in values.items():
-            signed = key == "overhead_percent"
+        for key, value in _flat(values):
+            signed = key.endswith("overhead_percent") or key == "max_weight_difference"
+            if isinstance(value, bool):
+                continue
             if not (isinstance(value, (int, float)) and math.isfinite(value) and (signed or value > 0)):
                 raise RuntimeError(f"{case}.{key} is {value!r}: a benchmark measured nothing")
+
+
+def _flat(values: dict, prefix: str = ""):
+    for key, value in values.items():
+        if isinstance(value, dict):
+            yield from _flat(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     header = (f"Neural Playground benchmarks: {describe_device(device)}, torch {torch.__version__}, "
               f"Python {platform.python_version()}, median of {args.repeats}")
     print(header)
-    print(f"workload: {describe(config)}")
-    rows = table(results)
+    print(f"workloads: P1, P2, P4: {describe(tfp_config())}")
+    print(f"           (a)-(c): {describe(config)}")
+    rows = target_rows(results) + table(results)
     w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
     print(f"{'':{w0}}  {'measured':>{w1}}  ratio to baseline")
     for what, measured, ratio in rows:

@@ -44,7 +44,9 @@ def gradient_norms_disabled(n_layers: int):
 
 def probe_cost(device: torch.device, repeats: int = 7, steps: int = 500, read_repeats: int = 20) -> dict:
     """(b) Steps per second with and without the gradient-norm probe, and the cost of the
-    reads a frame makes: a snapshot with the boundary plane, and every neuron's plane."""
+    reads a frame makes: a snapshot with the boundary plane, and every neuron's plane.
+    On the fused path (this workload) the Trainer reads the norms once per chunk, from the
+    last step's gradients, so the two differ by one read; P4 measures per-step probes."""
     config = playground_config()
     probed, bare = Trainer(config, device), Trainer(config, device)
     n_layers = len(bare.model.named_linears())

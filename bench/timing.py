@@ -29,6 +29,12 @@ def median_seconds(fns: dict[str, Callable[[], object]], device: torch.device, r
                    warmup: int = 1) -> dict[str, float]:
     """Median wall time of each function over `repeats` runs, after `warmup` untimed runs
     of each. The functions take turns (a, b, a, b, ...) rather than running in blocks."""
+    return {name: s["median"] for name, s in seconds_stats(fns, device, repeats, warmup).items()}
+
+
+def seconds_stats(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int,
+                  warmup: int = 1) -> dict[str, dict[str, float]]:
+    """min, median and max wall time of each function, timed as median_seconds times them."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     for _ in range(warmup):
@@ -38,4 +44,4 @@ def median_seconds(fns: dict[str, Callable[[], object]], device: torch.device, r
     for _ in range(repeats):
         for name, fn in fns.items():
             times[name].append(time_once(fn, device))
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return {name: {"min": min(ts), "median": statistics.median(ts), "max": max(ts)} for name, ts in times.items()}

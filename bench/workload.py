@@ -19,8 +19,21 @@ PLAYGROUND_DEFAULT = {
 }
 
 
+# The issue's P1 workload: TensorFlow Playground's own defaults (spiral, 250 training
+# points, 2-4-2-1 tanh, batch 10, lr 0.03, squared error).
+TFP_WORKLOAD = {
+    "data": {"name": "spiral", "n_samples": 500, "noise": 0.0, "test_fraction": 0.5, "features": ["x1", "x2"]},
+    "model": {"hidden": [4, 2], "activation": "tanh"},
+    "train": {"loss": "mse", "optimizer": "sgd", "lr": 0.03, "batch_size": 10, "seed": 0},
+}
+
+
 def playground_config() -> ExperimentConfig:
     return ExperimentConfig.from_dict(PLAYGROUND_DEFAULT)
+
+
+def tfp_config() -> ExperimentConfig:
+    return ExperimentConfig.from_dict(TFP_WORKLOAD)
 
 
 def describe(config: ExperimentConfig) -> str:
@@ -32,8 +45,9 @@ def describe(config: ExperimentConfig) -> str:
 
 class PlainLoop:
     """What a person would write by hand for the same job: nn.Sequential, torch.optim.SGD,
-    BCEWithLogitsLoss, a fresh shuffle each epoch, one step per batch. No probes, no
-    divergence checks, no snapshots: the floor the Trainer's overhead is measured against."""
+    BCEWithLogitsLoss (or, for loss "mse", MSELoss on the sigmoid), a fresh shuffle each
+    epoch, one step per batch. No probes, no divergence checks, no snapshots: the floor the
+    Trainer's overhead is measured against."""
 
     def __init__(self, config: ExperimentConfig, device: torch.device):
         ds = make_dataset(config)  # the very points the Trainer trains on
@@ -47,7 +61,11 @@ class PlainLoop:
             layers += [nn.Linear(d_in, d_out), nn.Tanh()]
         self.model = nn.Sequential(*layers, nn.Linear(widths[-1], 1)).to(device)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.train.lr)
-        self.loss_fn = nn.BCEWithLogitsLoss()
+        if config.train.loss == "mse":
+            mse = nn.MSELoss()
+            self.loss_fn = lambda scores, y: mse(torch.sigmoid(scores), y)
+        else:
+            self.loss_fn = nn.BCEWithLogitsLoss()
         self.batch_size = config.train.batch_size
         self.generator = torch.Generator().manual_seed(config.train.seed + 2)
 

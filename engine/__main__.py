@@ -90,6 +90,20 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_attention(args) -> int:
+    """One JSON object: the model, the tokens, and attentions (layers x heads x T x T)."""
+    from .attention import TextError, run_encoder
+    from .pretrained import load_minilm
+    if not args.text.strip():
+        raise TextError("--text is empty: give a sentence")
+    use_one_cpu_thread()
+    tokenizer, model = load_minilm()
+    run = run_encoder(tokenizer, model, args.text, args.text_pair)
+    # check_attentions already refused NaN/inf, so no finite_or_null walk over T² x 72 numbers
+    sys.stdout.write(json.dumps(run.to_json_dict(), allow_nan=False) + "\n")
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -122,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_positive, default=1000, help="optimisation steps the script runs (default 1000)")
     p.add_argument("--out", help="write the script to this file instead of standard output")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("attention", help="attention of all-MiniLM-L6-v2 on a text, as one JSON object "
+                                         "{model, tokens, attentions: layers x heads x T x T}")
+    p.add_argument("--text", required=True, help="the sentence (at most 512 tokens with [CLS] and [SEP])")
+    p.add_argument("--text-pair", default=None, help="an optional second sentence: [CLS] text [SEP] pair [SEP]")
+    p.set_defaults(func=_cmd_attention)
     return parser
 
 

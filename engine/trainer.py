@@ -18,6 +18,7 @@ from . import checkpoint
 from .config import ExperimentConfig, structural_changes
 from .data import Dataset2D, make_dataset, make_features
 from .device import pick_device
+from .fast_mlp import BLOCK_STEPS, FastMLP, fast_path_unsupported
 from .losses import data_loss, predictions, weight_penalty
 from .models import build_model
 from .probes import activation_statistics, gradient_norms_by_layer, plane_outputs, weight_norms_by_layer
@@ -49,8 +50,12 @@ class Snapshot:
 
 class Trainer:
     def __init__(self, config: ExperimentConfig, device: str | torch.device = "auto",
-                 dataset: Dataset2D | None = None):
+                 dataset: Dataset2D | None = None, fast: bool = True):
         self.config = config
+        # Plain MLPs train on engine/fast_mlp.py's fused path when the config allows it
+        # (fast_path_unsupported says why not); fast=False keeps every step on autograd.
+        self.use_fast_path = fast
+        self._fast: FastMLP | None = None
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.dataset = dataset if dataset is not None else make_dataset(config)
         self.n_classes = self.dataset.n_classes
@@ -137,6 +142,67 @@ class Trainer:
         good_counters = (self.step_count, self.epoch, self._position, self._order.clone(), self._batch_gen.get_state(),
                          self._last_grad_norms.clone())
         self.model.train()
+        if self.fast_path:
+            self._train_fast(max_steps, deadline, until_epoch, good_state, good_counters)
+        else:
+            self._train_autograd(max_steps, deadline, until_epoch, good_state, good_counters)
+        if self._chunk_norms:
+            # A restored (diverged) chunk keeps no rows: its steps were undone.
+            if not self.diverged:
+                n_layers = len(self.model.named_linears())
+                rows = [n.reshape(-1, n_layers) for n in self._chunk_norms]
+                self.grad_norm_history.append(torch.cat(rows).cpu().numpy())
+            self._chunk_norms = []
+        self.seconds_training += time.perf_counter() - start
+
+    @property
+    def fast_path(self) -> bool:
+        """Whether the next steps run on the fused path (engine/fast_mlp.py)."""
+        return self.use_fast_path and fast_path_unsupported(self.config) is None
+
+    def _train_fast(self, max_steps: int, deadline: float | None, until_epoch: int | None,
+                    good_state, good_counters) -> None:
+        """The same steps as _train_autograd, in blocks: each block runs to the end of the
+        epoch (at most fast_mlp.BLOCK_STEPS steps), then the loss check, probes and deadline.
+        A non-finite batch loss anywhere in the chunk restores the chunk's start, as there."""
+        if self._fast is None or self._fast.device != self.device:
+            self._fast = FastMLP.from_config(self.config, self.device)
+            self._fast.bind(self.x_train, self.y_train)
+        fast, linears = self._fast, [layer for _, layer in self.model.named_linears()]
+        fast.pull(linears, self.optimizer)
+        done, ran = 0, False
+        while done < max_steps and not self.finished and (until_epoch is None or self.epoch < until_epoch):
+            bs = min(self.config.train.batch_size, self.n_train)
+            left = self.n_train - self._position
+            k, b = (min(left // bs, max_steps - done, BLOCK_STEPS), bs) if left >= bs else (1, left)
+            idx = self._order[self._position:self._position + k * b].to(self.device)
+            result = fast.train_block(idx, k, b, record=self.record_grad_norms, activations=False)
+            ran = True
+            if not bool(torch.isfinite(result.losses).all()):
+                self.diverged = True
+                break
+            if result.grad_norms is not None:
+                self._chunk_norms.append(result.grad_norms)
+            self._position += k * b
+            self.step_count += k
+            done += k
+            if self._position >= self.n_train:
+                self._order = torch.randperm(self.n_train, generator=self._batch_gen)
+                self._position = 0
+                self.epoch += 1
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+        if not ran:
+            return
+        fast.push(linears, self.optimizer)
+        if not self.diverged:
+            self._last_grad_norms = gradient_norms_by_layer(self.model)  # from the .grad push() wrote
+        if self.diverged or not self._finite_now():
+            self._restore(good_state, good_counters)
+            self.diverged = True
+
+    def _train_autograd(self, max_steps: int, deadline: float | None, until_epoch: int | None,
+                        good_state, good_counters) -> None:
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self._dropout_rng)
             done = 0
@@ -155,12 +221,6 @@ class Trainer:
                 self._restore(good_state, good_counters)
                 self.diverged = True
             self._dropout_rng = torch.get_rng_state()
-        if self._chunk_norms:
-            # A restored (diverged) chunk keeps no rows: its steps were undone.
-            if not self.diverged:
-                self.grad_norm_history.append(torch.stack(self._chunk_norms).cpu().numpy())
-            self._chunk_norms = []
-        self.seconds_training += time.perf_counter() - start
 
     def _finite_now(self) -> bool:
         """Weights and the loss over the training set are finite."""

@@ -50,20 +50,23 @@ def _server_log(log_file) -> str:
 
 
 @contextlib.contextmanager
-def streamlit_server():
-    """Start `streamlit run app.py` on a free port; yield its base URL; stop it afterwards."""
+def streamlit_server(extra_args: tuple[str, ...] = (), started=None):
+    """Start `streamlit run app.py` on a free port; yield its base URL; stop it afterwards.
+    `extra_args` go to streamlit (e.g. server options); `started(proc)` sees the process."""
     port = _free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py",
            "--server.headless", "true",
            "--server.port", str(port),
            "--server.address", "127.0.0.1",
-           "--browser.gatherUsageStats", "false"]
+           "--browser.gatherUsageStats", "false", *extra_args]
     log_file = tempfile.TemporaryFile()
     # Own process group, so that stopping it also stops anything the server started.
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
                             start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"
+    if started is not None:
+        started(proc)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while True:

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 import engine.trainer
-from bench.__main__ import main, table
+from bench.__main__ import main, table, target_rows
 from bench.cases import frame_budget, gradient_norms_disabled, probe_cost, trainer_vs_plain
-from bench.timing import median_seconds
+from bench.targets import p1_single_network, p2_many_variants, p4_probe_cost
+from bench.timing import median_seconds, seconds_stats
 from bench.workload import PlainLoop, playground_config
 from engine.trainer import Trainer
 
@@ -71,6 +72,41 @@ def test_frame_budget():
     assert r["frame_ms"] >= 20  # train_for keeps training until its time is up
 
 
+def _spread(stats: dict) -> None:
+    assert set(stats) == {"min", "median", "max"} and stats["min"] <= stats["median"] <= stats["max"]
+    _positive_finite(stats)
+
+
+def test_p1_single_network():
+    r = p1_single_network(CPU, repeats=1, epochs=1)
+    for key in ("plain_epochs_per_s", "fast_epochs_per_s", "trainer_epochs_per_s"):
+        _spread(r[key])
+    assert r["ratio"] == r["fast_epochs_per_s"]["median"] / r["plain_epochs_per_s"]["median"]
+    assert r["trainer_uses_fast_path"] is True
+    assert r["max_weight_difference"] < 1e-5 and r["epochs_compared"] == 2  # warm-up + 1 timed epoch, same batches
+    assert r["first_call_s"] > 0
+
+
+def test_p2_many_variants():
+    r = p2_many_variants(CPU, repeats=1, n_variants=4, epochs=1)
+    _spread(r["plain_us_per_step"])
+    _spread(r["batched_us_per_network_step"])
+    assert r["ratio"] == r["plain_us_per_step"]["median"] / r["batched_us_per_network_step"]["median"]
+
+
+def test_p4_probe_cost():
+    r = p4_probe_cost(CPU, repeats=1, epochs=1)
+    for key in ("bare_steps_per_s", "probed_steps_per_s", "trainer_record_off_steps_per_s",
+                "trainer_record_on_steps_per_s"):
+        _spread(r[key])
+    assert math.isfinite(r["overhead_percent"]) and math.isfinite(r["trainer_overhead_percent"])
+
+
+def test_seconds_stats_keep_every_run():
+    t = seconds_stats({"a": lambda: None}, CPU, repeats=3, warmup=0)
+    _spread(t["a"])
+
+
 def test_median_of_interleaved_runs():
     calls = []
     t = median_seconds({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, CPU, repeats=3, warmup=1)
@@ -81,7 +117,10 @@ def test_median_of_interleaved_runs():
 
 def test_main_prints_a_table_and_writes_json_only_when_asked(tmp_path, monkeypatch, capsys):
     import bench.__main__ as bench_main
-    fake = {"trainer_vs_plain": trainer_vs_plain(CPU, repeats=1, epochs=1),
+    fake = {"p1_single_network": p1_single_network(CPU, repeats=1, epochs=1),
+            "p2_many_variants": p2_many_variants(CPU, repeats=1, n_variants=2, epochs=1),
+            "p4_probe_cost": p4_probe_cost(CPU, repeats=1, epochs=1),
+            "trainer_vs_plain": trainer_vs_plain(CPU, repeats=1, epochs=1),
             "probe_cost": probe_cost(CPU, repeats=1, steps=10, read_repeats=1),
             "frame_budget": frame_budget(CPU, repeats=1, seconds=0.01, plain_epochs=1)}
     fake["probe_cost"]["overhead_percent"] = -3.0  # noise can make the probed run the faster one
@@ -101,6 +140,7 @@ def test_main_prints_a_table_and_writes_json_only_when_asked(tmp_path, monkeypat
         torch.set_num_threads(threads)  # main() runs on one thread, as the app; give pytest its threads back
     printed = capsys.readouterr().out
     assert "trainer vs plain loop" in printed and "probe cost" in printed and "frame budget" in printed
-    assert len(table(fake)) == 13
+    assert "P1 one network" in printed and "P2 2 variants" in printed and "P4 per-step probes" in printed
+    assert len(table(fake)) == 13 and len(target_rows(fake)) == 14
     assert saved["probe_cost"] == fake["probe_cost"]
     assert saved["meta"]["workload"] == playground_config().to_dict()

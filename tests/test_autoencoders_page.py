@@ -1,0 +1,181 @@
+"""AppTest of the Autoencoders page: it renders its views, widgets reach the config (hot ones
+keep progress), Play/Step/Reset work, presets load, a click on the code plane decodes that
+point, an impossible setting is reported and keeps the running network; and the page's
+plain-Python state and figures."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from app_pages.autoencoders_state import (MIN_TRAIN_SECONDS, PRESETS, TICK_SECONDS, AutoencoderRun,
+                                          config_from_widgets, default_widgets, explain, preset_config,
+                                          sample_indices)
+from engine.autoencoder import AutoencoderConfig, AutoencoderTrainer
+from viz.autoencoders import image_rows_figure, latent_grid_figure, latent_scatter_figure, tile_images
+
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "autoencoders.py")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_cpu_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as app.py sets it
+    yield
+    torch.set_num_threads(before)
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def trainer(at: AppTest) -> AutoencoderTrainer:
+    return at.session_state.ae_run.trainer
+
+
+def test_page_renders_trains_and_reacts_to_its_widgets():
+    at = open_page()
+    m = metrics(at)
+    assert m["Step"] == "0" and "PCA, k = 2" in m
+    assert len(at.get("plotly_chart")) == 5  # scatter, decoded plane, reconstructions, loss, encoder gradient
+    assert "PCA with 2 components" in " ".join(md.value for md in at.markdown)
+
+    at.button(key="ae_step").click().run()
+    assert trainer(at).step_count == 100 and metrics(at)["Step"] == "100"
+    first = trainer(at)
+    at.select_slider(key="ae_lr").set_value(0.01).run()  # hot: same trainer, progress kept
+    assert trainer(at) is first and first.step_count == 100 and first.optimizer.param_groups[0]["lr"] == 0.01
+
+    at.button(key="ae_play").click().run()
+    assert at.session_state.ae_run.playing
+    at.run()
+    assert trainer(at).step_count > 100
+    at.button(key="ae_play").click().run()  # Pause
+    assert not at.session_state.ae_run.playing
+
+    at.selectbox(key="ae_model").set_value("vae").run()
+    at.slider(key="ae_latent").set_value(3).run()
+    at.select_slider(key="ae_beta").set_value(4.0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    config = trainer(at).config
+    assert (config.model, config.latent_dim, config.beta) == ("vae", 3, 4.0)
+    assert "numbers 1 and 2 of 3" in " ".join(md.value for md in at.markdown)
+    vae = trainer(at)
+    at.button(key="ae_step").click().run()
+    at.toggle(key="ae_reparam").set_value(False).run()  # hot: the running VAE loses the trick
+    assert trainer(at) is vae and not vae.config.reparameterize
+    at.button(key="ae_step").click().run()
+    assert metrics(at)["Encoder ‖∇‖ from recon."] == "0"
+    assert "Without the trick" in " ".join(md.value for md in at.markdown)
+
+    at.button(key="ae_reset").click().run()
+    assert trainer(at) is not vae and trainer(at).step_count == 0
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_each_preset_loads(name):
+    at = open_page()
+    at.selectbox(key="ae_preset").set_value(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    config = trainer(at).config
+    assert all(getattr(config, k) == v for k, v in PRESETS[name].items())
+    if config.model == "linear":
+        assert "Largest angle to PCA" in metrics(at)
+
+
+def test_a_click_on_the_code_plane_decodes_that_point_and_bad_settings_keep_the_network():
+    at = open_page()
+    # What the scatter's on_select hands over when a point of the plane is clicked.
+    at.session_state["ae_scatter"] = {"selection": {"points": [{"x": 0.5, "y": -0.25, "curve_number": 2}],
+                                                    "point_indices": [0], "box": [], "lasso": []}}
+    at.run()
+    assert any(md.value.startswith("**Decoded at (0.50, -0.25)") for md in at.markdown)
+    assert len(at.get("plotly_chart")) == 6
+    running = trainer(at)
+    at.selectbox(key="ae_model").set_value("linear").run()
+    assert at.session_state.ae_recon == "squared" and trainer(at).config.model == "linear"
+    at.selectbox(key="ae_recon").set_value("bce").run()  # a linear output cannot take BCE
+    assert at.error and "recon_loss" in at.error[0].value
+    assert trainer(at).config.model == "linear" and not at.exception
+    assert running is not trainer(at)
+    at.selectbox(key="ae_recon").set_value("squared").run()
+    at.slider(key="ae_latent").set_value(1).run()  # one number per code: a strip, the digit on the other axis
+    assert not at.exception and not at.error and trainer(at).config.latent_dim == 1
+    assert "What the decoder draws along the code" in " ".join(md.value for md in at.markdown)
+
+
+# ---------- the page's plain-Python parts ----------
+def test_widgets_round_trip_and_the_run_decodes_clicks():
+    state = default_widgets()
+    config = config_from_widgets(state, seed=5)
+    assert config == preset_config("Nonlinear autoencoder, 2-D code", 5)
+    run = AutoencoderRun.build(AutoencoderConfig(hidden=16), "cpu")
+    snap = run.tick()  # paused: no training
+    assert snap.step == 0
+    run.play()
+    run.tick(budget_s=0.05)
+    assert run.trainer.step_count > 0
+    codes, labels = run.trainer.test_codes()
+    assert run.clicked_code(codes) is None
+    run.click(1.0, 2.0)
+    z = run.clicked_code(codes)
+    assert z.shape == (1, 2) and z[0].tolist() == [1.0, 2.0]
+    assert list(labels[sample_indices(labels)[:10]]) == list(range(10))
+    assert explain(run.trainer.snapshot(), run.trainer.config)
+
+
+def test_frames_come_less_often_when_they_take_longer():
+    run = AutoencoderRun(trainer=None)  # the timing logic needs no trainer
+    assert run.frame_interval() == pytest.approx(TICK_SECONDS) and not run.interval_is_stale()
+    for _ in range(8):  # a busy machine: each frame takes a second, 0.95 s of it drawing
+        run.frame_drawn(1.0, 0.05)
+    assert run.frame_interval() == pytest.approx(1.3) and run.interval_is_stale()
+    assert run.training_budget() == pytest.approx(MIN_TRAIN_SECONDS)
+    run.interval = run.frame_interval()
+    assert not run.interval_is_stale()
+    for _ in range(12):  # the machine is free again
+        run.frame_drawn(0.2, 0.1)
+    assert run.interval_is_stale() and run.frame_interval() == pytest.approx(TICK_SECONDS)
+
+
+def test_divergence_pauses_with_a_message():
+    run = AutoencoderRun.build(AutoencoderConfig(model="linear", optimizer="sgd", lr=10.0, batch_size=256), "cpu")
+    run.play()
+    for _ in range(5):
+        run.tick(budget_s=0.05)
+    assert not run.playing and "NaN or infinite" in run.message and run.trainer.diverged
+
+
+def test_image_figures_tile_into_one_heatmap():
+    images = np.random.default_rng(0).random((3, 64))
+    canvas = tile_images([images, images[:2]])
+    assert canvas.shape == (17, 26)
+    assert np.array_equal(canvas[:8, 9:17], images[1].reshape(8, 8)) and np.isnan(canvas[8]).all()
+    fig = image_rows_figure([("original", images), ("again", images)])
+    assert len(fig.data) == 1 and list(fig.layout.yaxis.ticktext) == ["original", "again"]
+    axes = [np.linspace(-1, 1, 3), np.linspace(0, 4, 2)]
+    grid = np.stack([images, images[::-1]])  # (rows 2, cols 3, 64)
+    fig = latent_grid_figure(axes, grid)
+    z = np.asarray(fig.data[0].z)
+    # row 0 of the grid (lowest z2) is drawn at the bottom: heatmap rows 0..7, top pixel row last
+    assert np.array_equal(z[:8, :8], images[0].reshape(8, 8)[::-1])
+    with pytest.raises(ValueError, match="rows"):
+        latent_grid_figure(axes, images)
+    # The scatter covers exactly the decoded plane's extent, so the two line up point for point.
+    x = np.asarray(fig.data[0].x)
+    assert x[3:5].mean() == pytest.approx(-1) and x[9 + 3:9 + 5].mean() == pytest.approx(0)  # tiles centred on codes
+    scatter = latent_scatter_figure(np.array([[0.0, 1.0], [0.5, 2.0]]), np.array([3, 7]), axes, clicked=(0.1, 0.2))
+    for figure in (scatter, fig):
+        assert figure.layout.xaxis.range == pytest.approx((-1.5, 1.5))
+        assert figure.layout.yaxis.range == pytest.approx((-2, 6))
+    points = scatter.data[0]
+    assert list(points.customdata) == [3, 7] and list(points.marker.color) == [3, 7]  # digits, numeric colours
+    assert list(scatter.data[-1].x) == [0.1]  # the clicked point's cross

@@ -1,0 +1,68 @@
+"""The Autoencoders page in the real server and Debian's Chromium: Play trains the network live
+(the Step counter rises, the test loss falls, the views redraw), Pause stops it, and a click
+on the code plane decodes that point."""
+import re
+import time
+
+import pytest
+
+from browser_helpers import assert_no_exception, goto_page, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def metric(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=re.compile(f"^{re.escape(label)}$")))
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def test_play_trains_live_and_a_click_decodes_the_code_plane(app_server, page, screenshot_dir):
+    page.set_viewport_size({"width": 1500, "height": 2300})  # Streamlit scrolls inside its own container
+    goto_page(page, app_server, "autoencoders")
+    assert_no_exception(page)
+    assert metric(page, "Step") == "0"
+    first_loss = number(metric(page, "Test loss"))
+
+    page.evaluate("""() => {
+        window.__frames = 0;
+        let last = null;
+        new MutationObserver(() => {
+            const stamp = Array.from(document.querySelectorAll('[data-testid="stMetricValue"]'))
+                .map(e => e.textContent).join('|');
+            if (stamp !== last) { last = stamp; window.__frames += 1; }
+        }).observe(document.querySelector('[data-testid="stMain"]'),
+                   {subtree: true, childList: true, characterData: true});
+    }""")
+    page.get_by_role("button", name=re.compile("Play")).click()
+    start, start_frames = time.monotonic(), page.evaluate("window.__frames")
+    # Poll rather than sleep a fixed time: on a loaded 2-core machine the rate varies several-fold.
+    steps = 0.0
+    while time.monotonic() - start < 60 and (steps < 100 or time.monotonic() - start < 6):
+        time.sleep(0.5)
+        steps = number(metric(page, "Step"))
+    seconds = time.monotonic() - start
+    frames = page.evaluate("window.__frames") - start_frames
+    loss = number(metric(page, "Test loss"))
+    print(f"autoencoders page: {frames / seconds:.1f} frames/s, {steps:.0f} steps after {seconds:.0f} s of Play, "
+          f"test loss {first_loss} -> {loss}, {metric(page, 'Steps / s')} steps/s shown")
+    assert steps >= 100 and loss < first_loss
+    assert frames >= 3  # the view redrew while training (the README reports the measured rate)
+
+    page.get_by_role("button", name=re.compile("Pause")).click()
+    page.get_by_role("button", name=re.compile("Play")).wait_for(timeout=20_000)
+    wait_for_app(page)
+    assert_no_exception(page)
+
+    # Click the code plane (the first chart): the decoder draws that point beside the reconstructions.
+    scatter = page.locator('[data-testid="stPlotlyChart"]').first.locator(".nsewdrag").first
+    box = scatter.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6)
+    page.get_by_text(re.compile(r"Decoded at \(")).wait_for(timeout=45_000)
+    wait_for_app(page)
+    assert_no_exception(page)
+    page.screenshot(path=str(screenshot_dir / "autoencoders.png"), full_page=True)

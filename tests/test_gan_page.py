@@ -1,0 +1,163 @@
+"""AppTest of the GAN lab: it renders the plane and the curves, the widgets reach the config
+(hot ones keep the game), Step / D only / G only / Play / Reset act, presets load, a drawn
+target needs 3 points, the digits lab trains; plus the page's plain-Python state."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from app_pages.gan_state import (PRESETS, LiveRun, add_point, config_from_widgets, explain, heart, preset_config,
+                                 widgets_from_config)
+from engine.gan import GANConfig, GANTrainer
+
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "gan.py")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as app.py sets it
+    yield
+    torch.set_num_threads(before)
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def trainer(at: AppTest) -> GANTrainer:
+    return at.session_state.gan_run.trainer
+
+
+def test_page_renders_widgets_reach_the_game_and_buttons_act():
+    at = open_page()
+    assert metrics(at)["Step"] == "0"
+    assert len(at.get("plotly_chart")) == 4  # plane, losses, D's verdict, MMD
+    at.button(key="gan_run_step").click().run()
+    assert metrics(at)["Step"] == "1" and metrics(at)["D loss"] != "—"
+    at.button(key="gan_step_d").click().run()
+    t = trainer(at)
+    assert (t.d_updates, t.g_updates) == (11, 1)
+    at.button(key="gan_step_g").click().run()
+    assert (t.d_updates, t.g_updates) == (11, 11)
+    # hot: the same game goes on with the new rule
+    at.selectbox(key="gan_loss").set_value("minimax").run()
+    at.slider(key="gan_k").set_value(3).run()
+    at.select_slider(key="gan_d_lr").set_value(0.01).run()
+    assert trainer(at) is t and t.config.loss == "minimax" and t.config.d_steps == 3
+    assert t.opt_d.param_groups[0]["lr"] == 0.01 and t.step_count == 21
+    # structural: a new game
+    at.selectbox(key="gan_target").set_value("moons").run()
+    at.slider(key="gan_g_layers").set_value(3).run()
+    at.selectbox(key="gan_d_act").set_value("tanh").run()
+    at.slider(key="gan_noise_dim").set_value(4).run()
+    assert not at.exception
+    t2 = trainer(at)
+    assert t2 is not t and t2.step_count == 0
+    assert (t2.config.target, t2.config.g_layers, t2.config.d_activation, t2.config.noise_dim) == ("moons", 3, "tanh", 4)
+    # Play trains a time-boxed chunk per frame; Pause stops it; Reset starts over
+    at.button(key="gan_run_play").click().run()
+    assert at.session_state.gan_run.playing
+    at.run()
+    assert trainer(at).step_count > 0
+    at.button(key="gan_run_play").click().run()
+    assert not at.session_state.gan_run.playing
+    at.button(key="gan_run_reset").click().run()
+    assert trainer(at).step_count == 0 and not at.exception
+
+
+@pytest.mark.parametrize("name", ["Mode collapse (mixture)", "Draw your own"])
+def test_presets_load_and_say_what_to_look_for(name):
+    at = open_page()
+    at.selectbox(key="gan_preset").set_value(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    config = trainer(at).config
+    assert config.target == PRESETS[name]["target"]
+    if name.startswith("Mode collapse"):
+        assert (config.g_lr, config.d_lr, config.spread) == (0.01, 0.002, 0.02)
+        assert metrics(at)["Modes covered"].endswith("/ 8")
+        assert any("Mode collapse" in i.value and "What to try" in i.value for i in at.info)
+    else:
+        assert config.points == heart()
+        at.button(key="gan_clear").click().run()
+        # fewer than 3 points: a note, and the last game goes on
+        assert any("at least 3" in i.value for i in at.info) and not at.exception
+        assert trainer(at).config.points == heart()
+
+
+def test_digits_lab_trains_and_shows_its_grids():
+    at = open_page()
+    at.segmented_control(key="gan_mode").set_value("Digits").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == 5  # samples, nearest real, timeline, losses, MMD
+    at.button(key="gan_digits_run_step").click().run()
+    assert metrics(at)["Step"] == "100"
+    at.select_slider(key="gan_dg_lr").set_value(0.001).run()
+    run = at.session_state.gan_digits_run
+    assert run.trainer.step_count == 100 and run.trainer.opt_g.param_groups[0]["lr"] == 0.001
+    at.select_slider(key="gan_dg_hidden").set_value(64).run()
+    assert at.session_state.gan_digits_run.trainer.config.hidden == 64 and not at.exception
+
+
+# ---------- the page's plain-Python state ----------
+def test_widgets_and_config_round_trip():
+    config = preset_config("Spiral", seed=7)
+    state = {**widgets_from_config(config), "gan_points": []}
+    assert config_from_widgets(state, 7) == config
+    drawn = preset_config("Draw your own", points=[[0, 0], [1, 0], [0, 1]])
+    assert config_from_widgets({**widgets_from_config(drawn), "gan_points": drawn.points}, 0) == drawn
+
+
+def test_add_point_rounds_and_clamps_to_the_plane():
+    assert add_point([[0, 0]], 2.5, -0.12345) == [[0, 0], [2.0, -0.123]]
+    assert all(abs(v) <= 2 for p in heart() for v in p)
+
+
+def test_live_run_ticks_within_its_budget_and_stops_on_divergence():
+    run = LiveRun(GANTrainer(GANConfig(g_width=8, d_width=8, batch_size=16), "cpu"))
+    assert run.tick().step == 0  # paused: nothing trains
+    assert run.tick_seconds() == 0.25 and run.training_budget() == pytest.approx(0.1)
+    run.draw_seconds = 1.0  # a busy machine: frames come less often, and training keeps a share of each
+    assert run.tick_seconds() == 1.5 and run.training_budget() == pytest.approx(0.2)
+    run.draw_seconds = 0.1
+    run.play()
+    assert run.tick(speed_steps=3).step == 3  # slow motion: exactly the steps asked for
+    snap = run.tick(budget_s=0.05)
+    assert snap.step > 3
+    bad = GANConfig(g_optimizer="sgd", d_optimizer="sgd", g_lr=1.0, d_lr=1.0, g_activation="linear",
+                    d_activation="linear", g_layers=3, d_layers=3, loss="least_squares", g_width=8, d_width=8)
+    run = LiveRun(GANTrainer(bad, "cpu"))
+    run.play()
+    for _ in range(20):
+        run.tick(speed_steps=50)
+        if not run.playing:
+            break
+    assert not run.playing and "NaN" in run.message
+
+
+def test_explain_reads_the_numbers():
+    t = GANTrainer(GANConfig(target="mixture", g_width=8, d_width=8), "cpu")
+    snap = t.step(2)
+    text = " ".join(explain(snap, t.config, t.frame(8, 3).arrows))
+    assert f"p = **{snap.d_real:.2f}**" in text and f"of {t.config.n_modes}**" in text
+    assert "Press" in explain(t.snapshot().__class__(**{**snap.to_json_dict(), "step": 0}), t.config)[0]
+    assert np.isfinite(snap.mmd)
+
+
+def test_figure_builders_check_shapes_and_tile_digits():
+    from viz.gan import arrow_segments, digit_tiles, plane_figure
+    tiles = digit_tiles(np.ones((5, 8, 8)), cols=3)
+    assert tiles.shape == (17, 26) and np.isnan(tiles[8]).all() and np.nansum(tiles) == 5 * 64
+    xs, ys = arrow_segments(np.zeros((2, 2)), np.array([[1.0, 0.0], [0.0, 0.5]]), max_length=0.3)
+    assert np.nanmax(xs) == pytest.approx(0.3) and np.nanmax(ys) == pytest.approx(0.15)  # the longest gets 0.3
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plane_figure(None, np.zeros((4, 3)), None)

@@ -1,0 +1,151 @@
+"""AppTest of the Sequence models page, and its run-state object as plain Python: the page
+renders its charts and samples, widgets reach the config (hot ones keep the progress), Play
+trains every model, pasted text is checked against its limits, and user text is only ever
+shown as text."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from app_pages.sequence_state import SAMPLE_REFRESH_STEPS, SequenceLab, config_from_widgets, default_widgets, \
+    text_limits_message
+from engine.charlm import MAX_TEXT, CharLMConfig, CharModelConfig
+
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "sequence.py")
+HOSTILE = "<script>alert(1)</script> <b>bold</b> שלום עולם 🙂 مرحبا "
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def open_page(**widgets) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    for k, v in widgets.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_page_renders_every_view_for_four_models():
+    at = open_page()
+    m = metrics(at)
+    assert m["Step"] == "0"
+    assert [k for k in m if k.endswith("bits/char")] == [f"{n}: bits/char" for n in ("RNN", "LSTM", "GRU",
+                                                                                     "Transformer")]
+    assert float(m["LSTM: bits/char"]) > 5  # untrained: about log2 of the vocabulary
+    assert len(at.get("plotly_chart")) == 4  # loss, gradient through time, attention, hidden state
+    assert len(at.code) == 4 and all(c.value.startswith("The ") for c in at.code)  # one sample per model
+    assert not at.error
+
+
+def test_widgets_reach_the_config_step_and_hot_changes_keep_progress():
+    at = open_page(sq_models=["lstm", "transformer"], sq_context=16)
+    at.select_slider(key="sq_lstm_hidden").set_value(32).run()
+    at.selectbox(key="sq_transformer_heads").set_value(2).run()
+    at.radio(key="sq_transformer_positions").set_value("sinusoidal").run()
+    at.select_slider(key="sq_batch").set_value(16).run()
+    assert not at.exception, [e.value for e in at.exception]
+    config = at.session_state.sq_lab.trainer.config
+    assert [m.arch for m in config.models] == ["lstm", "transformer"] and config.context == 16
+    assert config.models[0].hidden == 32 and config.models[1].heads == 2
+    assert config.models[1].positions == "sinusoidal" and config.batch_size == 16
+    at.button(key="sq_step").click().run()
+    trainer = at.session_state.sq_lab.trainer
+    assert trainer.step_count == 10 and metrics(at)["Step"] == "10"
+    at.select_slider(key="sq_lstm_lr").set_value(0.003).run()
+    at.select_slider(key="sq_clip").set_value(5.0).run()
+    assert at.session_state.sq_lab.trainer is trainer and trainer.step_count == 10
+    assert trainer.optimizers[0].param_groups[0]["lr"] == 0.003 and trainer.config.clip_grad_norm == 5.0
+    at.multiselect(key="sq_models").set_value(["gru", "transformer"]).run()  # structural: new models
+    assert at.session_state.sq_lab.trainer is not trainer and at.session_state.sq_lab.labels == ["GRU", "Transformer"]
+    at.multiselect(key="sq_models").set_value([]).run()
+    assert any("at least one model" in e.value for e in at.error) and not at.exception
+
+
+def test_play_trains_every_model_and_pause_stops():
+    at = open_page(sq_models=["rnn", "transformer"], sq_context=16, sq_batch=8)
+    at.button(key="sq_play").click().run()
+    assert at.session_state.sq_lab.playing
+    at.run()
+    lab = at.session_state.sq_lab
+    assert lab.trainer.step_count > 0 and lab.trainer.loss_steps().shape[1] == 2
+    assert np.all(np.isfinite(lab.trainer.loss_steps()))
+    at.button(key="sq_play").click().run()  # Pause
+    assert not at.session_state.sq_lab.playing
+    at.button(key="sq_reset").click().run()
+    assert metrics(at)["Step"] == "0" and at.session_state.sq_lab is not lab
+
+
+def test_pasted_text_limits_and_user_text_shown_as_text_only():
+    at = open_page(sq_models=["lstm", "transformer"], sq_context=16)
+    at.radio(key="sq_corpus").set_value("text").run()
+    lab = at.session_state.sq_lab
+    at.text_area(key="sq_text").set_value("too short").run()
+    assert any("at least 20" in e.value for e in at.error)
+    assert at.session_state.sq_lab is lab  # the last valid models are kept
+    at.text_area(key="sq_text").set_value(HOSTILE * 5).run()
+    at.text_input(key="sq_prompt").set_value("<b>x</b> 🙂 Ωmega").run()
+    at.text_input(key="sq_probe").set_value("שלום <script> 🙂 Ω").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state.sq_lab.trainer.config.text == HOSTILE * 5
+    warnings = " ".join(w.value for w in at.warning)
+    assert "GREEK CAPITAL LETTER OMEGA" in warnings  # Ω is not in the pasted text: named and left out
+    assert all(c.value.startswith("<b>x</b> 🙂 Ωmega") for c in at.code)  # the prompt, verbatim, as code
+    for md in at.markdown:  # nothing the user typed reaches Markdown
+        assert "<script>" not in md.value and "<b>" not in md.value
+    assert len(at.get("plotly_chart")) == 4
+
+
+def test_too_long_text_is_refused_with_the_limit():
+    assert "200,000" in text_limits_message("x" * (MAX_TEXT + 1))
+    assert text_limits_message("x" * 50) is None and "at least" in text_limits_message("abc")
+
+
+def test_config_from_widgets_and_the_run_state_without_streamlit():
+    widgets = default_widgets() | {"sq_models": ["transformer", "rnn"], "sq_context": 8, "sq_rnn_hidden": 16}
+    config = config_from_widgets(widgets, seed=5)
+    assert [m.arch for m in config.models] == ["rnn", "transformer"] and config.seed == 5  # page order
+    lab = SequenceLab.build(CharLMConfig(corpus="text", text="abcabd " * 20, context=8, batch_size=8,
+                                         models=[CharModelConfig("rnn", hidden=16),
+                                                 CharModelConfig("transformer", hidden=16, heads=2)]))
+    assert set(lab.samples) == {0, 1} and len(lab.gtt) == 2 and lab.tick() == 0.0  # paused: nothing trains
+    lab.play()
+    for _ in range(4):
+        lab.tick(budget_s=0.05)
+    assert lab.trainer.step_count > 0 and lab.steps_per_second > 0
+    lab.trainer.step(SAMPLE_REFRESH_STEPS)
+    before = dict(lab.samples)
+    lab.refresh_one_sample()  # one model per frame, round robin
+    assert sum(lab.samples[i] != before[i] for i in before) == 1
+    lab.set_sampling("ab", 0.0, 0, 30)
+    assert all(s[0] == lab.trainer.step_count and len(s[1]) == 30 for s in lab.samples.values())
+    assert len(lab.forgetting_summary()) == 2
+
+
+def test_figures_escape_typed_characters_show_the_mask_and_check_shapes():
+    from viz.sequence import attention_figure, hidden_state_figure, loss_figure
+    w = np.tril(np.ones((1, 2, 3, 3)))
+    w /= w.sum(-1, keepdims=True)
+    fig = attention_figure(w, "<b ")
+    assert list(fig.layout.xaxis.ticktext) == ["&lt;", "b", "␣"]  # escaped for plotly, space made visible
+    z = np.array(fig.data[0].z, dtype=float)
+    assert np.isnan(z[0, 1]) and np.isnan(z[1, 2]) and z[2, 0] == pytest.approx(1 / 3)  # the mask: no future
+    with pytest.raises(ValueError, match="layers, heads, T, T"):
+        attention_figure(np.ones((2, 3, 3)), "abc")
+    with pytest.raises(ValueError, match="T, units"):
+        hidden_state_figure(np.ones((4, 8)), "abc")
+    fig = loss_figure(["RNN", "LSTM"], ["rnn", "lstm"], np.full((50, 2), 2.0), [1, 50], [[2.1, 2.2], [1.9, 2.0]])
+    left, right = fig.layout.yaxis.range, fig.layout.yaxis2.range
+    assert right[1] == pytest.approx(left[1] * np.log(2))  # the same curve in nats on the right

@@ -1,0 +1,146 @@
+"""The architecture map's data and the forward-hook module summariser (engine/zoo.py),
+checked against parameter counts and shapes worked out by hand."""
+import pytest
+import torch
+from torch import nn
+
+from engine.zoo import BUILDERS, EDGES, HEAVY, NODES, node, node_summary, summarise
+
+PAGES = {"foundations", "playground", "vanishing", "autoencoders", "gan", "sequence", "attention", "sentiment",
+         "bridges", "zoo"}
+OWN = ["P", "FF", "DFF", "DRN", "SVM", "RBF", "KN"]  # built from this page's engine and the core engine
+
+
+def test_summary_of_a_small_network_by_hand():
+    model = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Sequential(nn.Linear(5, 4), nn.Tanh()), nn.Linear(4, 2))
+    s = summarise(model, torch.zeros(7, 3))
+    assert [(r["name"], r["type"], r["output_shape"], r["params"]) for r in s["rows"]] == [
+        ("0", "Linear", "(7, 5)", 3 * 5 + 5), ("1", "ReLU", "(7, 5)", 0), ("2.0", "Linear", "(7, 4)", 5 * 4 + 4),
+        ("2.1", "Tanh", "(7, 4)", 0), ("3", "Linear", "(7, 2)", 4 * 2 + 2)]
+    assert s["total_params"] == s["trainable_params"] == 20 + 24 + 10
+    assert all(not m._forward_hooks for m in model.modules())  # the hooks are gone afterwards
+    assert model.training  # and the mode is restored
+
+
+def test_summary_counts_a_shared_layer_once_and_frozen_weights_apart():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(4, 4)
+            self.frozen = nn.Linear(4, 1)
+            self.frozen.requires_grad_(False)
+
+        def forward(self, x):
+            return self.frozen(self.layer(self.layer(x)))
+
+    s = summarise(Twice(), torch.zeros(2, 4))
+    assert [r["params"] for r in s["rows"]] == [20, 0, 5]
+    assert s["total_params"] == 25 and s["trainable_params"] == 20
+    without_input = summarise(Twice())
+    assert {r["name"] for r in without_input["rows"]} == {"layer", "frozen"}
+    assert all(r["output_shape"] == "—" for r in without_input["rows"])
+
+
+def test_map_data_is_consistent():
+    keys = [n.key for n in NODES]
+    assert len(keys) == len(set(keys)) and len(NODES) >= 25
+    assert all(a in keys and b in keys for a, b in EDGES)
+    for n in NODES:
+        assert (n.page is None) == (n.builder is None), n.key  # a node is built iff it has a page
+        assert n.page is None or n.page in PAGES
+        assert n.builder is None or n.builder in BUILDERS
+    with pytest.raises(LookupError, match="does not build"):
+        node_summary("RBM")
+    with pytest.raises(KeyError, match="no zoo node"):
+        node("XYZ")
+
+
+@pytest.mark.parametrize("key, total", [("P", 3), ("FF", 2 * 8 + 8 + 8 + 1), ("RBF", 12 * 2 + 12 + 12 + 1),
+                                        ("KN", 8 * 8 * 2)])
+def test_own_nodes_summarise_the_module_the_app_builds(key, total):
+    s = node_summary(key)
+    assert s["total_params"] == total == sum(r["params"] for r in s["rows"])
+
+
+def test_every_light_builder_runs():
+    for n in NODES:
+        if n.builder and n.builder not in HEAVY:
+            s = node_summary(n.key)
+            assert s["total_params"] == sum(r["params"] for r in s["rows"]) > 0, n.key
+            if n.key in OWN:
+                assert all(r["output_shape"] != "—" for r in s["rows"]), n.key
+
+
+# ---------------- the page (AppTest) ----------------
+def _open_zoo():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app_pages" / "zoo.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_zoo_page_shows_the_map_and_the_module_of_a_built_node():
+    at = _open_zoo()
+    assert len(at.get("plotly_chart")) == 3  # the map, the Hopfield states and their energy
+    m = {x.label: x.value for x in at.metric}
+    assert m["Parameters"] == f"{12 * 2 + 12 + 12 + 1:,}"  # the default node: the RBF network
+    table = at.dataframe[0].value
+    assert int(table["parameters"].sum()) == 49 and "(1, 1)" in set(table["output shape"])
+    at.selectbox(key="zoo_node").set_value("FF").run()
+    table = at.dataframe[0].value
+    assert list(table["type"])[0] == "Linear" and list(table["type"])[-1] == "Linear"
+    assert list(table["parameters"])[0] == 2 * 8 + 8 and list(table["parameters"])[-1] == 8 + 1
+    # Without st.navigation (AppTest runs the page alone) the link falls back to the url path.
+    assert any("[Open the page: Playground](/playground)" in md.value for md in at.markdown)
+
+
+def test_zoo_page_is_honest_about_what_it_does_not_build():
+    at = _open_zoo()
+    at.selectbox(key="zoo_node").set_value("RBM").run()
+    assert not at.exception and not at.metric
+    assert any("does not build" in i.value for i in at.info)
+    at.selectbox(key="zoo_node").set_value("BERT").run()  # heavy: loads only on request
+    assert not at.exception and not at.metric and at.button(key="zoo_load_BERT")
+
+
+# ---------------- Hopfield network ----------------
+def test_hopfield_energy_never_rises_and_the_projection_rule_recalls_digits():
+    import numpy as np
+
+    from engine import hopfield
+    patterns = hopfield.digit_patterns((0, 1, 2, 3, 4, 7))
+    w = hopfield.weights(patterns, "projection")
+    assert np.allclose(w, w.T) and np.all(np.diag(w) == 0)
+    for k in range(len(patterns)):
+        assert np.array_equal(hopfield.recall(w, patterns[k])["states"][-1], patterns[k])  # stored = fixed point
+        noisy = hopfield.corrupt(patterns[k], 0.2, seed=k)
+        assert int((noisy != patterns[k]).sum()) == round(0.2 * 64)
+        r = hopfield.recall(w, noisy, seed=k)
+        assert r["converged"] and all(b <= a + 1e-12 for a, b in zip(r["energies"], r["energies"][1:]))
+        assert hopfield.nearest_pattern(patterns, r["states"][-1]) == (k, 1.0)
+
+
+def test_hebbs_rule_stores_orthogonal_patterns():
+    import numpy as np
+
+    from engine import hopfield
+    h = np.array([[1.0]])
+    for _ in range(6):  # Sylvester's construction: 64 mutually orthogonal ±1 rows
+        h = np.block([[h, h], [h, -h]])
+    patterns = h[[3, 17, 40]]
+    w = hopfield.weights(patterns, "hebbian")
+    assert np.allclose(w, (patterns.T @ patterns / 64) - np.eye(64) * 3 / 64)  # Hebb's sum with a zero diagonal
+    for p in patterns:
+        assert np.array_equal(hopfield.recall(w, p)["states"][-1], p)
+
+
+def test_zoo_page_recalls_a_noisy_digit():
+    at = _open_zoo()
+    assert any("Recalled the 0 exactly" in s.value for s in at.success)
+    at.selectbox(key="zoo_hn_rule").set_value("hebbian").run()
+    assert not at.exception and at.warning  # correlated digits: Hebb's rule ends in a spurious minimum
+    at.selectbox(key="zoo_node").set_value("HN").run()
+    assert not at.exception and any("Built on this page" in md.value for md in at.markdown)
