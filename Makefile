@@ -1,12 +1,15 @@
 # make run  : set up .venv (first time only) and start the app
 # make test : set up .venv, test tools and Debian's chromium (first time only), run the suite
+# make test-slow: the soak tests kept out of make test
 # make bench: run the benchmarks
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench install install-dev chromium clean
+.PHONY: run test test-slow bench install install-dev chromium clean
+# Test files run on this many processes (pytest-xdist); CI machines have two cores.
+TEST_WORKERS ?= 2
 
 $(VENV)/.runtime: requirements.txt
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
@@ -27,7 +30,11 @@ run: install
 	$(PY) -m streamlit run app.py
 
 test: install-dev chromium
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The soak tests left out of `make test` (twenty browser sessions against one server).
+test-slow: install-dev chromium
+	$(PY) -m pytest -m slow -s
 
 bench: install
 	$(PY) -m bench

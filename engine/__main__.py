@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -111,6 +112,7 @@ def _positive(text: str) -> int:
     return value
 
 
+@functools.lru_cache(maxsize=1)  # built once per process: in-process callers (tests) call main() many times
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Neural Playground engine: train and inspect networks from the command line.")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -7,8 +7,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+class Registry(dict):
+    """A name -> object table whose `in` answers False (instead of raising TypeError) for a
+    value that cannot be a name, such as a list from a malformed config: validation then
+    reports the field rather than crashing."""
+
+    def __contains__(self, key) -> bool:
+        return isinstance(key, str) and super().__contains__(key)
+
+
 # Activation modules. None of them is in-place: forward hooks read their outputs.
-ACTIVATIONS: dict[str, type[nn.Module] | object] = {
+ACTIVATIONS: dict[str, type[nn.Module] | object] = Registry({
     "relu": nn.ReLU,
     "leaky_relu": lambda: nn.LeakyReLU(0.01),
     "elu": nn.ELU,
@@ -17,7 +26,7 @@ ACTIVATIONS: dict[str, type[nn.Module] | object] = {
     "sigmoid": nn.Sigmoid,
     "softplus": nn.Softplus,
     "linear": nn.Identity,
-}
+})
 
 # Output range of each activation where it saturates (derivative close to 0);
 # used by the "fraction saturated" probe. None: the activation never saturates.

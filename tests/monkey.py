@@ -2,8 +2,10 @@
 
 Every widget on the page is a candidate; each interaction picks one and gives it a random
 value a browser user could give it (any option, any slider position, a hostile text, a junk
-upload, a click). Several interactions are applied before each rerun, as a user changes a
-few settings before the page catches up; every rerun must end with no exception shown.
+upload, a click). Up to 25 interactions are applied before each rerun (a click reruns at
+once, as in the browser), as a user changes settings before the page catches up: a rerun of
+the heavier pages costs seconds, and the suite has a time budget. Every rerun must end with
+no exception shown.
 
 Select-type widgets are set by their displayed option text (what the browser sends), so
 pages that show labels through format_func are driven the same way as the rest.
@@ -11,6 +13,7 @@ pages that show labels through format_func are driven the same way as the rest.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 
 from streamlit.proto.WidgetStates_pb2 import WidgetState
@@ -84,12 +87,14 @@ class MonkeyLog:
     reruns: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
     messages: set[str] = field(default_factory=set)   # error/warning texts seen (for the report)
+    slowest: tuple[float, str] = (0.0, "")             # the slowest rerun and what preceded it
 
 
 def _widgets(at: AppTest) -> list:
+    from streamlit.testing.v1.element_tree import Widget
     found = []
     for node in at._tree:
-        if getattr(node, "id", None) is None or not hasattr(node, "_widget_state"):
+        if not isinstance(node, Widget) or getattr(node, "id", None) is None:
             continue
         if getattr(node.proto, "disabled", False):
             continue
@@ -155,7 +160,7 @@ def _interact(widget, rng: random.Random) -> bool:
     return True
 
 
-def run_monkey(at: AppTest, interactions: int, seed: int, per_rerun: int = 10) -> MonkeyLog:
+def run_monkey(at: AppTest, interactions: int, seed: int, per_rerun: int = 25) -> MonkeyLog:
     """Drive the page with `interactions` random interactions; fail on the first exception."""
     rng = random.Random(seed)
     log = MonkeyLog()
@@ -177,8 +182,13 @@ def run_monkey(at: AppTest, interactions: int, seed: int, per_rerun: int = 10) -
         if not done:
             raise AssertionError("the page shows no widget the monkey can use")
         log.interactions += len(done)
+        started = time.perf_counter()
         at.run()
+        # The run has sent every chosen value; the next tree has new widget objects (whose
+        # id() may reuse an old one's), so forget the choices.
+        _CHOSEN.clear()
         log.reruns += 1
+        log.slowest = max(log.slowest, (time.perf_counter() - started, ", ".join(done)))
         _check(at, ", ".join(done), log)
     return log
 

@@ -33,6 +33,9 @@ def test_the_game_plays_live_and_digits_train(app_server, page, screenshot_dir):
     goto_page(page, app_server, "gan")
     assert_no_exception(page)
     assert metric(page, "Step") == "0"
+    # Plotly draws after the app's run has ended; give the chart time to exist.
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
+        .some(el => (el._fullData || []).some(t => t.name === 'generated'))""", timeout=30_000)
     before = generated_points(page)
     assert before is not None
 

@@ -22,7 +22,8 @@ def test_monkey_on_page(page):
     log = run_monkey(at, INTERACTIONS, seed=sum(map(ord, page.url_path)))
     seconds = time.perf_counter() - start
     print(f"{page.url_path}: {log.interactions} interactions in {log.reruns} reruns, {seconds:.0f} s; "
-          f"by type {dict(sorted(log.by_type.items()))}; {len(log.messages)} distinct messages shown")
+          f"by type {dict(sorted(log.by_type.items()))}; {len(log.messages)} distinct messages shown; "
+          f"slowest rerun {log.slowest[0]:.1f} s after {log.slowest[1]}")
     assert log.interactions >= INTERACTIONS
     # The monkey reached more than one kind of widget: a page it cannot drive is not tested.
     assert len(log.by_type) >= 2, log.by_type

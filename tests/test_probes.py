@@ -58,7 +58,7 @@ def test_gradient_norms_by_layer_by_hand():
 
 def test_snapshot_grad_norms_are_those_of_the_last_step():
     config = _config(hidden=(6, 5, 4), activation=("tanh", "tanh", "tanh"), train={"batch_size": 8})
-    t = Trainer(config, "cpu")
+    t = Trainer(config, "cpu", fast=False)  # the autograd path draws batches through _next_batch (the fused path's probes: test_fast_mlp.py)
     t.step(4)
     state = copy.deepcopy(t.model.state_dict())
     used = []
