@@ -21,38 +21,50 @@ LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
 HIDDEN_WIDTHS = [16, 32, 64, 128, 256]
 BETAS = [0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0]
-MODEL_LABELS = {"linear": "Linear (no activation)", "mlp": "Nonlinear (MLP)", "vae": "Variational (VAE)"}
+SPARSITY_WEIGHTS = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+NOISE_LEVELS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8]
+MODEL_LABELS = {"linear": "Linear (no activation)", "deep": "Deep (MLP)", "conv": "Convolutional",
+                "sparse": "Sparse (L1 on the code)", "denoising": "Denoising", "vae": "Variational (VAE)"}
 LOSS_LABELS = {"squared": "Squared error", "bce": "Cross-entropy (BCE)"}
+NOISE_LABELS = {"gaussian": "Gaussian noise", "masking": "Masking (pixels set to 0)"}
+PROBE_EVERY_SECONDS = 2.0    # while playing, the feature classifier is refitted at most this often
 
-DEFAULT_PRESET = "Nonlinear autoencoder, 2-D code"
+DEFAULT_PRESET = "Deep autoencoder, 2-D code"
+_VAE = {"kind": "vae", "latent_dim": 2, "hidden": 128, "activation": "relu", "loss": "bce", "lr": 0.003,
+        "batch_size": 64}
 PRESETS: dict[str, dict] = {
     # Batches of 256 and a larger step: a linear model has no bad minima to fall into. Measured
     # (seed 0): 1,000 steps bring the error within 0.1 % of PCA's and the largest angle to 5°.
-    "Linear autoencoder = PCA": {"model": "linear", "latent_dim": 2, "recon_loss": "squared", "lr": 0.01,
+    "Linear autoencoder = PCA": {"kind": "linear", "latent_dim": 2, "loss": "squared", "lr": 0.01,
                                  "batch_size": 256},
-    DEFAULT_PRESET: {"model": "mlp", "latent_dim": 2, "hidden": 128, "activation": "relu", "recon_loss": "squared",
+    DEFAULT_PRESET: {"kind": "deep", "latent_dim": 2, "hidden": 128, "activation": "relu", "loss": "squared",
                      "lr": 0.003, "batch_size": 64},
-    "VAE (β = 1)": {"model": "vae", "latent_dim": 2, "hidden": 128, "activation": "relu", "recon_loss": "bce",
-                    "beta": 1.0, "reparameterize": True, "lr": 0.003, "batch_size": 64},
-    "VAE without the reparameterisation trick": {"model": "vae", "latent_dim": 2, "hidden": 128,
-                                                 "activation": "relu", "recon_loss": "bce", "beta": 1.0,
-                                                 "reparameterize": False, "lr": 0.003, "batch_size": 64},
-    "β-VAE (β = 4)": {"model": "vae", "latent_dim": 2, "hidden": 128, "activation": "relu", "recon_loss": "bce",
-                      "beta": 4.0, "reparameterize": True, "lr": 0.003, "batch_size": 64},
+    "Convolutional autoencoder, 2-D code": {"kind": "conv", "latent_dim": 2, "activation": "relu",
+                                            "loss": "squared", "lr": 0.003, "batch_size": 64},
+    # A wide code (32 numbers) that the L1 penalty keeps mostly switched off.
+    "Sparse autoencoder, 32-number code": {"kind": "sparse", "latent_dim": 32, "hidden": 128, "activation": "relu",
+                                           "sparsity": 0.3, "loss": "squared", "lr": 0.003, "batch_size": 64},
+    "Denoising autoencoder (30 % masked)": {"kind": "denoising", "latent_dim": 8, "hidden": 128, "activation": "relu",
+                                            "noise": "masking", "noise_level": 0.3, "loss": "squared", "lr": 0.003,
+                                            "batch_size": 64},
+    "VAE (β = 1)": {**_VAE, "beta": 1.0, "reparameterize": True},
+    "VAE without the reparameterisation trick": {**_VAE, "beta": 1.0, "reparameterize": False},
+    "β-VAE (β = 4)": {**_VAE, "beta": 4.0, "reparameterize": True},
 }
 
-# widget key -> config field
-WIDGET_FIELDS = {"ae_model": "model", "ae_latent": "latent_dim", "ae_hidden": "hidden", "ae_depth": "depth",
-                 "ae_activation": "activation", "ae_recon": "recon_loss", "ae_beta": "beta",
-                 "ae_reparam": "reparameterize", "ae_optimizer": "optimizer", "ae_lr": "lr", "ae_batch": "batch_size"}
+# widget key -> config setting (its flat name: AutoencoderConfig.build takes these)
+WIDGET_FIELDS = {"ae_model": "kind", "ae_latent": "latent_dim", "ae_hidden": "hidden", "ae_depth": "depth",
+                 "ae_activation": "activation", "ae_recon": "loss", "ae_sparsity": "sparsity", "ae_noise": "noise",
+                 "ae_noise_level": "noise_level", "ae_beta": "beta", "ae_reparam": "reparameterize",
+                 "ae_optimizer": "optimizer", "ae_lr": "lr", "ae_batch": "batch_size"}
 
 
 def preset_config(name: str, seed: int = 0) -> AutoencoderConfig:
-    return AutoencoderConfig.from_dict({**PRESETS[name], "seed": int(seed)})
+    return AutoencoderConfig.build(**{**PRESETS[name], "seed": int(seed)})
 
 
 def widgets_from_config(config: AutoencoderConfig) -> dict:
-    d = config.to_dict()
+    d = config.flat()
     return {key: d[name] for key, name in WIDGET_FIELDS.items()}
 
 
@@ -65,8 +77,9 @@ def config_from_widgets(state, seed: int) -> AutoencoderConfig:
     d = {name: state[key] for key, name in WIDGET_FIELDS.items()}
     d.update(latent_dim=int(d["latent_dim"]), hidden=int(d["hidden"]), depth=int(d["depth"]),
              batch_size=int(d["batch_size"]), lr=float(d["lr"]), beta=float(d["beta"]),
+             sparsity=float(d["sparsity"]), noise_level=float(d["noise_level"]),
              reparameterize=bool(d["reparameterize"]), seed=int(seed))
-    return AutoencoderConfig.from_dict(d)
+    return AutoencoderConfig.build(**d)
 
 
 @dataclass
@@ -81,6 +94,9 @@ class AutoencoderRun:
     draw_seconds: float = 0.15      # how long the page took to draw the last frame, training excluded
     frame_seconds: float = 0.25     # how long the last frame took in all (smoothed)
     interval: float = TICK_SECONDS  # the frame interval the live view was drawn with
+    probe: dict | None = None       # the feature classifier's test accuracies at step probe_step
+    probe_step: int = -1
+    _probe_time: float = field(default=-1e9, repr=False)
     _last: tuple[float, int] | None = field(default=None, repr=False)
 
     @classmethod
@@ -125,6 +141,15 @@ class AutoencoderRun:
         self._stop_if_needed(snap)
         return snap
 
+    def probe_accuracies(self) -> dict:
+        """The feature classifier's accuracies (codes, PCA, pixels), refitted when the network
+        has changed — while playing at most every PROBE_EVERY_SECONDS, as a fit takes tens of ms."""
+        now, step = time.perf_counter(), self.trainer.step_count
+        stale = self.probe is None or step != self.probe_step
+        if stale and (not self.playing or self.probe is None or now - self._probe_time >= PROBE_EVERY_SECONDS):
+            self.probe, self.probe_step, self._probe_time = self.trainer.probe_accuracies(), step, now
+        return self.probe
+
     def step(self, n: int) -> AutoencoderSnapshot:
         snap = self.trainer.step(n)
         self._stop_if_needed(snap)
@@ -133,11 +158,11 @@ class AutoencoderRun:
     def _stop_if_needed(self, snap: AutoencoderSnapshot) -> None:
         if snap.diverged:
             self.playing = False
-            self.message = (f"The loss became NaN or infinite at learning rate {self.trainer.config.lr:g}: training "
+            self.message = (f"The loss became NaN or infinite at learning rate {self.trainer.config.train.lr:g}: training "
                             "paused and the last finite weights were kept. Lower the learning rate and press Play.")
         elif snap.finished:
             self.playing = False
-            self.message = f"Reached the step limit ({self.trainer.config.max_steps:,})."
+            self.message = f"Reached the step limit ({self.trainer.config.train.max_steps:,})."
 
     def play(self) -> None:
         self.playing = not (self.trainer.diverged or self.trainer.finished)
@@ -156,17 +181,14 @@ class AutoencoderRun:
     def click(self, x: float, y: float) -> None:
         self.clicked = (float(x), float(y))
 
-    def clicked_code(self, codes: np.ndarray) -> np.ndarray | None:
-        """(1, d) code for the clicked point: its two coordinates on the plotted dimensions,
-        the other dimensions at the test codes' mean (with a 1-number code, only x counts)."""
+    def clicked_code(self, plane: dict) -> np.ndarray | None:
+        """(1, d) code for the clicked point of the code plane (AutoencoderTrainer.code_plane):
+        origin + basis @ (x, y) — the code itself for 2 numbers, the point of the principal plane
+        for more; with a 1-number code, only x counts."""
         if self.clicked is None:
             return None
-        z = codes.mean(axis=0, keepdims=True).astype(np.float32)
-        z[0, 0] = self.clicked[0]
-        if z.shape[1] > 1:
-            z[0, 1] = self.clicked[1]
-        return z
-
+        xy = np.array(self.clicked[:plane["basis"].shape[1]], dtype=np.float64)
+        return (plane["origin"] + plane["basis"] @ xy)[None].astype(np.float32)
 
 def sample_indices(labels: np.ndarray, n: int = SAMPLE_IMAGES) -> np.ndarray:
     """The first test image of each digit 0, 1, 2, … then the next ones: n indices."""
@@ -188,10 +210,10 @@ def fmt(x: float | None, digits: int = 3) -> str:
 
 def explain(snap: AutoencoderSnapshot, config: AutoencoderConfig) -> list[str]:
     """Sentences with the numbers on screen."""
-    k = config.latent_dim
+    m, k = config.model, config.model.latent_dim
     lines = []
     pca_train, ae_train = snap.pca_train_error, snap.train_recon
-    if config.model == "linear":
+    if m.kind == "linear":
         gap = (ae_train / pca_train - 1) * 100 if pca_train > 0 else float("nan")
         angles = snap.principal_angles_deg or []
         lines.append(f"On the training images the linear autoencoder's squared error is **{fmt(ae_train)}** per "
@@ -203,30 +225,42 @@ def explain(snap: AutoencoderSnapshot, config: AutoencoderConfig) -> list[str]:
                          f"**{angles[-1]:.1f}°**" + (" — the same subspace." if angles[-1] < 2 else
                                                      ": the subspace is still turning toward PCA's.") +
                          " The directions themselves need not be PCA's axes: any basis of that subspace is as good.")
-    elif not config.model == "vae" or config.recon_loss == "squared":
+    elif m.kind != "vae" or config.train.loss == "squared":
         lines.append(f"Test squared error per image: **{fmt(snap.test_squared_error)}**; PCA with {k} "
                      f"component{'s' if k > 1 else ''}: **{fmt(snap.pca_test_error)}**. "
                      + ("The nonlinear code does better than any linear one of the same size."
                         if snap.test_squared_error < snap.pca_test_error else
                         "Not yet better than PCA: keep training."))
-    if config.model == "vae":
-        lines.append(f"Loss = reconstruction **{fmt(snap.train_recon)}** + β·KL = {config.beta:g} × "
+    if m.kind == "sparse":
+        share = snap.test_active_codes or 0.0
+        lines.append(f"Loss = reconstruction **{fmt(snap.train_recon)}** + sparsity penalty {m.sparsity:g} × mean|z| "
+                     f"= **{fmt(snap.train_sparsity_penalty)}** per training image. **{share:.0%}** of the test "
+                     f"codes' {k} numbers are on (not 0): each digit is drawn from a few active units. Raise the "
+                     "weight and fewer stay on, at some cost in reconstruction.")
+    if m.kind == "denoising" and snap.test_denoise_error is not None:
+        what = (f"{m.noise_level:.0%} of the pixels set to 0" if m.noise == "masking"
+                else f"Gaussian noise σ = {m.noise_level:g}")
+        lines.append(f"Trained on inputs with {what}, asked for the clean image. On a corrupted copy of the test "
+                     f"digits the noise alone leaves a squared error of **{fmt(snap.test_noisy_input_error)}** per "
+                     f"image; the autoencoder's reconstruction of it **{fmt(snap.test_denoise_error)}**.")
+    if m.kind == "vae":
+        lines.append(f"Loss = reconstruction **{fmt(snap.train_recon)}** + β·KL = {m.beta:g} × "
                      f"**{fmt(snap.train_kl)}** per training image (test squared error {fmt(snap.test_squared_error)}, "
                      f"PCA {fmt(snap.pca_test_error)}).")
         if snap.step == 0:
             lines.append("Press Step or Play to see which loss term sends gradient into the encoder.")
-        elif config.reparameterize:
+        elif m.reparameterize:
             lines.append(f"With the reparameterisation trick, z = μ + σ·ε: the reconstruction sends "
                          f"**{fmt(snap.encoder_grad_norm_recon)}** of gradient norm into the encoder's weights "
                          f"(‖∂recon/∂(μ, log σ²)‖ = {fmt(snap.code_grad_norm_recon)}), the KL term "
-                         f"**{fmt(snap.encoder_grad_norm_kl)}**.")
+                         f"**{fmt(snap.encoder_grad_norm_penalty)}**.")
         else:
             lines.append(f"**Without the trick**, z is drawn as a plain sample, which has no derivative with respect "
                          f"to μ or σ: the reconstruction sends **{fmt(snap.encoder_grad_norm_recon)}** gradient into "
                          f"the encoder (‖∂recon/∂(μ, log σ²)‖ = {fmt(snap.code_grad_norm_recon)}). Only the KL term "
-                         f"(**{fmt(snap.encoder_grad_norm_kl)}**) trains it, and it pulls every code to N(0, 1): the "
+                         f"(**{fmt(snap.encoder_grad_norm_penalty)}**) trains it, and it pulls every code to N(0, 1): the "
                          "digits pile up in one blob and the decoder learns an average digit.")
         if snap.train_kl is not None and snap.step > 200 and snap.train_kl < 0.05 * k:
             lines.append("The KL is close to 0: the codes carry almost no information about the image "
-                         "(posterior collapse)" + (" — lower β." if config.beta > 1 else "."))
+                         "(posterior collapse)" + (" — lower β." if m.beta > 1 else "."))
     return lines

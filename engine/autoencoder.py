@@ -1,78 +1,137 @@
-"""Autoencoders on the 8×8 digits: a linear autoencoder (checked against PCA), a nonlinear
-one, and a VAE whose reparameterisation trick can be switched off to see what it is for.
+"""Autoencoders on the 8×8 digits: linear (checked against PCA), deep, convolutional, sparse,
+denoising, and a VAE whose reparameterisation trick can be switched off to see what it is for.
 
-AutoencoderConfig is one validated dataclass (JSON round trip, `task: "autoencoder"`);
-AutoencoderTrainer(config, device).step(n) returns an AutoencoderSnapshot of plain data.
-Losses are per image — summed over the 64 pixels, averaged over the images of a batch —
-so the VAE's loss is recon + β·KL with both terms in the same units (nats per image for BCE).
+AutoencoderConfig is one validated dataclass with a `model` and a `train` section (JSON round
+trip, `task: "autoencoder"`); AutoencoderTrainer(config, device).step(n) returns an
+AutoencoderSnapshot of plain data. Losses are per image — summed over the 64 pixels, averaged
+over the images of a batch — so the VAE's loss is recon + β·KL with both terms in the same
+units (nats per image for BCE), and the sparse one's recon + weight·mean|z|.
 """
 from __future__ import annotations
 
 import copy
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
 
-from .autoencoder_models import N_PIXELS, build_autoencoder, kl_to_standard_normal, recon_loss_per_image, sample_code
+from .autoencoder_models import (KINDS, LEGACY_KINDS, N_PIXELS, NOISE_TYPES, PCA, build_autoencoder, corrupt,
+                                 kl_to_standard_normal, principal_angles_deg, recon_loss_per_image, sample_code,
+                                 softmax_probe_accuracy, sparsity_penalty)
 from .config import ConfigError, _check, _check_range
 from .device import pick_device
 from .digits import load_digits_split
 from .registries import ACTIVATIONS, OPTIMIZERS, make_optimizer
 
-MODELS = ("linear", "mlp", "vae")
+__all__ = ["AutoencoderConfig", "AutoencoderModelConfig", "AutoencoderTrainConfig", "AutoencoderSnapshot",
+           "AutoencoderTrainer", "PCA", "principal_angles_deg", "structural_changes"]
+
 RECON_LOSSES = ("squared", "bce")
-MAX_LATENT = 16
+MAX_LATENT = 32
 # Settings a running trainer takes without losing progress; every other field rebuilds the model.
-HOT_FIELDS = ("lr", "beta", "reparameterize", "batch_size", "max_steps")
+HOT_FIELDS = ("model.beta", "model.reparameterize", "model.sparsity", "model.noise", "model.noise_level",
+              "train.lr", "train.batch_size", "train.max_steps")
+
+
+@dataclass
+class AutoencoderModelConfig:
+    kind: str = "deep"            # linear (no activation: compared with PCA), deep, conv, sparse, denoising, vae
+    latent_dim: int = 2           # 1..32 numbers per code; 2 draws the latent plane
+    hidden: int = 128             # 4..512 units in each hidden layer of deep / sparse / denoising / vae
+    depth: int = 1                # 1..3 hidden layers in the encoder; the decoder mirrors them
+    activation: str = "relu"      # hidden activation (all but linear): relu, tanh, elu, gelu, ...
+    sparsity: float = 0.1         # 0..10 sparse: weight of the L1 penalty, loss = recon + sparsity·mean|z|
+    noise: str = "gaussian"       # denoising: gaussian (add N(0, level²), clip to [0, 1]) or masking (zero pixels)
+    noise_level: float = 0.3      # 0..1 denoising: the Gaussian's σ, or the share of pixels masked
+    beta: float = 1.0             # 0..20 vae: weight of the KL term, loss = recon + β·KL
+    reparameterize: bool = True   # vae: z = μ + σ·ε (gradient reaches the encoder) or a plain sample (it does not)
+
+    def validate(self) -> None:
+        _check(isinstance(self.kind, str) and self.kind in KINDS, "model.kind",
+               f"unknown autoencoder {self.kind!r}; choose from {', '.join(KINDS)}")
+        _check_range(self.latent_dim, "model.latent_dim", 1, MAX_LATENT, "code size", integer=True)
+        _check_range(self.hidden, "model.hidden", 4, 512, "hidden layer width", integer=True)
+        _check_range(self.depth, "model.depth", 1, 3, "number of hidden layers", integer=True)
+        _check(isinstance(self.activation, str) and self.activation in ACTIVATIONS, "model.activation",
+               f"unknown activation {self.activation!r}; choose from {', '.join(ACTIVATIONS)}")
+        _check_range(self.sparsity, "model.sparsity", 0.0, 10.0, "sparsity weight")
+        _check(isinstance(self.noise, str) and self.noise in NOISE_TYPES, "model.noise",
+               f"unknown input noise {self.noise!r}; choose from {', '.join(NOISE_TYPES)}")
+        _check_range(self.noise_level, "model.noise_level", 0.0, 1.0, "noise level")
+        _check_range(self.beta, "model.beta", 0.0, 20.0, "β (KL weight)")
+        _check(isinstance(self.reparameterize, bool), "model.reparameterize",
+               f"must be true or false, got {self.reparameterize!r}")
+
+
+@dataclass
+class AutoencoderTrainConfig:
+    loss: str = "squared"         # squared: Σ (x̂ − x)² per image; bce: the pixels' cross-entropy per image (not linear)
+    optimizer: str = "adam"       # sgd, momentum, nesterov, adam, rmsprop, adagrad
+    lr: float = 0.003             # 1e-6..10 learning rate; changes on a running trainer
+    batch_size: int = 64          # 1..4096 images per step (capped at the training set)
+    test_fraction: float = 0.2    # 0.05..0.5 of the 1,797 digits held out (stratified)
+    seed: int = 0                 # 0..2**31-1: the split, the initial weights, the batch order, every noise draw
+    max_steps: int = 0            # 0..10,000,000: stop by itself at this step; 0 = no limit
+
+    def validate(self) -> None:
+        _check(isinstance(self.loss, str) and self.loss in RECON_LOSSES, "train.loss",
+               f"unknown reconstruction loss {self.loss!r}; choose from {', '.join(RECON_LOSSES)}")
+        _check(isinstance(self.optimizer, str) and self.optimizer in OPTIMIZERS, "train.optimizer",
+               f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+        _check_range(self.lr, "train.lr", 1e-6, 10.0, "learning rate")
+        _check_range(self.batch_size, "train.batch_size", 1, 4096, "batch size", integer=True)
+        _check_range(self.test_fraction, "train.test_fraction", 0.05, 0.5, "test fraction")
+        _check_range(self.seed, "train.seed", 0, 2**31 - 1, "seed", integer=True)
+        _check_range(self.max_steps, "train.max_steps", 0, 10_000_000, "step limit", integer=True)
+
+
+SECTIONS = {"model": AutoencoderModelConfig, "train": AutoencoderTrainConfig}
+# Every field name of a section -> its section (the names do not repeat across sections).
+FIELD_SECTION = {f.name: name for name, cls in SECTIONS.items() for f in fields(cls)}
 
 
 @dataclass
 class AutoencoderConfig:
     task: str = "autoencoder"     # always "autoencoder" (the CLI dispatches on it)
-    model: str = "mlp"            # linear (no activation: compared with PCA), mlp, vae
-    latent_dim: int = 2           # 1..16 numbers per code; 2 draws the latent plane
-    hidden: int = 128             # 4..512 units in each hidden layer of mlp / vae (linear has none)
-    depth: int = 1                # 1..3 hidden layers in the encoder; the decoder mirrors it
-    activation: str = "relu"      # hidden activation of mlp / vae: relu, tanh, elu, gelu, ...
-    recon_loss: str = "squared"   # squared: Σ (x̂ − x)² per image; bce: pixel cross-entropy per image (mlp / vae)
-    beta: float = 1.0             # 0..20 weight of the KL term of the VAE: loss = recon + β·KL
-    reparameterize: bool = True   # VAE: z = μ + σ·ε (gradient reaches the encoder) or a plain sample (it does not)
-    optimizer: str = "adam"       # sgd, momentum, nesterov, adam, rmsprop, adagrad
-    lr: float = 0.003             # 1e-6..10 learning rate; changes on a running trainer
-    batch_size: int = 64          # 1..4096 images per step (capped at the training set)
-    test_fraction: float = 0.2    # 0.05..0.5 of the 1,797 digits held out (stratified)
-    seed: int = 0                 # 0..2**31-1: the split, the initial weights, the batch order, the VAE's noise
-    max_steps: int = 0            # 0..10,000,000: stop by itself at this step; 0 = no limit
+    model: AutoencoderModelConfig = field(default_factory=AutoencoderModelConfig)
+    train: AutoencoderTrainConfig = field(default_factory=AutoencoderTrainConfig)
 
     def __post_init__(self) -> None:
+        if isinstance(self.model, str):  # AutoencoderConfig(model="vae") from Python: the kind, other fields default
+            self.model = AutoencoderModelConfig(kind=LEGACY_KINDS.get(self.model, self.model))
         self.validate()
 
     def validate(self) -> None:
         _check(self.task == "autoencoder", "task", f"must be 'autoencoder' for this config, got {self.task!r}")
-        _check(self.model in MODELS, "model", f"unknown model {self.model!r}; choose from {', '.join(MODELS)}")
-        _check_range(self.latent_dim, "latent_dim", 1, MAX_LATENT, "code size", integer=True)
-        _check_range(self.hidden, "hidden", 4, 512, "hidden layer width", integer=True)
-        _check_range(self.depth, "depth", 1, 3, "number of hidden layers", integer=True)
-        _check(self.activation in ACTIVATIONS, "activation",
-               f"unknown activation {self.activation!r}; choose from {', '.join(ACTIVATIONS)}")
-        _check(self.recon_loss in RECON_LOSSES, "recon_loss",
-               f"unknown reconstruction loss {self.recon_loss!r}; choose from {', '.join(RECON_LOSSES)}")
-        _check(not (self.model == "linear" and self.recon_loss == "bce"), "recon_loss",
+        for name, cls in SECTIONS.items():
+            _check(isinstance(getattr(self, name), cls), name, "must be an object")
+        self.model.validate()
+        self.train.validate()
+        _check(not (self.model.kind == "linear" and self.train.loss == "bce"), "train.loss",
                "the linear autoencoder's output is unbounded, so it trains on 'squared' error (the loss PCA "
-               "minimises); pick 'squared' or the mlp / vae model")
-        _check_range(self.beta, "beta", 0.0, 20.0, "β (KL weight)")
-        _check(isinstance(self.reparameterize, bool), "reparameterize",
-               f"must be true or false, got {self.reparameterize!r}")
-        _check(self.optimizer in OPTIMIZERS, "optimizer",
-               f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
-        _check_range(self.lr, "lr", 1e-6, 10.0, "learning rate")
-        _check_range(self.batch_size, "batch_size", 1, 4096, "batch size", integer=True)
-        _check_range(self.test_fraction, "test_fraction", 0.05, 0.5, "test fraction")
-        _check_range(self.seed, "seed", 0, 2**31 - 1, "seed", integer=True)
-        _check_range(self.max_steps, "max_steps", 0, 10_000_000, "step limit", integer=True)
+               "minimises); pick 'squared' or another model.kind")
+
+    @classmethod
+    def build(cls, **settings) -> "AutoencoderConfig":
+        """From flat field names, e.g. build(kind="vae", latent_dim=3, lr=0.01); the rest default."""
+        parts: dict[str, dict] = {name: {} for name in SECTIONS}
+        for key, value in settings.items():
+            _check(key in FIELD_SECTION, key, f"unknown setting; the settings are {', '.join(FIELD_SECTION)}")
+            parts[FIELD_SECTION[key]][key] = value
+        return cls.from_dict(parts)
+
+    def flat(self) -> dict:
+        """Every setting by its own name: {"kind": ..., "latent_dim": ..., "lr": ..., ...}."""
+        return {**asdict(self.model), **asdict(self.train)}
+
+    # Short names that read through to the sections.
+    latent_dim = property(lambda self: self.model.latent_dim)
+    hidden = property(lambda self: self.model.hidden)
+    depth = property(lambda self: self.model.depth)
+    activation = property(lambda self: self.model.activation)
+    seed = property(lambda self: self.train.seed)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,10 +142,19 @@ class AutoencoderConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "AutoencoderConfig":
         _check(isinstance(d, dict), "config", "must be a JSON object")
-        names = {f.name for f in fields(cls)}
+        known = ("task", *SECTIONS)
         for k in d:
-            _check(k in names, k, f"unknown key; autoencoder keys are {', '.join(sorted(names))}")
-        return cls(**d)
+            _check(k in known, str(k), f"unknown key; autoencoder config keys are {', '.join(known)}"
+                   + (f" (put {k!r} in the {FIELD_SECTION[k]!r} section)" if k in FIELD_SECTION else ""))
+        parts = {}
+        for name, sub in SECTIONS.items():
+            raw = d.get(name, {})
+            _check(isinstance(raw, dict), name, "must be an object")
+            names = {f.name for f in fields(sub)}
+            for k in raw:
+                _check(k in names, f"{name}.{k}", f"unknown key; {name} keys are {', '.join(sorted(names))}")
+            parts[name] = sub(**raw)
+        return cls(task=d.get("task", "autoencoder"), **parts)
 
     @classmethod
     def from_json(cls, text: str) -> "AutoencoderConfig":
@@ -97,12 +165,17 @@ class AutoencoderConfig:
         return cls.from_dict(d)
 
     def replace(self, **changes) -> "AutoencoderConfig":
-        return AutoencoderConfig.from_dict({**self.to_dict(), **changes})
+        """A copy with some settings changed, by their flat names (kind=..., lr=...)."""
+        return AutoencoderConfig.build(**{**self.flat(), **changes})
+
+
+def _dotted(config: AutoencoderConfig) -> dict:
+    return {f"{name}.{k}": v for name in SECTIONS for k, v in asdict(getattr(config, name)).items()}
 
 
 def structural_changes(old: AutoencoderConfig, new: AutoencoderConfig) -> list[str]:
-    """Fields that differ and need a new model (everything but HOT_FIELDS)."""
-    a, b = old.to_dict(), new.to_dict()
+    """Dotted fields that differ and need a new model (everything but HOT_FIELDS)."""
+    a, b = _dotted(old), _dotted(new)
     return [k for k in a if a[k] != b[k] and k not in HOT_FIELDS]
 
 
@@ -110,19 +183,26 @@ def structural_changes(old: AutoencoderConfig, new: AutoencoderConfig) -> list[s
 class AutoencoderSnapshot:
     step: int                         # optimisation steps so far
     epoch: int                        # completed passes over the training images
-    train_loss: float                 # recon + β·KL over the training set (per image)
-    test_loss: float
-    train_recon: float                # reconstruction loss per image; the VAE decodes its mean code here
+    train_loss: float                 # mean squared reconstruction error per pixel, [0, 1] scale, clean training images
+    test_loss: float                  # the same on the test images (the VAE decodes its mean code)
+    train_objective: float            # what training minimises, per image: recon (+ β·KL | + sparsity penalty)
+    test_objective: float
+    train_recon: float                # reconstruction loss per image of the clean images; the VAE decodes its mean code
     test_recon: float
-    train_kl: float | None            # VAE: KL(q(z|x) ‖ N(0, I)) per image; None for the other models
+    train_kl: float | None            # vae: KL(q(z|x) ‖ N(0, I)) per image; None for the other models
     test_kl: float | None
+    train_sparsity_penalty: float | None  # sparse: weight · mean |z| over the training codes; None otherwise
+    test_sparsity_penalty: float | None
+    test_active_codes: float | None   # sparse: share of the test codes' numbers that are not 0 (ReLU code)
+    test_denoise_error: float | None  # denoising: Σ (x̂ − x)² per test image, encoding a fixed corrupted copy
+    test_noisy_input_error: float | None  # denoising: Σ (x̃ − x)² of that copy itself: what the noise did
     test_squared_error: float         # Σ (x̂ − x)² per test image, whatever the loss: comparable with PCA
     pca_train_error: float            # the same for PCA with latent_dim components (fit on the training set)
     pca_test_error: float
     principal_angles_deg: list[float] | None  # linear model: angles between its decoder's span and PCA's, ascending
     encoder_grad_norm: float          # ‖∂loss/∂(encoder weights)‖ at the last step
     encoder_grad_norm_recon: float    # the part that came from the reconstruction term
-    encoder_grad_norm_kl: float       # the part that came from β·KL (0 without a VAE)
+    encoder_grad_norm_penalty: float  # the part that came from β·KL (vae) or the sparsity penalty (sparse); else 0
     code_grad_norm_recon: float       # ‖∂recon/∂(μ, log σ²)‖ (VAE) or ‖∂recon/∂z‖: what reaches the code
     decoder_grad_norm: float
     lr: float
@@ -133,56 +213,36 @@ class AutoencoderSnapshot:
         return asdict(self)
 
 
-def principal_angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Principal angles (degrees, ascending) between the column spans of a (n, k) and b (n, k)."""
-    qa, _ = np.linalg.qr(np.asarray(a, dtype=np.float64))
-    qb, _ = np.linalg.qr(np.asarray(b, dtype=np.float64))
-    cosines = np.linalg.svd(qa.T @ qb, compute_uv=False)
-    return np.sort(np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0))))
-
-
-class PCA:
-    """Principal component analysis by SVD of the centred training images (float64)."""
-
-    def __init__(self, x: np.ndarray, k: int):
-        x = np.asarray(x, dtype=np.float64)
-        self.mean = x.mean(axis=0)                                     # (64,)
-        _, self.singular_values, vt = np.linalg.svd(x - self.mean, full_matrices=False)
-        self.components = vt[:k]                                        # (k, 64), orthonormal rows
-
-    def reconstruct(self, x: np.ndarray) -> np.ndarray:
-        c = np.asarray(x, dtype=np.float64) - self.mean
-        return c @ self.components.T @ self.components + self.mean
-
-    def squared_error(self, x: np.ndarray) -> float:
-        """Σ (x̂ − x)² per image, averaged over the images."""
-        return float(((self.reconstruct(x) - x) ** 2).sum(axis=1).mean())
-
-
 class AutoencoderTrainer:
     def __init__(self, config: AutoencoderConfig, device: str | torch.device = "auto"):
         self.config = config
+        m, t = config.model, config.train
         self.device = device if isinstance(device, torch.device) else pick_device(device)
-        x_train, self.y_train, x_test, self.y_test = load_digits_split(config.seed, config.test_fraction)
+        x_train, self.y_train, x_test, self.y_test = load_digits_split(t.seed, t.test_fraction)
         self.x_train_np, self.x_test_np = x_train, x_test
         self.x_train = torch.from_numpy(x_train).to(self.device)   # (N, 64)
         self.x_test = torch.from_numpy(x_test).to(self.device)     # (M, 64)
-        self.pca = PCA(x_train, config.latent_dim)
+        self.pca = PCA(x_train, m.latent_dim)
         self._pca_errors = (self.pca.squared_error(x_train), self.pca.squared_error(x_test))
-        self.model = build_autoencoder(config.model, config.latent_dim, config.hidden, config.depth,
-                                       config.activation, config.seed).to(self.device)
-        self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr, 0.0)
+        self.model = build_autoencoder(m.kind, m.latent_dim, m.hidden, m.depth, m.activation, t.seed).to(self.device)
+        self.optimizer = make_optimizer(t.optimizer, self.model.parameters(), t.lr, 0.0)
         # Generators owned by the trainer: nothing else drawing random numbers changes this run.
-        self._batch_gen = torch.Generator().manual_seed(config.seed + 2)
-        self._noise_gen = torch.Generator(device=self.device).manual_seed(config.seed + 3)
+        self._batch_gen = torch.Generator().manual_seed(t.seed + 2)
+        self._noise_gen = torch.Generator(device=self.device).manual_seed(t.seed + 3)  # VAE's ε, denoising's noise
         self._order = torch.randperm(self.n_train, generator=self._batch_gen)
         self._position = 0
         self.step_count = 0
         self.epoch = 0
         self.diverged = False
-        self._grad_norms = torch.zeros(5)  # encoder, encoder-from-recon, encoder-from-KL, code-from-recon, decoder
+        self._grad_norms = torch.zeros(5)  # encoder, encoder-from-recon, encoder-from-penalty, code-from-recon, decoder
+        self._noisy_test: tuple[tuple, torch.Tensor] | None = None
+        self._probe_fixed: dict[str, float] = {}
         self.history: list[dict] = []
         self.seconds_training = 0.0
+
+    @property
+    def kind(self) -> str:
+        return self.config.model.kind
 
     @property
     def n_train(self) -> int:
@@ -190,14 +250,14 @@ class AutoencoderTrainer:
 
     @property
     def finished(self) -> bool:
-        return 0 < self.config.max_steps <= self.step_count
+        return 0 < self.config.train.max_steps <= self.step_count
 
     @property
     def variational(self) -> bool:
         return self.model.variational
 
     def _next_batch(self) -> torch.Tensor:
-        bs = min(self.config.batch_size, self.n_train)
+        bs = min(self.config.train.batch_size, self.n_train)
         idx = self._order[self._position:self._position + bs]
         self._position += len(idx)
         if self._position >= self.n_train:
@@ -209,34 +269,37 @@ class AutoencoderTrainer:
     # ---- training ----
     def _one_step(self) -> bool:
         """One optimisation step; False if the loss was not finite (nothing applied)."""
-        cfg, model = self.config, self.model
-        x = self.x_train[self._next_batch()]                        # (B, 64)
+        m, model = self.config.model, self.model
+        x = self.x_train[self._next_batch()]                        # (B, 64) clean images: the target
         if model.variational:
             mean, log_var = model.encode_distribution(x)            # (B, d), (B, d)
             mean.retain_grad()
             log_var.retain_grad()
             noise = torch.randn(mean.shape, generator=self._noise_gen, device=self.device)
-            z = sample_code(mean, log_var, noise, cfg.reparameterize)
-            kl = kl_to_standard_normal(mean, log_var).mean()
+            z = sample_code(mean, log_var, noise, m.reparameterize)
+            penalty = m.beta * kl_to_standard_normal(mean, log_var).mean()
             code = (mean, log_var)
         else:
-            z = model.encode(x)
+            # The denoising autoencoder sees a corrupted copy and is asked for the clean image.
+            x_in = corrupt(x, m.noise, m.noise_level, self._noise_gen) if self.kind == "denoising" else x
+            z = model.encode(x_in)                                   # (B, d)
             z.retain_grad()
-            kl, code = None, (z,)
-        recon = recon_loss_per_image(model.decode(z), x, cfg.recon_loss).mean()
-        loss = recon + cfg.beta * kl if kl is not None else recon
+            penalty = sparsity_penalty(z, m.sparsity) if self.kind == "sparse" else None
+            code = (z,)
+        recon = recon_loss_per_image(model.decode(z), x, self.config.train.loss).mean()
+        loss = recon + penalty if penalty is not None else recon
         if not torch.isfinite(loss):
             return False
         self.optimizer.zero_grad(set_to_none=True)
         encoder = model.encoder_parameters()
         # The two terms are backpropagated one after the other so that the encoder's gradient
-        # can be split into what the reconstruction sends and what the KL term sends.
-        recon.backward(retain_graph=kl is not None)
+        # can be split into what the reconstruction sends and what the penalty (β·KL, L1) sends.
+        recon.backward(retain_graph=penalty is not None)
         from_recon = [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in encoder]
         code_grads = [c.grad for c in code if c.grad is not None]
         code_norm = _norm(code_grads, self.device)
-        if kl is not None and cfg.beta > 0:
-            (cfg.beta * kl).backward()
+        if penalty is not None and penalty.requires_grad:
+            penalty.backward()
         total = [p.grad if p.grad is not None else torch.zeros_like(p) for p in encoder]
         encoder_ids, dev = {id(p) for p in encoder}, self.device
         decoder = [p.grad for p in model.parameters() if id(p) not in encoder_ids and p.grad is not None]
@@ -288,58 +351,100 @@ class AutoencoderTrainer:
 
     def apply(self, new_config: AutoencoderConfig) -> list[str]:
         """Take a changed config. Hot fields (learning rate, β, the reparameterisation switch,
-        batch size, step limit) apply at once and keep the progress; returns the structural
-        fields that differ, which need a new trainer (nothing is applied then)."""
+        the sparsity weight, the input noise, batch size, step limit) apply at once and keep the
+        progress; returns the structural fields that differ, which need a new trainer (nothing
+        is applied then)."""
         changed = structural_changes(self.config, new_config)
         if changed:
             return changed
-        if new_config.lr != self.config.lr:
+        if new_config.train.lr != self.config.train.lr:
             for group in self.optimizer.param_groups:
-                group["lr"] = new_config.lr
+                group["lr"] = new_config.train.lr
             self.diverged = False  # a new learning rate is the usual cure; let the user try it
         self.config = new_config
         return []
 
     # ---- reading ----
     @torch.no_grad()
-    def _evaluate(self, x: torch.Tensor) -> tuple[float, float | None, float]:
-        """(recon, KL or None, squared error) per image; the VAE decodes its mean code."""
+    def _evaluate(self, x: torch.Tensor) -> tuple[float, float | None, float, float | None, torch.Tensor]:
+        """(recon, KL or None, squared error, sparsity penalty or None, codes) per image of clean
+        images: no noise here, and the VAE decodes its mean code."""
         self.model.eval()
+        kl = penalty = None
         if self.variational:
             mean, log_var = self.model.encode_distribution(x)
-            x_hat = self.model.decode(mean)
-            kl = float(kl_to_standard_normal(mean, log_var).mean())
+            z, kl = mean, float(kl_to_standard_normal(mean, log_var).mean())
         else:
-            x_hat, kl = self.model.decode(self.model.encode(x)), None
-        recon = float(recon_loss_per_image(x_hat, x, self.config.recon_loss).mean())
-        return recon, kl, float((x_hat - x).pow(2).sum(dim=1).mean())
+            z = self.model.encode(x)
+            if self.kind == "sparse":
+                penalty = float(sparsity_penalty(z, self.config.model.sparsity))
+        x_hat = self.model.decode(z)
+        recon = float(recon_loss_per_image(x_hat, x, self.config.train.loss).mean())
+        return recon, kl, float((x_hat - x).pow(2).sum(dim=1).mean()), penalty, z
+
+    def noisy_test_images(self) -> np.ndarray:
+        """(M, 64): one corrupted copy of the test images, drawn from a generator of its own
+        (seed + 4), the same every time for the same noise settings; training never sees it."""
+        m = self.config.model
+        key = (m.noise, m.noise_level)
+        if self._noisy_test is None or self._noisy_test[0] != key:
+            gen = torch.Generator(device=self.device).manual_seed(self.config.train.seed + 4)
+            self._noisy_test = (key, corrupt(self.x_test, m.noise, m.noise_level, gen))
+        return self._noisy_test[1].cpu().numpy()
 
     def snapshot(self) -> AutoencoderSnapshot:
-        beta = self.config.beta
-        train_recon, train_kl, _ = self._evaluate(self.x_train)
-        test_recon, test_kl, test_se = self._evaluate(self.x_test)
-        angles = None
-        if self.config.model == "linear":
+        train_recon, train_kl, train_se, train_pen, _ = self._evaluate(self.x_train)
+        test_recon, test_kl, test_se, test_pen, test_z = self._evaluate(self.x_test)
+        beta = self.config.model.beta
+        extra = lambda kl, pen: beta * kl if kl is not None else (pen or 0.0)  # noqa: E731
+        angles = active = denoise = noisy_input = None
+        if self.kind == "linear":
             basis = self.model.decoder_basis().detach().cpu().numpy()
             angles = principal_angles_deg(basis, self.pca.components.T).tolist()
+        if self.kind == "sparse":
+            active = float((test_z.abs() > 1e-6).float().mean())
+        if self.kind == "denoising":
+            noisy = torch.from_numpy(self.noisy_test_images()).to(self.device)
+            with torch.no_grad():
+                x_hat = self.model.decode(self.model.encode(noisy))
+            denoise = float((x_hat - self.x_test).pow(2).sum(dim=1).mean())
+            noisy_input = float((noisy - self.x_test).pow(2).sum(dim=1).mean())
         norms = self._grad_norms.cpu().tolist()
         snap = AutoencoderSnapshot(
             step=self.step_count, epoch=self.epoch,
-            train_loss=train_recon + beta * (train_kl or 0.0), test_loss=test_recon + beta * (test_kl or 0.0),
+            train_loss=train_se / N_PIXELS, test_loss=test_se / N_PIXELS,
+            train_objective=train_recon + extra(train_kl, train_pen),
+            test_objective=test_recon + extra(test_kl, test_pen),
             train_recon=train_recon, test_recon=test_recon, train_kl=train_kl, test_kl=test_kl,
+            train_sparsity_penalty=train_pen, test_sparsity_penalty=test_pen, test_active_codes=active,
+            test_denoise_error=denoise, test_noisy_input_error=noisy_input,
             test_squared_error=test_se, pca_train_error=self._pca_errors[0], pca_test_error=self._pca_errors[1],
             principal_angles_deg=angles, encoder_grad_norm=norms[0], encoder_grad_norm_recon=norms[1],
-            encoder_grad_norm_kl=norms[2], code_grad_norm_recon=norms[3], decoder_grad_norm=norms[4],
-            lr=self.config.lr, diverged=self.diverged, finished=self.finished)
+            encoder_grad_norm_penalty=norms[2], code_grad_norm_recon=norms[3], decoder_grad_norm=norms[4],
+            lr=self.config.train.lr, diverged=self.diverged, finished=self.finished)
         point = {k: v for k, v in asdict(snap).items() if k not in ("diverged", "finished", "lr")}
         point["epoch_exact"] = self.epoch + self._position / self.n_train
         if not self.history or self.history[-1]["step"] != snap.step:
             self.history.append(point)
         return snap
 
+    def probe_accuracies(self) -> dict[str, float]:
+        """The encoder as a feature extractor: test accuracy of the same softmax classifier
+        (engine.autoencoder_models.softmax_probe_accuracy) fitted on the training images' codes,
+        on their PCA coordinates with as many components, and on the 64 raw pixels."""
+        if not self._probe_fixed:
+            y, yt = self.y_train, self.y_test
+            self._probe_fixed = {
+                "pca": softmax_probe_accuracy(self.pca.transform(self.x_train_np), y,
+                                              self.pca.transform(self.x_test_np), yt),
+                "pixels": softmax_probe_accuracy(self.x_train_np, y, self.x_test_np, yt)}
+        codes = softmax_probe_accuracy(self.encode(self.x_train_np), self.y_train,
+                                       self.encode(self.x_test_np), self.y_test)
+        return {"codes": codes, **self._probe_fixed}
+
     @torch.no_grad()
     def encode(self, x: np.ndarray) -> np.ndarray:
-        """(M, 64) images -> (M, d) codes (the VAE's mean code)."""
+        """(M, 64) images -> (M, d) codes (the VAE's mean code; no input noise)."""
         self.model.eval()
         return self.model.encode(torch.as_tensor(_images(x), device=self.device)).cpu().numpy()
 
@@ -347,7 +452,7 @@ class AutoencoderTrainer:
     def decode(self, z: np.ndarray) -> np.ndarray:
         """(M, d) codes -> (M, 64) images (the linear model's can leave [0, 1])."""
         z = np.asarray(z, dtype=np.float32)
-        d = self.config.latent_dim
+        d = self.config.model.latent_dim
         if z.ndim != 2 or z.shape[1] != d:
             raise ValueError(f"codes must be (M, {d}) for this model, got shape {z.shape}; reshape to (-1, {d})")
         self.model.eval()
@@ -360,28 +465,39 @@ class AutoencoderTrainer:
         """((M, d) codes of the test images, (M,) their digits)."""
         return self.encode(self.x_test_np), self.y_test
 
-    def latent_grid(self, n: int = 10, codes: np.ndarray | None = None, dims: tuple[int, int] = (0, 1)) -> dict:
-        """Decode an n × n grid over the range the test codes cover in two code dimensions
-        (the others held at the codes' mean). Returns axes [(n,), (n,)] and images
-        (n rows, n cols, 64), row 0 at the lowest value of the second dimension; with a
-        1-number code, one row along it."""
+    def code_plane(self, codes: np.ndarray | None = None) -> dict:
+        """The plane the page draws the codes in. Codes of 1 or 2 numbers are drawn as they are;
+        longer ones are projected on the first two principal components of the test codes.
+        Returns coords (M, 2 or 1) of the codes in the plane, and origin (d,) and basis (d, 2 or 1)
+        with code = origin + basis @ coords (exact for d ≤ 2; for d > 2, the point of the plane)."""
         if codes is None:
             codes, _ = self.test_codes()
-        d = self.config.latent_dim
-        dims = dims[:1] if d == 1 else dims
+        codes = np.asarray(codes, dtype=np.float64)
+        d = codes.shape[1]
+        if d <= 2:
+            return {"coords": codes, "origin": np.zeros(d), "basis": np.eye(d), "projected": False}
+        origin = codes.mean(axis=0)
+        _, _, vt = np.linalg.svd(codes - origin, full_matrices=False)
+        basis = vt[:2].T                                            # (d, 2), orthonormal columns
+        basis *= np.where(basis[np.abs(basis).argmax(axis=0), [0, 1]] < 0, -1.0, 1.0)  # a fixed sign
+        return {"coords": (codes - origin) @ basis, "origin": origin, "basis": basis, "projected": True}
+
+    def latent_grid(self, n: int = 10, codes: np.ndarray | None = None, plane: dict | None = None) -> dict:
+        """Decode an n × n grid over the range the test codes cover in the code plane (see
+        code_plane). Returns axes [(n,), (n,)] and images (n rows, n cols, 64), row 0 at the
+        lowest value of the second coordinate; with a 1-number code, one row along it."""
+        plane = plane or self.code_plane(codes)
+        coords = plane["coords"]
         axes = []
-        for k in dims:
-            lo, hi = np.percentile(codes[:, k], [1, 99])
+        for k in range(coords.shape[1]):
+            lo, hi = np.percentile(coords[:, k], [1, 99])
             pad = 0.1 * (hi - lo) + 1e-3
             axes.append(np.linspace(lo - pad, hi + pad, n))
         rows = axes[1] if len(axes) > 1 else np.zeros(1)
-        z = np.tile(codes.mean(axis=0), (len(rows) * n, 1)).astype(np.float32)
         gx, gy = np.meshgrid(axes[0], rows)                # (rows, n)
-        z[:, dims[0]] = gx.ravel()
-        if len(dims) > 1:
-            z[:, dims[1]] = gy.ravel()
+        grid = np.stack([gx.ravel(), gy.ravel()], axis=1)[:, :coords.shape[1]]
+        z = (plane["origin"] + grid @ plane["basis"].T).astype(np.float32)
         return {"axes": axes, "images": self.decode(z).reshape(len(rows), n, N_PIXELS)}
-
 
 def _norm(tensors: list[torch.Tensor], device: torch.device) -> torch.Tensor:
     """One L2 norm over several tensors (0 for none), on `device`."""

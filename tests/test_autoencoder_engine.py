@@ -24,7 +24,7 @@ from engine.config import ConfigError
 from engine.digits import load_digits_split
 
 ROOT = Path(__file__).resolve().parents[1]
-LINEAR = {"model": "linear", "latent_dim": 2, "recon_loss": "squared", "lr": 0.01, "batch_size": 256}
+LINEAR = {"kind": "linear", "latent_dim": 2, "loss": "squared", "lr": 0.01, "batch_size": 256}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -38,7 +38,7 @@ def one_cpu_thread():
 
 
 def small(**kw) -> AutoencoderConfig:
-    return AutoencoderConfig.from_dict({"hidden": 32, **kw})
+    return AutoencoderConfig.build(**{"hidden": 32, **kw})
 
 
 # ---------- the digits ----------
@@ -68,19 +68,39 @@ def test_digits_split_is_the_sklearn_data_stratified_and_fixed_by_seed():
 
 # ---------- the config ----------
 def test_config_round_trips_and_names_the_bad_field():
-    config = AutoencoderConfig(model="vae", latent_dim=3, beta=2.0, reparameterize=False, seed=7)
+    config = AutoencoderConfig.build(kind="vae", latent_dim=32, beta=2.0, reparameterize=False, seed=7)
     assert AutoencoderConfig.from_json(config.to_json()) == config
     assert AutoencoderConfig.from_dict(config.to_dict()) == config
+    d = config.to_dict()
+    assert d["task"] == "autoencoder" and d["model"]["kind"] == "vae" and d["model"]["latent_dim"] == 32
+    assert d["train"]["seed"] == 7 and config.replace(lr=0.1).train.lr == 0.1
     from engine.tasks import config_from_json, default_config
-    assert config_from_json(json.dumps({"task": "autoencoder", "model": "linear"})).model == "linear"
+    assert config_from_json(json.dumps({"task": "autoencoder", "model": {"kind": "conv"}})).model.kind == "conv"
     assert default_config("autoencoder") == AutoencoderConfig()
-    cases = [({"latent_dim": 0}, "latent_dim"), ({"model": "gan"}, "model"), ({"beta": -1}, "beta"),
-             ({"model": "linear", "recon_loss": "bce"}, "recon_loss"), ({"lr": 0}, "lr"), ({"hiden": 3}, "hiden"),
-             ({"reparameterize": "yes"}, "reparameterize"), ({"test_fraction": 0.9}, "test_fraction")]
+    cases = [({"model": {"latent_dim": 0}}, "model.latent_dim"), ({"model": {"latent_dim": 33}}, "model.latent_dim"),
+             ({"model": {"kind": "gan"}}, "model.kind"), ({"model": {"kind": "mlp"}}, "model.kind"),
+             ({"model": {"beta": -1}}, "model.beta"), ({"model": {"sparsity": -0.1}}, "model.sparsity"),
+             ({"model": {"noise": "salt"}}, "model.noise"), ({"model": {"noise_level": 1.5}}, "model.noise_level"),
+             ({"model": {"kind": "linear"}, "train": {"loss": "bce"}}, "train.loss"), ({"train": {"lr": 0}}, "train.lr"),
+             ({"model": {"hiden": 3}}, "model.hiden"), ({"model": {"reparameterize": "yes"}}, "model.reparameterize"),
+             ({"train": {"test_fraction": 0.9}}, "train.test_fraction"), ({"latent_dim": 2}, "latent_dim"),
+             ({"model": "vae"}, "model"), ({"model": {"activation": ["relu"]}}, "model.activation")]
     for bad, field in cases:
         with pytest.raises(ConfigError) as info:
             AutoencoderConfig.from_dict(bad)
         assert info.value.field == field, (bad, str(info.value))
+    with pytest.raises(ConfigError, match="model"):
+        AutoencoderConfig.from_dict({"latent_dim": 2})  # says which section the key belongs in
+
+
+def test_cli_defaults_print_a_config_that_validates(tmp_path, capsys):
+    from engine.__main__ import main
+    assert main(["defaults", "--task", "autoencoder"]) == 0
+    printed = capsys.readouterr().out
+    assert json.loads(printed)["model"]["kind"] == "deep"
+    path = tmp_path / "defaults.json"
+    path.write_text(printed)
+    assert main(["validate", str(path)]) == 0
 
 
 # ---------- training is deterministic and resumable ----------
@@ -89,7 +109,7 @@ def _weights(trainer):
 
 
 def test_step_5_then_5_equals_step_10_and_same_seed_same_run():
-    config = small(model="vae", batch_size=32)  # the VAE draws noise: the hardest case
+    config = small(kind="vae", batch_size=32)  # the VAE draws noise: the hardest case
     a, b, c = (AutoencoderTrainer(config, "cpu") for _ in range(3))
     a.step(5)
     snap_a = a.step(5)
@@ -99,13 +119,13 @@ def test_step_5_then_5_equals_step_10_and_same_seed_same_run():
     torch.manual_seed(123)  # someone else drawing from the global generator changes nothing
     torch.rand(10)
     assert c.step(10).train_loss == snap_b.train_loss
-    other = AutoencoderTrainer(small(model="vae", batch_size=32, seed=1), "cpu").step(10)
+    other = AutoencoderTrainer(small(kind="vae", batch_size=32, seed=1), "cpu").step(10)
     assert other.train_loss != snap_b.train_loss
 
 
 # ---------- the centrepiece: a linear autoencoder finds PCA ----------
 def test_linear_autoencoder_matches_pca_and_finds_its_subspace():
-    trainer = AutoencoderTrainer(AutoencoderConfig.from_dict(LINEAR), "cpu")
+    trainer = AutoencoderTrainer(AutoencoderConfig.build(**LINEAR), "cpu")
     x = trainer.x_train_np.astype(np.float64)
     pca = SklearnPCA(n_components=2).fit(x)  # the oracle
     pca_error = float(((pca.inverse_transform(pca.transform(x)) - x) ** 2).sum(axis=1).mean())
@@ -140,7 +160,7 @@ def test_principal_angles_of_known_planes():
 # ---------- the VAE's loss and its gradients ----------
 def test_vae_loss_is_recon_plus_beta_kl_computed_independently():
     beta = 2.5
-    trainer = AutoencoderTrainer(small(model="vae", recon_loss="bce", beta=beta), "cpu")
+    trainer = AutoencoderTrainer(small(kind="vae", loss="bce", beta=beta), "cpu")
     snap = trainer.step(30)
     with torch.no_grad():
         mean, log_var = trainer.model.encode_distribution(trainer.x_train)
@@ -151,14 +171,16 @@ def test_vae_loss_is_recon_plus_beta_kl_computed_independently():
     kl = float(torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0)).sum(dim=1).mean())
     assert snap.train_recon == pytest.approx(bce, rel=1e-4)
     assert snap.train_kl == pytest.approx(kl, rel=1e-4)
-    assert snap.train_loss == pytest.approx(bce + beta * kl, rel=1e-4)
+    assert snap.train_objective == pytest.approx(bce + beta * kl, rel=1e-4)
+    squared = float(((p - x) ** 2).mean())  # the snapshot's loss: squared error per pixel, any model
+    assert snap.train_loss == pytest.approx(squared, rel=1e-4)
 
 
 def test_encoder_gradient_split_matches_one_backward_pass():
     """The trainer backpropagates recon and β·KL separately to split the encoder's gradient;
     one backward pass of their sum, on the same batch and noise, gives the same total."""
     beta = 1.5
-    trainer = AutoencoderTrainer(small(model="vae", recon_loss="bce", beta=beta, batch_size=16), "cpu")
+    trainer = AutoencoderTrainer(small(kind="vae", loss="bce", beta=beta, batch_size=16), "cpu")
     model = copy.deepcopy(trainer.model)
     idx = trainer._order[:16]
     gen = torch.Generator()
@@ -177,19 +199,19 @@ def test_encoder_gradient_split_matches_one_backward_pass():
     norm = lambda gs: float(torch.sqrt(sum((g ** 2).sum() for g in gs)))  # noqa: E731
     assert snap.encoder_grad_norm == pytest.approx(norm(g_total), rel=1e-4)
     assert snap.encoder_grad_norm_recon == pytest.approx(norm(g_recon), rel=1e-4)
-    assert snap.encoder_grad_norm_kl == pytest.approx(norm([t - r for t, r in zip(g_total, g_recon)]), rel=1e-4)
-    assert snap.encoder_grad_norm_recon > 0 and snap.encoder_grad_norm_kl > 0
+    assert snap.encoder_grad_norm_penalty == pytest.approx(norm([t - r for t, r in zip(g_total, g_recon)]), rel=1e-4)
+    assert snap.encoder_grad_norm_recon > 0 and snap.encoder_grad_norm_penalty > 0
 
 
 def test_without_reparameterisation_no_gradient_reaches_the_encoder_from_the_reconstruction():
-    on = AutoencoderTrainer(small(model="vae", recon_loss="bce"), "cpu").step(20)
+    on = AutoencoderTrainer(small(kind="vae", loss="bce"), "cpu").step(20)
     assert on.encoder_grad_norm_recon > 1e-3 and on.code_grad_norm_recon > 1e-3
-    off_trainer = AutoencoderTrainer(small(model="vae", recon_loss="bce", reparameterize=False), "cpu")
+    off_trainer = AutoencoderTrainer(small(kind="vae", loss="bce", reparameterize=False), "cpu")
     off = off_trainer.step(20)
     assert off.encoder_grad_norm_recon == 0.0 and off.code_grad_norm_recon == 0.0  # exactly, not small
-    assert off.encoder_grad_norm_kl > 0 and off.decoder_grad_norm > 0
+    assert off.encoder_grad_norm_penalty > 0 and off.decoder_grad_norm > 0
     # With β = 0 nothing at all reaches the encoder: its weights never move, the decoder's do.
-    frozen = AutoencoderTrainer(small(model="vae", reparameterize=False, beta=0.0), "cpu")
+    frozen = AutoencoderTrainer(small(kind="vae", reparameterize=False, beta=0.0), "cpu")
     enc0 = [p.detach().clone() for p in frozen.model.encoder_parameters()]
     dec0 = [p.detach().clone() for p in frozen.model.decoder.parameters()]
     frozen.step(25)
@@ -212,7 +234,7 @@ def test_kl_formula_against_torch_distributions():
 
 # ---------- reading the model ----------
 def test_nonlinear_autoencoder_beats_pca_and_the_latent_views_have_their_shapes():
-    trainer = AutoencoderTrainer(small(model="mlp", hidden=64, lr=0.003), "cpu")
+    trainer = AutoencoderTrainer(small(kind="deep", hidden=64, lr=0.003), "cpu")
     snap = trainer.step(600)
     assert snap.test_squared_error < snap.pca_test_error  # the nonlinear code beats a linear one of size 2
     codes, labels = trainer.test_codes()
@@ -225,12 +247,12 @@ def test_nonlinear_autoencoder_beats_pca_and_the_latent_views_have_their_shapes(
         trainer.decode(np.zeros((3, 5)))
     with pytest.raises(ValueError, match="64"):
         trainer.encode(np.zeros((3, 8, 8)))
-    one = AutoencoderTrainer(small(model="mlp", latent_dim=1), "cpu")
+    one = AutoencoderTrainer(small(kind="deep", latent_dim=1), "cpu")
     assert one.latent_grid(6)["images"].shape == (1, 6, 64)
 
 
 def test_divergence_keeps_the_last_finite_weights():
-    trainer = AutoencoderTrainer(AutoencoderConfig(model="linear", optimizer="sgd", lr=10.0, batch_size=256), "cpu")
+    trainer = AutoencoderTrainer(AutoencoderConfig.build(kind="linear", optimizer="sgd", lr=10.0, batch_size=256), "cpu")
     trainer.step(3)
     snap = trainer.step(200)
     assert snap.diverged and trainer.diverged
@@ -242,20 +264,20 @@ def test_divergence_keeps_the_last_finite_weights():
 def test_cli_trains_an_autoencoder_config(tmp_path):
     from engine.__main__ import main
     cfg = tmp_path / "ae.json"
-    cfg.write_text(json.dumps({"task": "autoencoder", "model": "vae", "hidden": 16, "reparameterize": False}))
+    cfg.write_text(json.dumps({"task": "autoencoder", "model": {"kind": "vae", "hidden": 16, "reparameterize": False}}))
     out = tmp_path / "out.jsonl"
     assert main(["train", str(cfg), "--steps", "20", "--every", "10", "--device", "cpu", "--out", str(out)]) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line.get("step") for line in lines[:2]] == [10, 20] and lines[-1]["done"] and lines[-1]["steps"] == 20
     assert lines[1]["encoder_grad_norm_recon"] == 0.0 and lines[1]["train_kl"] is not None
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"task": "autoencoder", "latent_dim": 99}))
+    bad.write_text(json.dumps({"task": "autoencoder", "model": {"latent_dim": 99}}))
     assert main(["validate", str(bad)]) == 2
 
 
 def test_engine_autoencoder_imports_no_ui_library():
     script = ("import json, sys\nfrom engine.autoencoder import AutoencoderConfig, AutoencoderTrainer\n"
-              "AutoencoderTrainer(AutoencoderConfig(hidden=8), 'cpu').step(2)\n"
+              "AutoencoderTrainer(AutoencoderConfig.build(hidden=8), 'cpu').step(2)\n"
               "print(json.dumps(sorted(sys.modules)))")
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True, timeout=120)
@@ -263,3 +285,126 @@ def test_engine_autoencoder_imports_no_ui_library():
     modules = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "engine.autoencoder" in modules
     assert not [m for m in modules if m.split(".")[0] in ("streamlit", "plotly", "altair", "sklearn")]
+
+
+# ---------- every kind: shapes, learning ----------
+@pytest.mark.parametrize("kind", ["linear", "deep", "conv", "sparse", "denoising", "vae"])
+def test_every_kind_has_the_documented_shapes_and_learns(kind):
+    config = AutoencoderConfig.build(kind=kind, latent_dim=5, hidden=32, lr=0.01 if kind == "linear" else 0.003)
+    trainer = AutoencoderTrainer(config, "cpu")
+    first = trainer.snapshot()
+    snap = trainer.step(150)
+    codes, labels = trainer.test_codes()
+    assert codes.shape == (len(trainer.x_test_np), 5) and labels.shape == (len(codes),)
+    assert trainer.decode(codes[:7]).shape == (7, 64) and trainer.reconstruct(trainer.x_test_np[:3]).shape == (3, 64)
+    assert trainer.latent_grid(4, codes)["images"].shape == (4, 4, 64)
+    assert snap.train_objective < 0.6 * first.train_objective and snap.test_loss < first.test_loss
+    assert snap.test_loss == pytest.approx(snap.test_squared_error / 64)
+    assert json.loads(json.dumps(snap.to_json_dict()))["step"] == 150
+    assert (snap.train_sparsity_penalty is not None) == (kind == "sparse")
+    assert (snap.test_denoise_error is not None) == (kind == "denoising")
+    assert (snap.train_kl is not None) == (kind == "vae")
+
+
+def test_conv_autoencoder_is_convolutional_with_the_documented_layer_shapes():
+    trainer = AutoencoderTrainer(AutoencoderConfig.build(kind="conv", latent_dim=3), "cpu")
+    convs = [m for m in trainer.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    deconvs = [m for m in trainer.model.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [(c.in_channels, c.out_channels, c.stride) for c in convs] == [(1, 8, (2, 2)), (8, 16, (2, 2))]
+    assert [(c.in_channels, c.out_channels) for c in deconvs] == [(16, 8), (8, 1)]
+    x = torch.zeros(4, 64)
+    assert trainer.model.encoder[:3](x).shape == (4, 8, 4, 4) and trainer.model.encode(x).shape == (4, 3)
+
+
+# ---------- sparse: the penalty, computed independently ----------
+def test_sparse_penalty_is_weight_times_mean_abs_code_and_makes_codes_sparser():
+    weight = 0.3
+    trainer = AutoencoderTrainer(small(kind="sparse", latent_dim=16, sparsity=weight), "cpu")
+    snap = trainer.step(40)
+    z = trainer.encode(trainer.x_train_np).astype(np.float64)  # the oracle: NumPy on the codes
+    x = trainer.x_train_np.astype(np.float64)
+    recon = float(((trainer.decode(z.astype(np.float32)) - x) ** 2).sum(axis=1).mean())
+    assert snap.train_sparsity_penalty == pytest.approx(weight * np.abs(z).mean(), rel=1e-5)
+    assert snap.train_recon == pytest.approx(recon, rel=1e-4)
+    assert snap.train_objective == pytest.approx(recon + weight * np.abs(z).mean(), rel=1e-4)
+    assert snap.train_loss == pytest.approx(recon / 64, rel=1e-4)  # squared error per pixel
+    assert (z >= 0).all()  # a ReLU code: 0 means the unit is off
+    zt = trainer.encode(trainer.x_test_np)
+    assert snap.test_active_codes == pytest.approx(float((np.abs(zt) > 1e-6).mean()))
+    assert snap.encoder_grad_norm_penalty > 0
+    # A heavier penalty leaves fewer code numbers on than no penalty at all.
+    free = AutoencoderTrainer(small(kind="sparse", latent_dim=16, sparsity=0.0), "cpu").step(300)
+    tight = AutoencoderTrainer(small(kind="sparse", latent_dim=16, sparsity=1.0), "cpu").step(300)
+    assert free.encoder_grad_norm_penalty == 0.0 and free.train_sparsity_penalty == 0.0
+    assert tight.test_active_codes < free.test_active_codes
+
+
+# ---------- denoising: noise in training only, deterministic per seed ----------
+@pytest.mark.parametrize("noise", ["gaussian", "masking"])
+def test_denoising_noise_is_applied_in_training_only_and_is_fixed_by_the_seed(noise):
+    config = small(kind="denoising", noise=noise, noise_level=0.4, batch_size=32)
+    a, b = AutoencoderTrainer(config, "cpu"), AutoencoderTrainer(config, "cpu")
+    # The training loss compares the reconstruction of the noisy batch with the clean batch:
+    # replay the first step's batch and noise by hand and compare the gradients.
+    model = copy.deepcopy(a.model)
+    idx = a._order[:32]
+    gen = torch.Generator()
+    gen.set_state(a._noise_gen.get_state())
+    x = a.x_train[idx]
+    if noise == "masking":
+        noisy = x * (torch.rand(x.shape, generator=gen) >= 0.4)
+        assert ((noisy == 0) | (noisy == x)).all() and 0.3 < float(((noisy == 0) & (x > 0)).sum() / (x > 0).sum()) < 0.5
+    else:
+        noisy = (x + 0.4 * torch.randn(x.shape, generator=gen)).clamp(0, 1)
+    loss = ((model.decode(model.encode(noisy)) - x) ** 2).sum(dim=1).mean()
+    grads = torch.autograd.grad(loss, model.encoder_parameters())
+    snap = a.step(1)
+    assert snap.encoder_grad_norm == pytest.approx(float(torch.sqrt(sum((g ** 2).sum() for g in grads))), rel=1e-4)
+    # Same seed, same noise: identical runs; another seed differs.
+    assert b.step(1).to_json_dict() == snap.to_json_dict()
+    a.step(20)
+    b.step(20)
+    assert all(torch.equal(p, q) for p, q in zip(_weights(a), _weights(b)))
+    # No noise at evaluation: encoding the same images twice gives the same codes, and the
+    # reported test loss is the clean images' reconstruction.
+    assert np.array_equal(a.encode(a.x_test_np), a.encode(a.x_test_np))
+    clean = float(((a.reconstruct(a.x_test_np) - a.x_test_np) ** 2).sum(axis=1).mean())
+    s = a.snapshot()
+    assert s.test_recon == pytest.approx(clean, rel=1e-4)
+    # The fixed noisy copy of the test set: the same every time, different from the clean images.
+    noisy_test = a.noisy_test_images()
+    assert np.array_equal(noisy_test, b.noisy_test_images()) and not np.array_equal(noisy_test, a.x_test_np)
+    assert s.test_noisy_input_error == pytest.approx(float(((noisy_test - a.x_test_np) ** 2).sum(axis=1).mean()),
+                                                     rel=1e-5)
+    other = AutoencoderTrainer(small(kind="denoising", noise=noise, noise_level=0.4, batch_size=32, seed=1), "cpu")
+    other.step(1)
+    assert not np.array_equal(other.noisy_test_images()[:5], noisy_test[:5])
+
+
+def test_a_trained_denoising_autoencoder_removes_noise():
+    trainer = AutoencoderTrainer(small(kind="denoising", latent_dim=16, hidden=64, noise_level=0.3), "cpu")
+    snap = trainer.step(500)
+    assert snap.test_denoise_error < 0.6 * snap.test_noisy_input_error
+
+
+# ---------- the encoder as a feature extractor ----------
+def test_softmax_probe_matches_scikit_learn_and_a_trained_code_beats_chance():
+    from sklearn.linear_model import LogisticRegression
+
+    from engine.autoencoder_models import softmax_probe_accuracy
+    trainer = AutoencoderTrainer(small(kind="deep", latent_dim=8, hidden=64), "cpu")
+    x, y, xt, yt = trainer.x_train_np, trainer.y_train, trainer.x_test_np, trainer.y_test
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std < 1e-8] = 1
+    # The oracle: scikit-learn's logistic regression with the same penalty (C = 1 / (2·l2·N)).
+    reference = LogisticRegression(C=1 / (2 * 1e-3 * len(x)), max_iter=5000).fit((x - mean) / std, y)
+    ours = softmax_probe_accuracy(x, y, xt, yt)
+    assert ours == pytest.approx(reference.score((xt - mean) / std, yt), abs=0.01) and ours > 0.9
+    untrained = trainer.probe_accuracies()
+    trainer.step(400)
+    probe = trainer.probe_accuracies()
+    assert probe["codes"] > 0.5  # far above chance: 10 digits, 0.1
+    assert probe["codes"] > untrained["codes"] - 0.05
+    assert probe["pixels"] == pytest.approx(ours) and 0.1 < probe["pca"] < 1
+    with pytest.raises(ValueError, match=r"\(N, f\)"):
+        softmax_probe_accuracy(x, y, xt[:, :3], yt)

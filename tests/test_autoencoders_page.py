@@ -45,7 +45,8 @@ def test_page_renders_trains_and_reacts_to_its_widgets():
     at = open_page()
     m = metrics(at)
     assert m["Step"] == "0" and "PCA, k = 2" in m
-    assert len(at.get("plotly_chart")) == 5  # scatter, decoded plane, reconstructions, loss, encoder gradient
+    # scatter, decoded plane, reconstructions, loss, encoder gradient, feature classifier
+    assert len(at.get("plotly_chart")) == 6
     assert "PCA with 2 components" in " ".join(md.value for md in at.markdown)
 
     at.button(key="ae_step").click().run()
@@ -66,12 +67,13 @@ def test_page_renders_trains_and_reacts_to_its_widgets():
     at.select_slider(key="ae_beta").set_value(4.0).run()
     assert not at.exception, [e.value for e in at.exception]
     config = trainer(at).config
-    assert (config.model, config.latent_dim, config.beta) == ("vae", 3, 4.0)
-    assert "numbers 1 and 2 of 3" in " ".join(md.value for md in at.markdown)
+    assert (config.model.kind, config.model.latent_dim, config.model.beta) == ("vae", 3, 4.0)
+    assert "3 numbers each, projected on their first two principal components" in " ".join(
+        md.value for md in at.markdown)
     vae = trainer(at)
     at.button(key="ae_step").click().run()
     at.toggle(key="ae_reparam").set_value(False).run()  # hot: the running VAE loses the trick
-    assert trainer(at) is vae and not vae.config.reparameterize
+    assert trainer(at) is vae and not vae.config.model.reparameterize
     at.button(key="ae_step").click().run()
     assert metrics(at)["Encoder ‖∇‖ from recon."] == "0"
     assert "Without the trick" in " ".join(md.value for md in at.markdown)
@@ -86,8 +88,8 @@ def test_each_preset_loads(name):
     at.selectbox(key="ae_preset").set_value(name).run()
     assert not at.exception, [e.value for e in at.exception]
     config = trainer(at).config
-    assert all(getattr(config, k) == v for k, v in PRESETS[name].items())
-    if config.model == "linear":
+    assert all(config.flat()[k] == v for k, v in PRESETS[name].items())
+    if config.model.kind == "linear":
         assert "Largest angle to PCA" in metrics(at)
 
 
@@ -98,36 +100,93 @@ def test_a_click_on_the_code_plane_decodes_that_point_and_bad_settings_keep_the_
                                                     "point_indices": [0], "box": [], "lasso": []}}
     at.run()
     assert any(md.value.startswith("**Decoded at (0.50, -0.25)") for md in at.markdown)
-    assert len(at.get("plotly_chart")) == 6
+    assert len(at.get("plotly_chart")) == 7
     running = trainer(at)
     at.selectbox(key="ae_model").set_value("linear").run()
-    assert at.session_state.ae_recon == "squared" and trainer(at).config.model == "linear"
+    assert at.session_state.ae_recon == "squared" and trainer(at).config.model.kind == "linear"
     at.selectbox(key="ae_recon").set_value("bce").run()  # a linear output cannot take BCE
-    assert at.error and "recon_loss" in at.error[0].value
-    assert trainer(at).config.model == "linear" and not at.exception
+    assert at.error and "train.loss" in at.error[0].value
+    assert trainer(at).config.model.kind == "linear" and not at.exception
     assert running is not trainer(at)
     at.selectbox(key="ae_recon").set_value("squared").run()
     at.slider(key="ae_latent").set_value(1).run()  # one number per code: a strip, the digit on the other axis
-    assert not at.exception and not at.error and trainer(at).config.latent_dim == 1
+    assert not at.exception and not at.error and trainer(at).config.model.latent_dim == 1
     assert "What the decoder draws along the code" in " ".join(md.value for md in at.markdown)
+
+
+def test_sparse_denoising_conv_and_a_32_number_code_on_the_page():
+    at = open_page()
+    at.selectbox(key="ae_model").set_value("denoising").run()
+    at.selectbox(key="ae_noise").set_value("masking").run()
+    at.button(key="ae_step").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    denoiser = trainer(at)
+    assert denoiser.config.model.kind == "denoising" and denoiser.config.model.noise == "masking"
+    assert "Denoised test error" in metrics(at)
+    rows = [c for c in at.get("plotly_chart") if "noisy input" in c.proto.spec]
+    assert rows, "the reconstructions show the noisy input"
+    at.select_slider(key="ae_noise_level").set_value(0.5).run()  # hot: the same network
+    assert trainer(at) is denoiser and denoiser.config.model.noise_level == 0.5 and denoiser.step_count == 100
+    assert "50% of the pixels set to 0" in " ".join(md.value for md in at.markdown)
+
+    at.selectbox(key="ae_model").set_value("sparse").run()
+    at.slider(key="ae_latent").set_value(32).run()
+    at.button(key="ae_step").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    sparse = trainer(at)
+    assert (sparse.config.model.kind, sparse.config.model.latent_dim) == ("sparse", 32)
+    assert "Code numbers on" in metrics(at)
+    text = " ".join(md.value for md in at.markdown)
+    assert "sparsity penalty" in text and "32 numbers each, projected" in text
+    assert "autoencoder's codes give" in text and "Chance is 10 %" in text
+    at.select_slider(key="ae_sparsity").set_value(1.0).run()
+    assert trainer(at) is sparse and sparse.config.model.sparsity == 1.0
+
+    at.selectbox(key="ae_model").set_value("conv").run()
+    at.button(key="ae_step").click().run()
+    assert not at.exception and trainer(at).config.model.kind == "conv" and trainer(at).step_count == 100
+
+
+def test_the_feature_classifier_is_refitted_when_the_network_changes():
+    run = AutoencoderRun.build(AutoencoderConfig.build(hidden=16), "cpu")
+    first = run.probe_accuracies()
+    assert set(first) == {"codes", "pca", "pixels"} and run.probe_step == 0
+    assert run.probe_accuracies() is first  # nothing changed: no refit
+    run.step(200)
+    again = run.probe_accuracies()
+    assert run.probe_step == 200 and again is not first and again["pixels"] == first["pixels"]
+    assert again["codes"] > 0.2  # well above chance (0.1) after 200 steps of a 16-unit network
 
 
 # ---------- the page's plain-Python parts ----------
 def test_widgets_round_trip_and_the_run_decodes_clicks():
     state = default_widgets()
     config = config_from_widgets(state, seed=5)
-    assert config == preset_config("Nonlinear autoencoder, 2-D code", 5)
-    run = AutoencoderRun.build(AutoencoderConfig(hidden=16), "cpu")
+    assert config == preset_config("Deep autoencoder, 2-D code", 5)
+    run = AutoencoderRun.build(AutoencoderConfig.build(hidden=16), "cpu")
     snap = run.tick()  # paused: no training
     assert snap.step == 0
     run.play()
     run.tick(budget_s=0.05)
     assert run.trainer.step_count > 0
     codes, labels = run.trainer.test_codes()
-    assert run.clicked_code(codes) is None
+    plane = run.trainer.code_plane(codes)
+    assert run.clicked_code(plane) is None
     run.click(1.0, 2.0)
-    z = run.clicked_code(codes)
-    assert z.shape == (1, 2) and z[0].tolist() == [1.0, 2.0]
+    z = run.clicked_code(plane)
+    assert z.shape == (1, 2) and z[0].tolist() == [1.0, 2.0]  # a 2-number code is its own plane
+    # A longer code: the click is a point of the plane of the codes' first two principal components.
+    wide = AutoencoderRun.build(AutoencoderConfig.build(hidden=16, latent_dim=4), "cpu")
+    wide.step(20)
+    codes4, _ = wide.trainer.test_codes()
+    plane4 = wide.trainer.code_plane(codes4)
+    assert plane4["projected"] and plane4["coords"].shape == (len(codes4), 2)
+    centred = codes4 - codes4.mean(axis=0)
+    top2 = np.linalg.svd(centred, full_matrices=False)[2][:2]  # the oracle: NumPy's SVD of the codes
+    assert np.allclose(np.abs(plane4["basis"].T @ top2.T), np.eye(2), atol=1e-6)
+    wide.click(*plane4["coords"][7])  # clicking a code's own projection gives its point of the plane
+    z4 = wide.clicked_code(plane4)[0]
+    assert np.allclose(z4, codes4.mean(axis=0) + (centred[7] @ top2.T) @ top2, atol=1e-4)
     assert list(labels[sample_indices(labels)[:10]]) == list(range(10))
     assert explain(run.trainer.snapshot(), run.trainer.config)
 
@@ -147,7 +206,7 @@ def test_frames_come_less_often_when_they_take_longer():
 
 
 def test_divergence_pauses_with_a_message():
-    run = AutoencoderRun.build(AutoencoderConfig(model="linear", optimizer="sgd", lr=10.0, batch_size=256), "cpu")
+    run = AutoencoderRun.build(AutoencoderConfig.build(kind="linear", optimizer="sgd", lr=10.0, batch_size=256), "cpu")
     run.play()
     for _ in range(5):
         run.tick(budget_s=0.05)

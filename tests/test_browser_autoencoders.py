@@ -66,3 +66,15 @@ def test_play_trains_live_and_a_click_decodes_the_code_plane(app_server, page, s
     wait_for_app(page)
     assert_no_exception(page)
     page.screenshot(path=str(screenshot_dir / "autoencoders.png"), full_page=True)
+
+    # The denoising preset: the reconstructions show the corrupted input and what the network makes of it.
+    page.get_by_role("combobox", name="Preset").click()
+    page.get_by_role("option", name=re.compile("Denoising autoencoder")).click()
+    page.get_by_text(re.compile("what the autoencoder and PCA make of the corrupted ones")).wait_for(timeout=45_000)
+    page.get_by_role("button", name=re.compile("100 steps")).click()
+    page.get_by_text("Denoised test error").wait_for(timeout=45_000)
+    wait_for_app(page)
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"]'))
+        .some(e => e.textContent.trim() === '100')""", timeout=45_000)
+    assert_no_exception(page)
+    page.screenshot(path=str(screenshot_dir / "autoencoders_denoising.png"), full_page=True)

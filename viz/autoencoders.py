@@ -99,13 +99,14 @@ def _digit_colorscale() -> list:
 
 def latent_scatter_figure(codes: np.ndarray, labels: np.ndarray, axes: list[np.ndarray],
                           clicked: tuple[float, float] | None = None, dims: tuple[int, int] = (0, 1),
-                          height: int = 420) -> go.Figure:
+                          height: int = 420, axis_names: tuple[str, str] | None = None) -> go.Figure:
     """The test images' codes, one colour per digit (the digit written at the median of its
     codes), over the range the decoded grid covers.
 
     codes (N, d), labels (N,). With d = 1 the digit is on the vertical axis. An invisible
     grid of points covers the plane so a click anywhere comes back as a selected point
-    (plotly reports clicks on markers only); `clicked` is marked with a cross."""
+    (plotly reports clicks on markers only); `clicked` is marked with a cross. axis_names
+    replace "z1", "z2" (e.g. for codes projected on their principal components)."""
     codes = np.asarray(codes, dtype=np.float64)
     labels = np.asarray(labels)
     if codes.ndim != 2 or len(codes) != len(labels):
@@ -136,8 +137,10 @@ def latent_scatter_figure(codes: np.ndarray, labels: np.ndarray, axes: list[np.n
     # A square plot, like the decoded plane beside it, so the two line up point for point.
     square = {} if one_d else dict(scaleanchor="x", scaleratio=_ratio(x_range, y_range), constrain="domain")
     return _figure(data, height, "scatter", clickmode="event+select", dragmode=False,
-                   xaxis=_axis(_axis_label(dims[0]), range=x_range, constrain="domain"),
-                   yaxis=_axis("digit" if one_d else _axis_label(dims[1]), range=y_range, **square))
+                   xaxis=_axis(axis_names[0] if axis_names else _axis_label(dims[0]), range=x_range,
+                               constrain="domain"),
+                   yaxis=_axis("digit" if one_d else axis_names[1] if axis_names else _axis_label(dims[1]),
+                               range=y_range, **square))
 
 
 def _tile_range(axis: np.ndarray) -> list[float]:
@@ -152,7 +155,7 @@ def _ratio(x_range: list[float], y_range: list[float]) -> float:
 
 
 def latent_grid_figure(axes: list[np.ndarray], images: np.ndarray, dims: tuple[int, int] = (0, 1),
-                       height: int = 420) -> go.Figure:
+                       height: int = 420, axis_names: tuple[str, str] | None = None) -> go.Figure:
     """What the decoder draws over the latent plane: images (rows, cols, 64) decoded at
     (axes[0][col], axes[1][row]), row 0 at the lowest value, tiled into one heatmap whose
     axes are the code's own coordinates (so it lines up with the scatter)."""
@@ -171,14 +174,14 @@ def latent_grid_figure(axes: list[np.ndarray], images: np.ndarray, dims: tuple[i
         step_y = (ay[-1] - ay[0]) / max(rows - 1, 1) or 1.0
         y = ay[0] + (np.arange(canvas.shape[0]) - (SIDE - 1) / 2) * step_y / (SIDE + GAP)
         # Square tiles: one step along y drawn as long as one step along x.
-        yaxis = dict(title=dict(text=_axis_label(dims[1])), showgrid=False, zeroline=False, scaleanchor="x",
+        yaxis = dict(title=dict(text=axis_names[1] if axis_names else _axis_label(dims[1])), showgrid=False, zeroline=False, scaleanchor="x",
                      scaleratio=step_x / step_y, constrain="domain", range=_tile_range(ay))
     else:
         y, yaxis = np.arange(canvas.shape[0]), dict(visible=False)
     heatmap = dict(type="heatmap", x=x, y=y, z=canvas, zmin=0, zmax=1, colorscale=INK, showscale=False,
                    hoverongaps=False, hovertemplate="(%{x:.2f}, %{y:.2f})<extra></extra>")
     return _figure([heatmap], height if rows > 1 else 160, "grid",
-                   xaxis=dict(title=dict(text=_axis_label(dims[0])), showgrid=False, zeroline=False,
+                   xaxis=dict(title=dict(text=axis_names[0] if axis_names else _axis_label(dims[0])), showgrid=False, zeroline=False,
                               constrain="domain", range=_tile_range(ax)), yaxis=yaxis)
 
 
@@ -198,8 +201,8 @@ def loss_figure(history: list[dict], variational: bool, squared: bool, height: i
     history = _thin(history)
     steps = [h["step"] for h in history]
     name = "loss (recon + β·KL)" if variational else "reconstruction loss"
-    data = [_line(steps, [h["train_loss"] for h in history], f"train {name}", BLUE),
-            _line(steps, [h["test_loss"] for h in history], f"test {name}", ORANGE)]
+    data = [_line(steps, [h["train_objective"] for h in history], f"train {name}", BLUE),
+            _line(steps, [h["test_objective"] for h in history], f"test {name}", ORANGE)]
     if variational:
         data.append(_line(steps, [h["test_kl"] for h in history], "test KL", KL_COLOR, 1.5, "dot"))
     if not squared or variational:
@@ -211,13 +214,15 @@ def loss_figure(history: list[dict], variational: bool, squared: bool, height: i
                    yaxis=_axis("per image", type="log"))
 
 
-def encoder_gradient_figure(history: list[dict], height: int = 320) -> go.Figure:
+def encoder_gradient_figure(history: list[dict], penalty: str | None = "β·KL", height: int = 320) -> go.Figure:
     """‖∇‖ of the encoder's weights at each recorded step, split into what the reconstruction
-    sends and what the KL term sends; exactly 0 from the reconstruction without the trick."""
+    sends and what the penalty term (`penalty`: β·KL, the L1 penalty; None: no such term)
+    sends; exactly 0 from the reconstruction for a VAE without the trick."""
     history = _thin(history)
     steps = [h["step"] for h in history]
-    data = [_line(steps, [h["encoder_grad_norm_recon"] for h in history], "from the reconstruction", BLUE),
-            _line(steps, [h["encoder_grad_norm_kl"] for h in history], "from β·KL", KL_COLOR)]
+    data = [_line(steps, [h["encoder_grad_norm_recon"] for h in history], "from the reconstruction", BLUE)]
+    if penalty:
+        data.append(_line(steps, [h["encoder_grad_norm_penalty"] for h in history], f"from {penalty}", KL_COLOR))
     return _figure(data, height, "grad", xaxis=_axis("step", rangemode="tozero"),
                    yaxis=_axis("‖∇ encoder weights‖", rangemode="tozero"))
 
@@ -233,3 +238,18 @@ def angles_figure(history: list[dict], height: int = 320) -> go.Figure:
                 for k in range(angles.shape[1])]
     return _figure(data, height, "angles", xaxis=_axis("step", rangemode="tozero"),
                    yaxis=_axis("principal angle (degrees)", range=[0, 91]))
+
+
+def probe_figure(accuracies: dict[str, float], k: int, height: int = 200) -> go.Figure:
+    """Test accuracy of the same softmax classifier on three sets of features: the
+    autoencoder's k-number codes, PCA's k coordinates, the 64 raw pixels; chance (10 %) dashed."""
+    names = [f"autoencoder codes ({k})", f"PCA codes ({k})", "raw pixels (64)"]
+    values = [accuracies["codes"], accuracies["pca"], accuracies["pixels"]]
+    bars = dict(type="bar", orientation="h", x=values, y=names, marker=dict(color=[BLUE, PCA_COLOR, ORANGE]),
+                text=[f"{v:.1%}" for v in values], textposition="outside", cliponaxis=False,
+                hovertemplate="%{y}: %{x:.1%}<extra></extra>")
+    chance = dict(type="scatter", x=[0.1, 0.1], y=[names[0], names[-1]], mode="lines", name="chance (10 %)",
+                  line=dict(color="#999999", dash="dash", width=1.5), hoverinfo="skip")
+    return _figure([bars, chance], height, "probe", showlegend=False, margin=dict(l=10, r=50, t=10, b=10),
+                   xaxis=_axis("test accuracy", range=[0, 1.0], tickformat=".0%"),
+                   yaxis=dict(autorange="reversed", automargin=True))
