@@ -30,7 +30,7 @@ run: install
 	$(PY) -m streamlit run app.py
 
 test: install-dev chromium
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist load --durations=15
 
 # The soak tests left out of `make test` (twenty browser sessions against one server).
 test-slow: install-dev chromium
