@@ -65,6 +65,11 @@ def test_architecture_map(app_server, page, screenshot_dir):
     page.get_by_role("combobox", name="Architecture").click()
     page.get_by_role("option", name=re.compile(r"Long short-term memory")).click()
     wait_for_app(page)
+    # The rerun the choice starts can begin after the app looked idle: wait for the new value.
+    deadline = time.monotonic() + 30
+    while metric(page, "Parameters") == "49" and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    wait_for_app(page)
     assert_no_exception(page)
     assert int(metric(page, "Parameters").replace(",", "")) > 1000
     page.screenshot(path=str(screenshot_dir / "zoo.png"), full_page=True)
