@@ -321,6 +321,12 @@ class Trainer:
             group["lr"] = new.lr
             if "momentum" in group and new.momentum != old.momentum:
                 group["momentum"] = new.momentum or (0.9 if new.optimizer in ("momentum", "nesterov") else 0.0)
+                # RMSprop keeps a momentum buffer only if it started with momentum; one turned
+                # on mid-run starts from zero (what a fresh buffer would hold).
+                for p in group["params"]:
+                    st = self.optimizer.state.get(p)
+                    if st and "square_avg" in st and "momentum_buffer" not in st:
+                        st["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         if new.lr != old.lr:
             self.diverged = False  # a new learning rate is the usual cure; let the user try it
         return []

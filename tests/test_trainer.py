@@ -395,3 +395,13 @@ def test_checkpoint_refuses_code_in_the_training_state(tmp_path):
     with pytest.raises(ValueError, match="not a Neural Playground checkpoint"):
         Trainer.from_checkpoint(b"\x80\x02garbage" * 10, "cpu")
     assert not marker.exists()
+
+
+def test_rmsprop_momentum_turned_on_mid_run_keeps_training():
+    config = ExperimentConfig.from_dict({"data": {"n_samples": 100}, "model": {"hidden": [4]},
+                                         "train": {"optimizer": "rmsprop", "momentum": 0.0}})
+    trainer = Trainer(config, "cpu")
+    trainer.step(5)
+    assert trainer.apply(config.replace(train={"momentum": 0.5})) == []
+    snap = trainer.step(5)  # used to fail: RMSprop had no momentum buffer for the new momentum
+    assert snap.step == 10 and math.isfinite(snap.train_loss)
