@@ -20,7 +20,7 @@ import torch
 from .autoencoder_models import (KINDS, LEGACY_KINDS, N_PIXELS, NOISE_TYPES, PCA, build_autoencoder, corrupt,
                                  kl_to_standard_normal, principal_angles_deg, recon_loss_per_image, sample_code,
                                  softmax_probe_accuracy, sparsity_penalty)
-from .config import ConfigError, _check, _check_range
+from .config import _check, _check_range, parse_config_json
 from .device import pick_device
 from .digits import load_digits_split
 from .registries import ACTIVATIONS, OPTIMIZERS, make_optimizer
@@ -158,11 +158,7 @@ class AutoencoderConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "AutoencoderConfig":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
-        return cls.from_dict(d)
+        return cls.from_dict(parse_config_json(text))
 
     def replace(self, **changes) -> "AutoencoderConfig":
         """A copy with some settings changed, by their flat names (kind=..., lr=...)."""

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from .charlm_models import (ARCHITECTURES, MAX_VOCAB, POSITIONS, RECURRENT, REPLACEMENT, Corpus,  # noqa: F401
                             attention_weights, build_char_model, generate, gradient_through_time, hidden_states,
                             split_blocks)
-from .config import ConfigError, _check, _check_range
+from .config import ConfigError, _check, _check_range, parse_config_json
 from .device import pick_device
 from .registries import OPTIMIZERS, make_optimizer
 
@@ -154,11 +154,7 @@ class CharLMConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "CharLMConfig":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
-        return cls.from_dict(d)
+        return cls.from_dict(parse_config_json(text))
 
 
 HOT_MODEL_FIELDS = {"lr", "label"}

@@ -29,6 +29,14 @@ class ConfigError(ValueError):
         self.field = field_name
 
 
+def parse_config_json(text: str) -> Any:
+    """The JSON value of a config text; malformed JSON is a ConfigError on "config"."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
+
+
 def _check(cond: bool, field_name: str, message: str) -> None:
     if not cond:
         raise ConfigError(field_name, message)
@@ -199,11 +207,7 @@ class ExperimentConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "ExperimentConfig":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
-        return cls.from_dict(d)
+        return cls.from_dict(parse_config_json(text))
 
     def replace(self, **changes: dict) -> "ExperimentConfig":
         """A copy with some fields of the sections changed: replace(train={"lr": 0.1})."""

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .config import ConfigError, _check, _check_range, _is_number
+from .config import ConfigError, _check, _check_range, _is_number, parse_config_json
 from .device import pick_device
 from .registries import ACTIVATIONS, OPTIMIZERS, make_activation, make_optimizer
 
@@ -111,11 +111,7 @@ class GANConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "GANConfig":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
-        return cls.from_dict(d)
+        return cls.from_dict(parse_config_json(text))
 
     def replace(self, **changes) -> "GANConfig":
         return GANConfig.from_dict({**self.to_dict(), **changes})

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import ConfigError, _check, _check_range
+from .config import ConfigError, _check, _check_range, parse_config_json
 from .device import pick_device
 from .registries import ACTIVATIONS, OPTIMIZERS, make_optimizer
 from .sentiment_data import (MAX_TEXT_CHARS, MAX_UPLOAD_ROWS, PreparedText, check_labelled_rows,
@@ -164,11 +164,7 @@ class SentimentConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "SentimentConfig":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
-        return cls.from_dict(d)
+        return cls.from_dict(parse_config_json(text))
 
     def replace(self, **sections: dict) -> "SentimentConfig":
         """A copy with some fields changed: replace(train={"lr": 0.01})."""

@@ -12,9 +12,8 @@ finished), step_count, device and diverged.
 from __future__ import annotations
 
 import importlib
-import json
 
-from .config import ConfigError
+from .config import ConfigError, parse_config_json
 
 # task -> (module, config class, trainer class)
 TASK_CLASSES: dict[str, tuple[str, str, str]] = {
@@ -49,11 +48,7 @@ def config_from_dict(d: dict):
 
 
 def config_from_json(text: str):
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
-    return config_from_dict(d)
+    return config_from_dict(parse_config_json(text))
 
 
 def default_config(task: str = DEFAULT_TASK):

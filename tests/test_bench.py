@@ -103,7 +103,9 @@ def test_p4_probe_cost():
 
 
 def test_seconds_stats_keep_every_run():
-    t = seconds_stats({"a": lambda: None}, CPU, repeats=3, warmup=0)
+    calls = []
+    t = seconds_stats({"a": lambda: calls.append(1)}, CPU, repeats=3, warmup=0)
+    assert len(calls) == 3 and set(t) == {"a"}
     _spread(t["a"])
 
 
