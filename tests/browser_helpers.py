@@ -79,3 +79,24 @@ def goto_page(page: Page, base_url: str, url_path: str = "", timeout_ms: int = A
     page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
     wait_for_app(page, timeout_ms=timeout_ms)
     expect(page.get_by_test_id("stMain")).to_be_visible(timeout=timeout_ms)
+
+
+def choose(page: Page, label: str, option, tries: int = 3) -> None:
+    """Pick `option` (text or regex) in the select box `label`, as a user does, and make sure it took.
+
+    On a loaded machine the click on an option can land while the list is still opening or
+    while a rerun redraws the box; the box then keeps its old value. Check the shown value
+    and pick again when it did not change.
+    """
+    box = page.get_by_role("combobox", name=label)  # an input whose value is the shown option
+    pattern = option if isinstance(option, re.Pattern) else re.compile(re.escape(option))
+    for attempt in range(tries):
+        box.click()
+        page.get_by_role("option", name=option).first.click()
+        try:
+            expect(box).to_have_value(pattern, timeout=10_000)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from browser_helpers import assert_no_exception, goto_page, wait_for_app
+from browser_helpers import assert_no_exception, choose, goto_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -68,8 +68,7 @@ def test_play_trains_live_and_a_click_decodes_the_code_plane(app_server, page, s
     page.screenshot(path=str(screenshot_dir / "autoencoders.png"), full_page=True)
 
     # The denoising preset: the reconstructions show the corrupted input and what the network makes of it.
-    page.get_by_role("combobox", name="Preset").click()
-    page.get_by_role("option", name=re.compile("Denoising autoencoder")).click()
+    choose(page, "Preset", re.compile("Denoising autoencoder"))
     page.get_by_text(re.compile("what the autoencoder and PCA make of the corrupted ones")).wait_for(timeout=45_000)
     page.get_by_role("button", name=re.compile("100 steps")).click()
     page.get_by_text("Denoised test error").wait_for(timeout=45_000)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from browser_helpers import assert_no_exception, goto_page, wait_for_app
+from browser_helpers import assert_no_exception, choose, goto_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -62,8 +62,7 @@ def test_architecture_map(app_server, page, screenshot_dir):
     goto_page(page, app_server, "zoo")
     assert_no_exception(page)
     assert metric(page, "Parameters") == "49"  # the RBF network the Bridges page trains
-    page.get_by_role("combobox", name="Architecture").click()
-    page.get_by_role("option", name=re.compile(r"Long short-term memory")).click()
+    choose(page, "Architecture", re.compile(r"Long short-term memory"))
     wait_for_app(page)
     # The rerun the choice starts can begin after the app looked idle: wait for the new value.
     deadline = time.monotonic() + 30

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from browser_helpers import assert_no_exception, goto_page, wait_for_app
+from browser_helpers import assert_no_exception, choose, goto_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -39,8 +39,7 @@ def test_the_game_plays_live_and_digits_train(app_server, page, screenshot_dir):
     before = generated_points(page)
     assert before is not None
 
-    page.get_by_role("combobox", name="Speed").click()
-    page.get_by_role("option", name="Fast (as many as fit)").click()
+    choose(page, "Speed", "Fast (as many as fit)")
     page.wait_for_timeout(1000)
     page.get_by_role("button", name=re.compile("Play")).first.click()
     time.sleep(8)
@@ -59,8 +58,7 @@ def test_the_game_plays_live_and_digits_train(app_server, page, screenshot_dir):
     page.screenshot(path=str(screenshot_dir / "gan.png"), full_page=True)
 
     # Draw: the preset starts from a heart; a click on the plane adds a point and a new game.
-    page.get_by_role("combobox", name="Preset").click()
-    page.get_by_role("option", name="Draw your own").click()
+    choose(page, "Preset", "Draw your own")
     wait_for_app(page)
     count = page.get_by_text(re.compile(r"^\d+ points drawn"))
     drawn_before = int(count.inner_text().split()[0])

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from browser_helpers import assert_no_exception, goto_page
+from browser_helpers import assert_no_exception, choose, goto_page
 
 pytestmark = pytest.mark.browser
 
@@ -33,8 +33,7 @@ def test_preset_trains_live_and_the_heatmap_grows(app_server, page, screenshot_d
     goto_page(page, app_server, "vanishing")
     assert_no_exception(page)
     # Load the "tanh ×20" preset through the select box, as a user does.
-    page.get_by_role("combobox", name="Preset").click()
-    page.get_by_role("option", name="tanh ×20").click()
+    choose(page, "Preset", "tanh ×20")
     page.wait_for_timeout(1500)
     assert_no_exception(page)
     assert metric(page, "Step") == "1"
