@@ -30,14 +30,16 @@ run: install
 	$(PY) -m streamlit run app.py
 
 test: install-dev chromium
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist load --durations=15
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist load --durations=40
 
 # The soak tests left out of `make test` (twenty browser sessions against one server).
 test-slow: install-dev chromium
 	$(PY) -m pytest -m slow -s
 
-bench: install
+# The engine benchmarks, then the browser and server ones (Playwright, from requirements-dev, in Debian's chromium).
+bench: install-dev chromium
 	$(PY) -m bench
+	$(PY) -m bench.browser
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache

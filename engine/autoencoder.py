@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 import torch
 
-from .autoencoder_models import (KINDS, LEGACY_KINDS, N_PIXELS, NOISE_TYPES, PCA, build_autoencoder, corrupt,
+from .autoencoder_models import (KINDS, N_PIXELS, NOISE_TYPES, PCA, build_autoencoder, corrupt,
                                  kl_to_standard_normal, principal_angles_deg, recon_loss_per_image, sample_code,
                                  softmax_probe_accuracy, sparsity_penalty)
 from .config import _check, _check_range, parse_config_json
@@ -100,7 +100,7 @@ class AutoencoderConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.model, str):  # AutoencoderConfig(model="vae") from Python: the kind, other fields default
-            self.model = AutoencoderModelConfig(kind=LEGACY_KINDS.get(self.model, self.model))
+            self.model = AutoencoderModelConfig(kind=self.model)
         self.validate()
 
     def validate(self) -> None:

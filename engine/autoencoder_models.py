@@ -18,8 +18,6 @@ N_PIXELS = 64
 SIDE = 8
 KINDS = ("linear", "deep", "conv", "sparse", "denoising", "vae")
 NOISE_TYPES = ("gaussian", "masking")
-# Older callers name the deep autoencoder "mlp"; build_autoencoder still takes that name.
-LEGACY_KINDS = {"mlp": "deep"}
 
 
 def _mlp(widths: list[int], activation: str) -> nn.Sequential:
@@ -166,7 +164,6 @@ def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generato
 def build_autoencoder(kind: str, latent_dim: int, hidden: int, depth: int, activation: str, seed: int) -> nn.Module:
     """The model on the CPU, initialised from `seed` without touching the global generator.
     conv ignores hidden and depth (its layers are fixed); linear ignores them and the activation."""
-    kind = LEGACY_KINDS.get(kind, kind)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if kind == "linear":

@@ -250,7 +250,7 @@ BUILDERS = {
     "rbf": _rbf,
     "rnn": lambda: _char("rnn"), "lstm": lambda: _char("lstm"), "gru": lambda: _char("gru"),
     "transformer": lambda: _char("transformer"),
-    "autoencoder": lambda: _autoencoder("mlp"), "vae": lambda: _autoencoder("vae"),
+    "autoencoder": lambda: _autoencoder("deep"), "vae": lambda: _autoencoder("vae"),
     "gan": _gan,
     "minilm": _minilm,
     "kohonen": _kohonen,
