@@ -42,6 +42,37 @@ def _check(cond: bool, field_name: str, message: str) -> None:
         raise ConfigError(field_name, message)
 
 
+class JSONConfigMixin:
+    """to_dict / to_json / from_json for a dataclass config whose class defines from_dict."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(parse_config_json(text))
+
+
+def check_known_keys(raw: dict, cls: type, where: str, label: str) -> None:
+    """Every key of `raw` must be a field of dataclass `cls`; the first that is not is a
+    ConfigError on "<where>.<key>": "unknown key; <label> keys are <the fields, sorted>"."""
+    names = {f.name for f in fields(cls)}
+    for k in raw:
+        _check(k in names, f"{where}.{k}", f"unknown key; {label} keys are {', '.join(sorted(names))}")
+
+
+def section_from_dict(d: dict, name: str, cls: type):
+    """The section `name` of a config dict, built as `cls` (missing = all defaults); it must
+    be an object whose keys are fields of `cls`."""
+    raw = d.get(name, {})
+    _check(isinstance(raw, dict), name, "must be an object")
+    check_known_keys(raw, cls, name, name)
+    return cls(**raw)
+
+
 def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -154,7 +185,7 @@ class TrainConfig:
 
 
 @dataclass
-class ExperimentConfig:
+class ExperimentConfig(JSONConfigMixin):
     task: str = "classify2d"      # classify2d or regress2d
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -182,32 +213,16 @@ class ExperimentConfig:
             return max(2, int(max(p[2] for p in self.data.points)) + 1)
         return 2
 
-    # ---- plain-data round trips ----
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
+    # ---- plain-data round trips (to_dict, to_json, from_json: JSONConfigMixin) ----
     @classmethod
     def from_dict(cls, d: dict) -> "ExperimentConfig":
         _check(isinstance(d, dict), "config", "must be a JSON object")
         known = {"task", "data", "model", "train"}
         unknown = set(d) - known
         _check(not unknown, sorted(unknown)[0] if unknown else "config", f"unknown key; top-level keys are {', '.join(sorted(known))}")
-        parts = {}
-        for name, sub in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
-            raw = d.get(name, {})
-            _check(isinstance(raw, dict), name, "must be an object")
-            names = {f.name for f in fields(sub)}
-            for k in raw:
-                _check(k in names, f"{name}.{k}", f"unknown key; {name} keys are {', '.join(sorted(names))}")
-            parts[name] = sub(**raw)
+        parts = {name: section_from_dict(d, name, sub)
+                 for name, sub in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))}
         return cls(task=d.get("task", "classify2d"), **parts)
-
-    @classmethod
-    def from_json(cls, text: str) -> "ExperimentConfig":
-        return cls.from_dict(parse_config_json(text))
 
     def replace(self, **changes: dict) -> "ExperimentConfig":
         """A copy with some fields of the sections changed: replace(train={"lr": 0.1})."""

@@ -20,7 +20,8 @@ the few small results:
 
 The results equal nn.Sequential + autograd + torch.optim within float rounding
 (tests/test_fast_mlp.py): the same ops in nearly the same order, except that the
-2/B or 1/B of a mean loss is folded into the step size under plain SGD.
+2/B or 1/B of a mean loss is folded into the step size under plain SGD. The activation
+kernels and the aligned per-step buffers are in engine/fast_kernels.py.
 """
 from __future__ import annotations
 
@@ -30,53 +31,12 @@ import torch
 import torch.nn.functional as F
 
 from .config import ExperimentConfig
-from .registries import SATURATION_BOUNDS
+from .fast_kernels import (_ACTIVATION, _ALIGN, _BACKWARD, _FORWARD, ADAM_BETAS, ADAM_EPS,  # noqa: F401
+                           FAST_ACTIVATIONS, STRIDED_OUT_MAX, _aten, _slots, activation_stats_per_step, forward_into)
 
 BLOCK_STEPS = 32  # steps per block: buffers stay small, a deadline is checked often enough
 
-_aten = torch.ops.aten
-
-# act(z, out=h): the forward of a hidden activation, written into h.
-_FORWARD = {
-    "tanh": lambda z, h: torch.tanh(z, out=h),
-    "sigmoid": lambda z, h: torch.sigmoid(z, out=h),
-    "relu": lambda z, h: torch.clamp_min(z, 0, out=h),
-    "linear": lambda z, h: h.copy_(z),
-    "leaky_relu": lambda z, h: h.copy_(F.leaky_relu(z, 0.01)),
-    "elu": lambda z, h: h.copy_(F.elu(z)),
-    "gelu": lambda z, h: h.copy_(F.gelu(z)),
-    "softplus": lambda z, h: h.copy_(F.softplus(z)),
-}
-# The same into a strided h through a contiguous result: for more than a few hundred
-# values the vectorised kernel on contiguous memory plus a copy beats the strided loop
-# (measured for 64 x 10 x 4 tanh: 76 µs against 216 µs; for 10 x 4, 12.5 µs against 11).
-_ACTIVATION = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "linear": None,
-               "leaky_relu": lambda z: F.leaky_relu(z, 0.01), "elu": F.elu, "gelu": F.gelu, "softplus": F.softplus}
-STRIDED_OUT_MAX = 256
-
-
-def forward_into(name: str, numel: int):
-    """The forward of activation `name` writing into a strided h, for z of numel values."""
-    if numel <= STRIDED_OUT_MAX or _ACTIVATION[name] is None:
-        return _FORWARD[name]
-    fn = _ACTIVATION[name]
-    return lambda z, h: h.copy_(fn(z))
-
-
-# d loss / d z from d loss / d h, the output h and the input z: the kernels autograd calls.
-_BACKWARD = {
-    "tanh": lambda g, h, z: _aten.tanh_backward.default(g, h),
-    "sigmoid": lambda g, h, z: _aten.sigmoid_backward.default(g, h),
-    "relu": lambda g, h, z: _aten.threshold_backward.default(g, h, 0),
-    "linear": lambda g, h, z: g,
-    "leaky_relu": lambda g, h, z: _aten.leaky_relu_backward.default(g, z, 0.01, False),
-    "elu": lambda g, h, z: _aten.elu_backward.default(g, 1.0, 1, 1, False, z),
-    "gelu": lambda g, h, z: _aten.gelu_backward.default(g, z, approximate="none"),
-    "softplus": lambda g, h, z: _aten.softplus_backward.default(g, z, 1, 20),
-}
-FAST_ACTIVATIONS = tuple(_FORWARD)
 FAST_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
-ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as make_optimizer uses them
 
 
 def fast_path_unsupported(config: ExperimentConfig) -> str | None:
@@ -406,34 +366,3 @@ class FastMLP:
 
 
 _ONE = torch.ones(())
-
-
-def activation_stats_per_step(v: torch.Tensor, activation: str, dims: tuple[int, ...]) -> torch.Tensor:
-    """mean, std (population) and the fraction of saturated units (SATURATION_BOUNDS) of v
-    over `dims`, stacked on a last axis of 3; as probes.activation_summary computes them."""
-    std, mean = torch.std_mean(v, dim=dims, correction=0)
-    bounds = SATURATION_BOUNDS.get(activation)
-    n = 1
-    for d in dims:
-        n *= v.shape[d]
-    if bounds is None:
-        sat = torch.zeros_like(mean)
-    elif activation == "relu":
-        sat = (v <= 0).sum(dims, dtype=torch.float32).div_(n)
-    elif bounds[1] == float("inf"):
-        sat = (v <= bounds[0]).sum(dims, dtype=torch.float32).div_(n)
-    else:  # symmetric about the middle of the range: one comparison of |v - middle|
-        middle, half = (bounds[0] + bounds[1]) / 2, (bounds[1] - bounds[0]) / 2
-        centred = v.abs() if middle == 0 else (v - middle).abs_()
-        sat = (centred >= half).sum(dims, dtype=torch.float32).div_(n)
-    return torch.stack([mean, std, sat], dim=-1)
-_ALIGN = 16  # floats: 64 bytes
-
-
-def _slots(k: int, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
-    """An uninitialised (k, *shape) float tensor whose k slots each start 64-byte aligned."""
-    n = 1
-    for d in shape:
-        n *= d
-    stride = -(-n // _ALIGN) * _ALIGN
-    return torch.empty(k, stride, device=device)[:, :n].view(k, *shape)
