@@ -10,9 +10,9 @@ from app_pages.autoencoders_state import (BATCH_SIZES, BETAS, DEFAULT_PRESET, GR
                                           PRESETS, SPARSITY_WEIGHTS,
                                           AutoencoderRun, config_from_widgets, default_widgets, explain, fmt,
                                           preset_config, sample_indices, widgets_from_config)
-from app_pages.common import app_device, ensure_global_seed
+from app_pages.common import app_device, ask_before_discard, ensure_global_seed, replace_allowed
 from engine import ConfigError
-from engine.autoencoder import MAX_LATENT, RECON_LOSSES
+from engine.autoencoder import MAX_LATENT, RECON_LOSSES, AutoencoderConfig, structural_changes
 from engine.autoencoder_models import NOISE_TYPES
 from engine.registries import ACTIVATIONS, OPTIMIZERS
 from viz.autoencoders import (angles_figure, encoder_gradient_figure, image_rows_figure, latent_grid_figure,
@@ -36,6 +36,19 @@ for key, value in default_widgets().items():
 def on_preset() -> None:
     if state.ae_preset in PRESETS:
         state.update(widgets_from_config(preset_config(state.ae_preset, state.global_seed)))
+        state.ae_replace_ok = True  # picking a preset is asking for its network
+
+
+def on_replace_network(config_json: str) -> None:
+    """The user chose the changed settings over the trained network."""
+    state.ae_replace_ok = config_json
+
+
+def on_keep_network(config_json: str) -> None:
+    """The user keeps the trained network: the widgets go back to its settings."""
+    config = AutoencoderConfig.from_json(config_json)
+    state.update(widgets_from_config(config))
+    state.global_seed = config.seed
 
 
 def on_model() -> None:
@@ -114,9 +127,16 @@ try:
 except ConfigError as e:
     st.error(f"This setting is not possible: {e}. The last valid network keeps running.", icon="🚫")
     config = run.trainer.config if run else preset_config(DEFAULT_PRESET, state.global_seed)
+# A preset replaces the network at once; a widget change that would throw away a trained
+# network asks first, and until the user chooses the trained one runs on with the hot settings.
+replace_ok = replace_allowed("ae_replace_ok", config.to_json())
 if run is None:
     with st.spinner("Loading the digits and building the network…"):
         run = state.ae_run = AutoencoderRun.build(config, app_device())
+elif (changed := structural_changes(run.trainer.config, config)) and run.trainer.step_count >= 1 and not replace_ok:
+    run.apply_hot(config)
+    ask_before_discard(None, changed, f"{run.trainer.step_count:,} steps", on_replace_network, on_keep_network, "ae",
+                       replace_args=(config.to_json(),), keep_args=(run.trainer.config.to_json(),))
 else:
     changed = run.apply(config)
     if changed:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.autoencoder import AutoencoderConfig, AutoencoderSnapshot, AutoencoderTrainer
+from engine import ConfigError
+from engine.autoencoder import HOT_FIELDS, AutoencoderConfig, AutoencoderSnapshot, AutoencoderTrainer
 
 TICK_SECONDS = 0.35          # the live view asks for a frame about 3 times a second
 MAX_TICK_SECONDS = 3.0       # on a machine too busy for that, frames come less often, up to this
@@ -177,6 +178,17 @@ class AutoencoderRun:
         if not changed and not self.trainer.diverged and self.message.startswith("The loss became"):
             self.message = ""
         return changed
+
+    def apply_hot(self, config: AutoencoderConfig) -> None:
+        """Only the hot settings of `config` (learning rate, batch size, β, ...) reach the running
+        trainer; its structure stays (the page asks before a structural change replaces it)."""
+        wanted, running = config.flat(), self.trainer.config
+        try:
+            hot = running.replace(**{name.split(".", 1)[1]: wanted[name.split(".", 1)[1]] for name in HOT_FIELDS})
+        except ConfigError:
+            return  # those values do not fit the running network: they wait for the new one
+        if hot != running:
+            self.apply(hot)
 
     def click(self, x: float, y: float) -> None:
         self.clicked = (float(x), float(y))

@@ -1,17 +1,18 @@
 """GAN lab: the minimax game between a generator and a discriminator, live on 2-D
 distributions and on handwritten digits."""
+import json
 import time
 
 import numpy as np
 import streamlit as st
 
-from app_pages.common import app_device, ensure_global_seed
+from app_pages.common import app_device, ask_before_discard, ensure_global_seed, replace_allowed
 from app_pages.gan_state import (COLLAPSE_NOTE, DEFAULT_PRESET, HEATMAP_RESOLUTION, LEARNING_RATES, LOSS_LABELS,
                                  MANIFOLD_SIZE, PRESETS, SPEEDS, TARGET_LABELS, LiveRun, add_point,
                                  config_from_widgets, digit_widgets, digits_config_from_widgets, explain, fmt, heart,
-                                 preset_config, widgets_from_config)
+                                 keep_widgets, preset_config, structural_fields, widgets_from_config)
 from engine import ConfigError
-from engine.gan import GANTrainer, LOSS_VARIANTS, NOISE_TYPES, TARGETS
+from engine.gan import GANConfig, GANTrainer, LOSS_VARIANTS, NOISE_TYPES, TARGETS
 from engine.gan_digits import DigitsGANConfig, DigitsGANTrainer
 from engine.registries import ACTIVATIONS, OPTIMIZERS
 from viz.gan import digits_figure, distance_figure, losses_figure, plane_figure, timeline_figure, verdict_figure
@@ -41,6 +42,7 @@ def on_preset() -> None:
         state.update(widgets_from_config(config))
         if config.target == "drawn":
             state.gan_points = config.points  # the heart again, if the drawing was cleared
+        state.gan_run_replace_ok = True  # picking a preset is asking for its game
 
 
 def on_play_pause(run_key: str, play: bool) -> None:
@@ -61,12 +63,23 @@ def on_reset(run_key: str) -> None:
 
 def on_clear_points() -> None:
     state.gan_points = []
+    state.gan_run_replace_ok = True  # a new drawing is asking for a game on it
 
 
-def controls(run_key: str, run: LiveRun | None, d_and_g: bool) -> None:
-    playing = run is not None and run.playing
-    drawn = run.trainer.step_count if run else 0
+def control_bar(d_and_g: bool) -> list:
+    """The row of controls: speed and preset now, the buttons once the run is up to date
+    (control_buttons), so that a Step click right after a new game acts on the new one."""
     bar = st.columns([1, 1, 1, 1, 1, 2.2, 2.6] if d_and_g else [1, 1, 1, 4.8])
+    if d_and_g:
+        bar[5].selectbox("Speed", list(SPEEDS), key="gan_speed", label_visibility="collapsed")
+        bar[6].selectbox("Preset", ["Choose a preset…"] + list(PRESETS), key="gan_preset", on_change=on_preset,
+                         label_visibility="collapsed")
+    return bar
+
+
+def control_buttons(bar: list, run_key: str, run: LiveRun, d_and_g: bool) -> None:
+    playing = run.playing
+    drawn = run.trainer.step_count
     bar[0].button("⏸ Pause" if playing else "▶ Play", key=f"{run_key}_play", on_click=on_play_pause,
                   args=(run_key, not playing), type="primary", use_container_width=True, help="Train live")
     if d_and_g:
@@ -85,17 +98,33 @@ def controls(run_key: str, run: LiveRun | None, d_and_g: bool) -> None:
                                                      "watch the fakes slide along the arrows")
     bar[4 if d_and_g else 2].button("↺ Reset", key=f"{run_key}_reset", on_click=on_reset, args=(run_key,),
                                     use_container_width=True, help="New initial weights, history cleared")
-    if d_and_g:
-        bar[5].selectbox("Speed", list(SPEEDS), key="gan_speed", label_visibility="collapsed")
-        bar[6].selectbox("Preset", ["Choose a preset…"] + list(PRESETS), key="gan_preset", on_change=on_preset,
-                         label_visibility="collapsed")
+
+
+def on_replace_game(run_key: str, config_json: str) -> None:
+    """The user chose the changed settings over the trained game."""
+    state[f"{run_key}_replace_ok"] = config_json
+
+
+def on_keep_game(run_key: str, config_json: str) -> None:
+    """The user keeps the trained game: the widgets go back to its settings."""
+    config = (DigitsGANConfig if run_key == "gan_digits_run" else GANConfig).from_dict(json.loads(config_json))
+    state.update(keep_widgets(config))
+    state.global_seed = config.seed
 
 
 def keep_or_rebuild(run_key: str, config, make) -> LiveRun:
-    """Hot changes go to the running trainer; structural ones start a new game (still playing if it was)."""
+    """Hot changes go to the running trainer. A structural one starts a new game (still playing
+    if it was) at once when the game has not trained yet or the user asked for it (a preset, a
+    drawn point); a trained game is kept, and the page asks, until the user chooses."""
     run: LiveRun | None = state.get(run_key)
+    replace_ok = replace_allowed(f"{run_key}_replace_ok", config.to_json())
     if run is None:
         run = state[run_key] = LiveRun(make(config))
+    elif (changed := structural_fields(run.trainer.config, config)) and run.has_trained and not replace_ok:
+        run.apply_hot(config)
+        ask_before_discard(None, changed, f"{run.trainer.step_count:,} steps", on_replace_game, on_keep_game, run_key,
+                           thing="game", replace_args=(run_key, config.to_json()),
+                           keep_args=(run_key, run.trainer.config.to_json()))
     else:
         changed = run.trainer.apply(config)
         if changed:
@@ -115,7 +144,7 @@ mode = st.segmented_control("Lab", MODES, key="gan_mode", label_visibility="coll
 # ================= the 2-D game =================
 def plane_lab() -> None:
     run: LiveRun | None = state.get("gan_run")
-    controls("gan_run", run, d_and_g=True)
+    bar = control_bar(d_and_g=True)
     c = st.columns([1.3, 0.9, 1, 1.4, 0.9, 1])
     c[0].selectbox("Target", TARGETS, key="gan_target", format_func=TARGET_LABELS.get)
     if state.gan_target == "mixture":
@@ -153,6 +182,7 @@ def plane_lab() -> None:
     elif problem:
         st.error(f"This setting is not possible: {problem}. The last valid game goes on.", icon="🚫")
     run = keep_or_rebuild("gan_run", config, lambda cfg: GANTrainer(cfg, app_device()))
+    control_buttons(bar, "gan_run", run, d_and_g=True)
     plane_view()
 
 
@@ -229,6 +259,7 @@ def add_clicked_point(event) -> None:
         return  # the same selection seen again on a rerun
     state.gan_last_click = (x, y)
     state.gan_points = add_point(state.gan_points, x, y)
+    state.gan_run_replace_ok = True  # each drawn point starts a new game on the drawing, as the caption says
     st.rerun()
 
 
@@ -238,7 +269,7 @@ def digits_lab() -> None:
     st.markdown("The same game in 64 dimensions: G draws 8 × 8 images of handwritten digits (scikit-learn's 1,797 "
                 "digits, pixels scaled to 0..1), D tells them from real ones. The grid below always shows G of "
                 "the **same 36 noise vectors**, so you watch the same samples sharpen into digits.")
-    controls("gan_digits_run", run, d_and_g=False)
+    bar = control_bar(d_and_g=False)
     c = st.columns(5)
     c[0].select_slider("Learning rate", [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01], key="gan_dg_lr",
                        help="Both players; applied to the running game at once")
@@ -253,9 +284,10 @@ def digits_lab() -> None:
         config = run.trainer.config if run else DigitsGANConfig(seed=state.global_seed)
     if run is None:
         with st.spinner("Loading the digits…"):
-            keep_or_rebuild("gan_digits_run", config, lambda cfg: DigitsGANTrainer(cfg, app_device()))
+            run = keep_or_rebuild("gan_digits_run", config, lambda cfg: DigitsGANTrainer(cfg, app_device()))
     else:
-        keep_or_rebuild("gan_digits_run", config, lambda cfg: DigitsGANTrainer(cfg, app_device()))
+        run = keep_or_rebuild("gan_digits_run", config, lambda cfg: DigitsGANTrainer(cfg, app_device()))
+    control_buttons(bar, "gan_digits_run", run, d_and_g=False)
     digits_view()
 
 

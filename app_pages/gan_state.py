@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.gan import GANConfig, GANTrainer
+from engine import ConfigError
+from engine.gan import STRUCTURAL, GANConfig, GANTrainer, structural_changes
 from engine.gan_digits import DigitsGANConfig, DigitsGANTrainer
 
 TICK_SECONDS = 0.25          # the live view redraws 4 times a second
@@ -63,6 +64,7 @@ WIDGET_FIELDS = {  # widget key -> config field
     "gan_g_lr": "g_lr", "gan_d_layers": "d_layers", "gan_d_width": "d_width", "gan_d_act": "d_activation",
     "gan_d_opt": "d_optimizer", "gan_d_lr": "d_lr",
 }
+DIGIT_STRUCTURAL = ("noise_dim", "hidden", "seed")  # what DigitsGANTrainer.apply refuses
 DIGIT_FIELDS = {"gan_dg_lr": "lr", "gan_dg_k": "d_steps", "gan_dg_loss": "loss", "gan_dg_noise": "noise_dim",
                 "gan_dg_hidden": "hidden"}
 
@@ -91,6 +93,32 @@ def digit_widgets(config: DigitsGANConfig) -> dict:
 
 def digits_config_from_widgets(state, seed: int) -> DigitsGANConfig:
     return DigitsGANConfig.from_dict({**{name: state[key] for key, name in DIGIT_FIELDS.items()}, "seed": int(seed)})
+
+
+def structural_fields(old: GANConfig | DigitsGANConfig, new: GANConfig | DigitsGANConfig) -> list[str]:
+    """The settings that differ and need a new game (for either lab)."""
+    if isinstance(old, GANConfig):
+        return structural_changes(old, new)
+    return [k for k in DIGIT_STRUCTURAL if getattr(old, k) != getattr(new, k)]
+
+
+def hot_config(running: GANConfig | DigitsGANConfig, wanted: GANConfig | DigitsGANConfig):
+    """`running` with the hot settings of `wanted` (learning rates, k, loss, batch size, step
+    limit): what a running game takes while the page asks about a structural change."""
+    keep = STRUCTURAL if isinstance(running, GANConfig) else DIGIT_STRUCTURAL
+    d = wanted.to_dict()
+    d.update({k: getattr(running, k) for k in keep})
+    return type(running).from_dict(d)
+
+
+def keep_widgets(config: GANConfig | DigitsGANConfig) -> dict:
+    """The widget values (and the drawing, for a drawn target) that describe `config`."""
+    if isinstance(config, DigitsGANConfig):
+        return digit_widgets(config)
+    values = widgets_from_config(config)
+    if config.target == "drawn":
+        values["gan_points"] = [list(p) for p in config.points]
+    return values
 
 
 def add_point(points: list, x: float, y: float, domain: float = 2.0) -> list:
@@ -154,6 +182,20 @@ class LiveRun:
 
     def pause(self) -> None:
         self.playing = False
+
+    @property
+    def has_trained(self) -> bool:
+        return self.trainer.step_count >= 1
+
+    def apply_hot(self, config: GANConfig | DigitsGANConfig) -> None:
+        """Only the hot settings of `config` reach the running game; its structure stays (the
+        page asks before a structural change replaces it)."""
+        try:
+            hot = hot_config(self.trainer.config, config)
+        except ConfigError:
+            return  # those values do not fit the running game: they wait for the new one
+        if hot != self.trainer.config:
+            self.trainer.apply(hot)
 
     def step(self, what: str = "both", n: int = 1):
         """A manual step (pauses first): both players, only D ("d") or only G ("g")."""

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from app_pages.common import app_device, ensure_global_seed
+from app_pages.common import app_device, ask_before_discard, ensure_global_seed
 from app_pages.playground_sweep import spread_section
 from app_pages.playground_state import (DATASET_LABELS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAX_LAYERS,
                                         MAX_NEURONS, PENALTY_RATES, PRESETS, SPEEDS, TICK_SECONDS, PlaygroundRun,
@@ -166,14 +166,7 @@ if "pg_notice" in state:
 
 config_problem = st.empty()  # filled below if the widgets describe an impossible network
 run: PlaygroundRun | None = state.get("pg_run")
-bar = st.columns([1.1, 1.1, 1.1, 2.2, 2.6])
-playing = run is not None and run.playing
-bar[0].button("⏸ Pause" if playing else "▶ Play", key="pg_play", on_click=on_play_pause, args=(not playing,),
-              type="primary", use_container_width=True, help="Start or stop live training")
-bar[1].button("⏭ Step", key="pg_step", on_click=on_step, args=(run.trainer.step_count if run else 0,),
-              use_container_width=True, help="Train exactly one epoch")
-bar[2].button("↺ Reset", key="pg_reset", on_click=on_reset, use_container_width=True,
-              help="New initial weights, training history cleared")
+bar = st.columns([1.1, 1.1, 1.1, 2.2, 2.6])  # the buttons are drawn into it once the network is up to date
 bar[3].selectbox("Speed", list(SPEEDS), index=2, key="pg_speed", label_visibility="collapsed")
 bar[4].selectbox("Preset", ["Choose a preset…"] + list(PRESETS), key="pg_preset", on_change=on_preset,
                  label_visibility="collapsed")
@@ -248,16 +241,11 @@ replace_ok = state.pop("pg_replace_ok", False)
 if run is None:
     run = state.pg_run = PlaygroundRun(Trainer(config, app_device()))
 elif (changed := structural_changes(run.trainer.config, config)) and run.trainer.epoch >= 1 and not replace_ok:
-    with config_problem.container(border=True):
-        st.warning(f"You changed **{', '.join(changed)}**: that needs a new network, and the one on screen has "
-                   f"trained for {run.trainer.epoch:,} epochs. It keeps running until you choose.", icon="❓")
-        a, b, _ = st.columns([1.3, 1.3, 2])
-        a.button("Start the new network", key="pg_replace", type="primary", on_click=on_replace_network,
-                 args=(config.to_json(),), width="stretch")
-        b.button("Keep the trained one", key="pg_keep", on_click=on_keep_network,
-                 args=(run.trainer.config.to_json(),), width="stretch")
-    # Hot settings (learning rate, batch size, ...) still reach the network that keeps running.
+    # Hot settings (learning rate, batch size, ...) still reach the network that keeps running,
+    # and "Keep" keeps them: the question is drawn with its settings after they arrived.
     run.trainer.apply(run.trainer.config.replace(train={k: getattr(config.train, k) for _, k in HOT_FIELDS}))
+    ask_before_discard(config_problem, changed, f"{run.trainer.epoch:,} epochs", on_replace_network, on_keep_network,
+                       "pg", replace_args=(config.to_json(),), keep_args=(run.trainer.config.to_json(),))
 else:
     changed = run.trainer.apply(config)
     if changed:
@@ -267,6 +255,15 @@ else:
 query = config.to_query()
 if dict(st.query_params) != query:
     st.query_params.from_dict(query)
+
+# Drawn for the network as it is now: a Step click right after a replacement acts on the new one.
+playing = run.playing
+bar[0].button("⏸ Pause" if playing else "▶ Play", key="pg_play", on_click=on_play_pause, args=(not playing,),
+              type="primary", use_container_width=True, help="Start or stop live training")
+bar[1].button("⏭ Step", key="pg_step", on_click=on_step, args=(run.trainer.step_count,),
+              use_container_width=True, help="Train exactly one epoch")
+bar[2].button("↺ Reset", key="pg_reset", on_click=on_reset, use_container_width=True,
+              help="New initial weights, training history cleared")
 
 
 # ---------- the live view ----------

@@ -2,12 +2,14 @@
 overfit, read its mistakes, and try it on your own sentences."""
 import streamlit as st
 
-from app_pages.common import app_device, ensure_global_seed
+from app_pages.common import app_device, ask_before_discard, ensure_global_seed, replace_allowed
 from app_pages.sentiment_state import (BATCH_SIZES, EMBED_DIMS, HEADS, LEARNING_RATES, LOSS_NAMES, MAX_TOKENS,
                                        REPRESENTATIONS, ROW_LIMITS, SHARES, TICK_SECONDS, VOCAB_SIZES, WIDTHS,
                                        SentimentLab, config_from_widgets, default_widgets, encoding_table,
-                                       explanation_sentence, misclassified_rows, numbers_in_words, read_upload)
+                                       explanation_sentence, misclassified_rows, numbers_in_words, read_upload,
+                                       widgets_from_config)
 from engine import ConfigError
+from engine.sentiment import SentimentConfig
 from engine.registries import ACTIVATIONS, OPTIMIZERS
 from engine.sentiment_data import MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS
 from engine.sentiment_models import MINILM_MAX_ROWS
@@ -33,6 +35,19 @@ def on_upload() -> None:
     state.sn_upload_error, state.sn_upload_notes = error, notes
     if rows is not None:  # a bad file never replaces the last good one
         state.sn_upload_rows, state.sn_upload_name = rows, file.name
+        state.sn_replace_ok = True  # uploading a file is asking for a model trained on it
+
+
+def on_replace_model(config_json: str) -> None:
+    """The user chose the changed settings over the trained model."""
+    state.sn_replace_ok = config_json
+
+
+def on_keep_model(config_json: str) -> None:
+    """The user keeps the trained model: the widgets go back to its settings."""
+    config = SentimentConfig.from_json(config_json)
+    state.update(widgets_from_config(config))
+    state.global_seed = config.train.seed
 
 
 def on_play_pause(play: bool) -> None:
@@ -130,7 +145,15 @@ else:
         config = config_from_widgets(state, state.global_seed, state.get("sn_upload_rows"))
     except ConfigError as e:
         st.error(f"This setting is not possible: {e}.", icon="🚫")
-if config is not None and (lab is None or not lab.apply(config)):
+# A new upload (or Reset) asks for a new model at once; another widget change that would throw
+# away a trained model asks first, and until the user chooses it runs on with the hot settings.
+replace_ok = replace_allowed("sn_replace_ok", config.to_json() if config is not None else "")
+changed = lab.changes(config) if lab is not None and config is not None else []
+if changed and lab.has_trained and not replace_ok:
+    lab.apply_hot(config)
+    ask_before_discard(None, changed, f"{lab.trainer.step_count:,} steps", on_replace_model, on_keep_model, "sn",
+                       replace_args=(config.to_json(),), keep_args=(lab.trainer.config.to_json(),))
+elif config is not None and (lab is None or not lab.apply(config)):
     was_playing = lab is not None and lab.playing
     spinner = (f"Computing MiniLM vectors for {MINILM_MAX_ROWS:,} texts (a minute or more on a CPU, once per "
                "process)…"
@@ -171,7 +194,8 @@ if lab is not None:
                   help="Train to the next validation check")
     bar[2].button("↺ Reset", key="sn_reset", on_click=on_reset, width="stretch",
                   help="New initial weights, curves cleared")
-    bar[3].caption("Changing the data, the representation or the network starts a new run; the learning rate, L2, "
+    bar[3].caption("Changing the data, the representation or the network needs a new run (once this one has "
+                   "trained, the page asks first); the learning rate, L2, "
                    "epochs and early stopping change the running one.")
 
     @st.fragment(run_every=TICK_SECONDS if playing else None)

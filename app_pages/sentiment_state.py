@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.sentiment import SentimentConfig, SentimentTrainer, structural_changes
+from engine import ConfigError
+from engine.sentiment import HOT_FIELDS, SentimentConfig, SentimentTrainer, structural_changes
 from engine.sentiment_data import parse_labelled_csv, tokenize
 from engine.sentiment_models import MINILM_MAX_ROWS
 
@@ -61,6 +62,31 @@ def config_from_widgets(state, seed: int, upload_rows: list | None = None) -> Se
         "train": {"loss": state["sn_loss"], "optimizer": state["sn_optimizer"], "lr": float(state["sn_lr"]),
                   "batch_size": int(state["sn_batch"]), "epochs": int(state["sn_epochs"]),
                   "early_stopping": int(state["sn_patience"]), "l2": float(state["sn_l2"]), "seed": int(seed)}})
+
+
+def widgets_from_config(config: SentimentConfig) -> dict:
+    """The widget values (and the uploaded rows) that describe `config`, the seed aside; with no
+    hidden layer the width widget keeps its value."""
+    d, m, t = config.data, config.model, config.train
+    w = {"sn_source": d.source, "sn_classes": d.n_classes, "sn_min_conf": d.min_confidence, "sn_dedup": d.dedup,
+         "sn_max_rows": d.max_rows, "sn_val": d.val_fraction, "sn_test": d.test_fraction, "sn_rep": m.representation,
+         "sn_vocab": m.vocab_size, "sn_embed": m.embed_dim, "sn_max_tokens": m.max_tokens, "sn_layers": m.layers,
+         "sn_heads": m.heads, "sn_depth": len(m.hidden), "sn_activation": m.activation, "sn_dropout": m.dropout,
+         "sn_loss": t.loss, "sn_optimizer": t.optimizer, "sn_lr": t.lr, "sn_batch": t.batch_size,
+         "sn_epochs": t.epochs, "sn_patience": t.early_stopping, "sn_l2": t.l2}
+    if d.source == "upload":
+        w["sn_upload_rows"] = [list(r) for r in d.rows]
+    if m.hidden:
+        w["sn_width"] = m.hidden[0]
+    return w
+
+
+def hot_config(running: SentimentConfig, wanted: SentimentConfig) -> SentimentConfig:
+    """`running` with the hot settings of `wanted` (learning rate, momentum, L2, epochs, patience)."""
+    sections: dict[str, dict] = {}
+    for section, k in HOT_FIELDS:
+        sections.setdefault(section, {})[k] = getattr(getattr(wanted, section), k)
+    return running.replace(**sections)
 
 
 def read_upload(data: bytes) -> tuple[list[list[str]] | None, str, list[str]]:
@@ -133,6 +159,23 @@ class SentimentLab:
         nxt = next((m for m in marks if m > r), spe + marks[0])
         t.step(nxt - r)
         self._check_stop()
+
+    @property
+    def has_trained(self) -> bool:
+        return self.trainer.step_count >= 1
+
+    def changes(self, config: SentimentConfig) -> list[str]:
+        """The settings that differ from the running model's and need a new one."""
+        return structural_changes(self.trainer.config, config)
+
+    def apply_hot(self, config: SentimentConfig) -> None:
+        """Only the hot settings of `config` reach the running model; its structure stays (the
+        page asks before a structural change replaces it)."""
+        try:
+            hot = hot_config(self.trainer.config, config)
+        except ConfigError:
+            return
+        self.apply(hot)
 
     def apply(self, config: SentimentConfig) -> bool:
         """Hot changes go to the running trainer; False when the change needs a new run."""

@@ -5,12 +5,13 @@ import time
 
 import streamlit as st
 
-from app_pages.common import app_device, ensure_global_seed
+from app_pages.common import app_device, ask_before_discard, ensure_global_seed, replace_allowed
 from app_pages.sequence_state import (ARCH_LABELS, ARCHS, BATCH_SIZES, CLIP_NORMS, CONTEXTS, CORPUS_LABELS,
                                       HIDDEN_SIZES, LEARNING_RATES, PROBE_LIMIT, TICK_SECONDS, SequenceLab,
-                                      config_from_widgets, default_widgets, describe_chars, text_limits_message)
+                                      config_from_widgets, default_widgets, describe_chars, text_limits_message,
+                                      widgets_from_config)
 from engine import ConfigError
-from engine.charlm import MAX_TEXT, MAX_VOCAB, MIN_TEXT, REPLACEMENT
+from engine.charlm import MAX_TEXT, MAX_VOCAB, MIN_TEXT, REPLACEMENT, CharLMConfig
 from engine.registries import OPTIMIZERS
 from viz.sequence import attention_figure, gradient_time_figure, hidden_state_figure, loss_figure
 
@@ -45,6 +46,22 @@ def on_reset() -> None:
     state.pop("sq_lab", None)
 
 
+def on_text_change() -> None:
+    state.sq_replace_ok = True  # pasting a text is asking for models that read it
+
+
+def on_replace_models(config_json: str) -> None:
+    """The user chose the changed settings over the trained models."""
+    state.sq_replace_ok = config_json
+
+
+def on_keep_models(config_json: str) -> None:
+    """The user keeps the trained models: the widgets go back to their settings."""
+    config = CharLMConfig.from_json(config_json)
+    state.update(widgets_from_config(config))
+    state.global_seed = config.seed
+
+
 st.title("🔤 Sequence models")
 st.caption("Four ways to predict the next character. A recurrent network (RNN, LSTM, GRU) reads the text one "
            "character at a time and carries a state forward; what it read long ago must survive many steps to "
@@ -53,14 +70,7 @@ st.caption("Four ways to predict the next character. A recurrent network (RNN, L
            "what they write, how far back their gradient reaches, and what the Transformer attends to.")
 
 lab: SequenceLab | None = state.get("sq_lab")
-playing = lab is not None and lab.playing
-bar = st.columns([1, 1, 1, 4])
-bar[0].button("⏸ Pause" if playing else "▶ Play", key="sq_play", on_click=on_play_pause, args=(not playing,),
-              type="primary", use_container_width=True, help="Train every model chosen, live")
-bar[1].button("⏭ 10 steps", key="sq_step", on_click=on_step, args=(lab.trainer.step_count if lab else 0,),
-              use_container_width=True, help="Ten optimisation steps for every model, then pause")
-bar[2].button("↺ Reset", key="sq_reset", on_click=on_reset, use_container_width=True,
-              help="New initial weights, history cleared")
+bar = st.columns([1, 1, 1, 4])  # the buttons are drawn into it once the models are up to date
 bar[3].multiselect("Models trained side by side", ARCHS, key="sq_models", format_func=ARCH_LABELS.get,
                    help="Each is trained on exactly the same batches, from the same seed")
 
@@ -68,7 +78,7 @@ left, right = st.columns([1.1, 1], gap="medium")
 with left:
     st.radio("Text", list(CORPUS_LABELS), key="sq_corpus", format_func=CORPUS_LABELS.get, horizontal=True)
     if state.sq_corpus == "text":
-        st.text_area("Your text", key="sq_text", height=120,
+        st.text_area("Your text", key="sq_text", height=120, on_change=on_text_change,
                      help=f"{MIN_TEXT:,} to {MAX_TEXT:,} characters; any script, emoji included")
         st.caption(f"{len(state.sq_text):,} characters (limits: {MIN_TEXT:,}–{MAX_TEXT:,}). Up to {MAX_VOCAB} "
                    f"distinct characters are kept; rarer ones become {REPLACEMENT}.")
@@ -115,7 +125,16 @@ else:
         problem = f"This setting is not possible: {e}."
 if problem:
     st.error(problem + (" The models trained so far keep their progress." if lab else ""), icon="🚫")
-if config is not None and (lab is None or not lab.apply(config)):
+# Pasting a new text (or Reset) asks for new models at once; another widget change that would
+# throw away trained models asks first, and until the user chooses they run on with the hot settings.
+replace_ok = replace_allowed("sq_replace_ok", config.to_json() if config is not None else "")
+changed = lab.changes(config) if lab is not None and config is not None else []
+if changed and lab.has_trained and not replace_ok:
+    lab.apply_hot(config)
+    ask_before_discard(None, changed, f"{lab.trainer.step_count:,} steps", on_replace_models, on_keep_models, "sq",
+                       thing="model", plural=True, replace_args=(config.to_json(),),
+                       keep_args=(lab.trainer.config.to_json(),))
+elif config is not None and (lab is None or not lab.apply(config)):
     was_playing = lab is not None and lab.playing
     try:
         with st.spinner("Reading the text and building the models…"):
@@ -124,6 +143,14 @@ if config is not None and (lab is None or not lab.apply(config)):
         state.sq_lab = lab
     except (ConfigError, OSError) as e:
         st.error(f"Could not build the models: {e}", icon="🚫")
+# Drawn for the models as they are now: a Step click right after a rebuild acts on the new ones.
+playing = lab is not None and lab.playing
+bar[0].button("⏸ Pause" if playing else "▶ Play", key="sq_play", on_click=on_play_pause, args=(not playing,),
+              type="primary", use_container_width=True, help="Train every model chosen, live")
+bar[1].button("⏭ 10 steps", key="sq_step", on_click=on_step, args=(lab.trainer.step_count if lab else 0,),
+              use_container_width=True, help="Ten optimisation steps for every model, then pause")
+bar[2].button("↺ Reset", key="sq_reset", on_click=on_reset, use_container_width=True,
+              help="New initial weights, history cleared")
 if lab is None:
     st.info("Pick a text and at least one model to start.")
     st.stop()

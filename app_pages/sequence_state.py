@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.charlm import MAX_TEXT, MIN_TEXT, CharLMConfig, CharLMTrainer, CharModelConfig
+from engine import ConfigError
+from engine.charlm import (HOT_FIELDS, HOT_MODEL_FIELDS, MAX_TEXT, MIN_TEXT, CharLMConfig, CharLMTrainer,
+                           CharModelConfig, structural_changes)
 from engine.charlm_models import RECURRENT
 
 ARCHS = ["rnn", "lstm", "gru", "transformer"]
@@ -61,6 +63,34 @@ def config_from_widgets(state, seed: int) -> CharLMConfig:
         "corpus": corpus, "text": state["sq_text"] if corpus == "text" else "",
         "context": int(state["sq_context"]), "batch_size": int(state["sq_batch"]),
         "clip_grad_norm": float(state["sq_clip"]), "seed": int(seed), "models": [vars(m) for m in models]})
+
+
+def widgets_from_config(config: CharLMConfig) -> dict:
+    """The widget values that describe `config` (its models' settings; the others' tabs stay)."""
+    w = {"sq_models": [m.arch for m in config.models], "sq_corpus": config.corpus, "sq_context": config.context,
+         "sq_batch": config.batch_size, "sq_clip": config.clip_grad_norm}
+    if config.corpus == "text":
+        w["sq_text"] = config.text
+    for m in config.models:
+        a = m.arch
+        w.update({f"sq_{a}_hidden": m.hidden, f"sq_{a}_layers": m.layers, f"sq_{a}_dropout": m.dropout,
+                  f"sq_{a}_optimizer": m.optimizer, f"sq_{a}_lr": m.lr})
+        if a == "transformer":
+            w.update({"sq_transformer_heads": m.heads, "sq_transformer_positions": m.positions})
+    return w
+
+
+def hot_config(running: CharLMConfig, wanted: CharLMConfig) -> CharLMConfig:
+    """`running` with the hot settings of `wanted`: clipping, the step limit, and each model's
+    learning rate and label (matched by architecture, one model per architecture on this page)."""
+    d = running.to_dict()
+    w = wanted.to_dict()
+    d.update({k: w[k] for k in HOT_FIELDS})
+    by_arch = {m["arch"]: m for m in w["models"]}
+    for m in d["models"]:
+        if m["arch"] in by_arch:
+            m.update({k: by_arch[m["arch"]][k] for k in HOT_MODEL_FIELDS})
+    return CharLMConfig.from_dict(d)
 
 
 def describe_chars(chars: list[str], limit: int = 12) -> str:
@@ -171,6 +201,24 @@ class SequenceLab:
 
     def pause(self) -> None:
         self.playing = False
+
+    @property
+    def has_trained(self) -> bool:
+        return self.trainer.step_count >= 1
+
+    def changes(self, config: CharLMConfig) -> list[str]:
+        """The settings that differ from the running models' and need new ones."""
+        return structural_changes(self.trainer.config, config)
+
+    def apply_hot(self, config: CharLMConfig) -> None:
+        """Only the hot settings of `config` reach the running models; their structure stays
+        (the page asks before a structural change replaces them)."""
+        try:
+            hot = hot_config(self.trainer.config, config)
+        except ConfigError:
+            return
+        if hot != self.trainer.config:
+            self.trainer.apply(hot)
 
     def apply(self, config: CharLMConfig) -> bool:
         """Hot changes (learning rates, clipping) keep the progress; False when the change needs new models."""

@@ -1,13 +1,17 @@
 """Vanishing gradients: watch the gradient die (or blow up) layer by layer, live, and compare fixes."""
+import json
+import math
 import time
 
 import streamlit as st
 
-from app_pages.common import app_device, ensure_global_seed
+from app_pages.common import app_device, ask_before_discard, ensure_global_seed, replace_allowed
+from app_pages.playground_sweep import spread_section
 from app_pages.vanishing_state import (CLIP_NORMS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, PRESETS, TICK_SECONDS,
                                        WIDTHS, VanishingLab, activation_quantiles, config_from_widgets,
-                                       default_widgets, explain, preset_config, preset_widgets, sci)
-from engine import ConfigError
+                                       default_widgets, explain, layer_ratio, preset_config, preset_widgets, sci,
+                                       widgets_from_config)
+from engine import ConfigError, ExperimentConfig
 from engine.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
 from viz.gradients import activation_figure, grad_heatmap_figure, loss_curves_figure, norms_by_depth_figure
 
@@ -29,6 +33,20 @@ for key, value in default_widgets().items():
 def on_preset() -> None:
     if state.vg_preset in PRESETS:
         state.update(preset_widgets(state.vg_preset))
+        state.vg_replace_ok = True  # picking a preset is asking for its network
+
+
+def on_replace_lab(wanted: str) -> None:
+    """The user chose the changed settings over the trained networks."""
+    state.vg_replace_ok = wanted
+
+
+def on_keep_lab(config_json: str, compared: list[str]) -> None:
+    """The user keeps the trained networks: the widgets go back to their settings."""
+    config = ExperimentConfig.from_json(config_json)
+    state.update(widgets_from_config(config))
+    state.vg_compare = list(compared)
+    state.global_seed = config.train.seed
 
 
 def on_play_pause(play: bool) -> None:
@@ -55,14 +73,7 @@ st.caption("A deep stack of sigmoids passes back at most a quarter of the gradie
            "normalisation. All networks compared train on the same data from the same seed.")
 
 lab: VanishingLab | None = state.get("vg_lab")
-playing = lab is not None and lab.playing
-bar = st.columns([1.1, 1.1, 1.1, 3.2])
-bar[0].button("⏸ Pause" if playing else "▶ Play", key="vg_play", on_click=on_play_pause, args=(not playing,),
-              type="primary", use_container_width=True, help="Train every network compared, live")
-bar[1].button("⏭ Step", key="vg_step", on_click=on_step, args=(lab.runs[0].trainer.step_count if lab else 0,),
-              use_container_width=True, help="One optimisation step for every network")
-bar[2].button("↺ Reset", key="vg_reset", on_click=on_reset, use_container_width=True,
-              help="New initial weights, history cleared")
+bar = st.columns([1.1, 1.1, 1.1, 3.2])  # the buttons are drawn into it once the networks are up to date
 bar[3].selectbox("Preset", ["Choose a preset…"] + list(PRESETS), key="vg_preset", on_change=on_preset,
                  label_visibility="collapsed")
 
@@ -90,13 +101,32 @@ except ConfigError as e:
     st.error(f"This setting is not possible: {e}.", icon="🚫")
     config = lab.runs[0].trainer.config if lab else preset_config(DEFAULT_PRESET, "circle", state.global_seed)
 others = [(name, preset_config(name, config.data.name, config.train.seed)) for name in state.vg_compare]
-lab_key = (tuple(state.vg_compare), config.data.name, config.train.seed)
-if lab is None or state.get("vg_lab_key") != lab_key or not lab.apply(config):
+# A deliberate action (preset, Reset) replaces the networks at once; a widget change that
+# would throw away trained networks asks first.
+wanted = json.dumps([config.to_json(), list(state.vg_compare)])
+replace_ok = replace_allowed("vg_replace_ok", wanted)
+changed = lab.changes(config, state.vg_compare) if lab is not None else []
+if lab is not None and changed and lab.has_trained and not replace_ok:
+    lab.apply_hot(config)  # the learning rate and clipping still reach the network that keeps running
+    ask_before_discard(None, changed, f"{lab.runs[0].trainer.step_count:,} steps", on_replace_lab, on_keep_lab, "vg",
+                       plural=len(lab.runs) > 1 or bool(others), replace_args=(wanted,),
+                       keep_args=(lab.runs[0].trainer.config.to_json(), lab.compared))
+elif lab is None or changed:
     was_playing = lab is not None and lab.playing
     with st.spinner("Building the networks…"):
         lab = state.vg_lab = VanishingLab.build([(MAIN_LABEL, config)] + others, app_device())
     lab.playing = was_playing
-    state.vg_lab_key = lab_key
+else:
+    lab.apply(config)
+
+# Drawn for the networks as they are now: a Step click right after a rebuild acts on the new ones.
+playing = lab.playing
+bar[0].button("⏸ Pause" if playing else "▶ Play", key="vg_play", on_click=on_play_pause, args=(not playing,),
+              type="primary", use_container_width=True, help="Train every network compared, live")
+bar[1].button("⏭ Step", key="vg_step", on_click=on_step, args=(lab.runs[0].trainer.step_count,),
+              use_container_width=True, help="One optimisation step for every network")
+bar[2].button("↺ Reset", key="vg_reset", on_click=on_reset, use_container_width=True,
+              help="New initial weights, history cleared")
 
 
 # ---------- the live view ----------
@@ -111,11 +141,11 @@ def live_view() -> None:
     main = lab.runs[0]
     now = main.current_norms()
     snap_loss = main.trainer.history[-1]["train_loss"] if main.trainer.history else float("nan")
-    ratio = float(now[0] / now[-2]) if len(now) > 2 and now[-2] > 0 else float("nan")
+    ratio = layer_ratio(now)
     m = st.columns(5)
     m[0].metric("Step", f"{main.trainer.step_count:,}")
     m[1].metric("Train loss", f"{snap_loss:.3f}")
-    m[2].metric("Layer 1 / last layer", sci(ratio) if len(now) > 2 else "—",
+    m[2].metric("Layer 1 / last layer", sci(ratio) if math.isfinite(ratio) else "—",
                 help="Gradient norm of hidden layer 1 divided by that of the last hidden layer")
     m[3].metric("Largest ‖∇W‖", sci(float(now.max())) if len(now) else "—")
     m[4].metric("Steps / s", f"{lab.steps_per_second:,.0f}" if lab.playing else "—")
@@ -167,6 +197,12 @@ def _describe(run) -> str:
 
 
 live_view()
+
+# ---------- many variants at once ----------
+st.caption("**Is it luck?** Train your network 16 times at once from 16 seeds, or once per learning rate, and see "
+           "how far the loss curves spread. Plain networks only: the sigmoid, tanh and ReLU + He presets can be "
+           "spread; residual, normalised or clipped ones cannot.")
+spread_section(config, key="vg_spread")
 
 with st.expander("Why this happens"):
     st.markdown(

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine import ExperimentConfig, Trainer
-from engine.config import CLASSIFY_SETS, structural_changes
+from engine import ConfigError, ExperimentConfig, Trainer
+from engine.config import CLASSIFY_SETS, HOT_FIELDS, structural_changes
 from engine.probes import activation_summary, record_activations
 
 DATASETS = [n for n in CLASSIFY_SETS if n != "custom"]
@@ -74,6 +74,14 @@ def config_from_widgets(state, seed: int) -> ExperimentConfig:
     return make_config(state["vg_depth"], state["vg_width"], state["vg_activation"], state["vg_init"],
                        state["vg_residual"], state["vg_norm"], state["vg_optimizer"], state["vg_lr"],
                        state["vg_clip"], state["vg_dataset"], seed)
+
+
+def widgets_from_config(config: ExperimentConfig) -> dict:
+    """The widget values that describe `config` (the inverse of config_from_widgets, seed aside)."""
+    m, t = config.model, config.train
+    return {"vg_depth": len(m.hidden), "vg_width": m.hidden[0], "vg_activation": m.activations()[0],
+            "vg_init": m.init, "vg_residual": m.residual, "vg_norm": m.norm, "vg_optimizer": t.optimizer,
+            "vg_lr": t.lr, "vg_clip": t.clip_grad_norm, "vg_dataset": config.data.name}
 
 
 def preset_config(name: str, dataset: str, seed: int) -> ExperimentConfig:
@@ -180,6 +188,33 @@ class VanishingLab:
     def pause(self) -> None:
         self.playing = False
 
+    @property
+    def compared(self) -> list[str]:
+        """The labels of the networks compared with the first one."""
+        return [r.label for r in self.runs[1:]]
+
+    @property
+    def has_trained(self) -> bool:
+        """Trained beyond the one step every network is built with."""
+        return any(r.trainer.step_count > 1 for r in self.runs)
+
+    def changes(self, main_config: ExperimentConfig, compared: list[str]) -> list[str]:
+        """What needs a new lab: the structural fields of the first network that differ, and
+        "comparison" when other networks are asked for."""
+        changed = structural_changes(self.runs[0].trainer.config, main_config)
+        return changed + (["comparison"] if list(compared) != self.compared else [])
+
+    def apply_hot(self, main_config: ExperimentConfig) -> None:
+        """Only the hot settings of main_config (learning rate, clipping, ...) reach the first
+        run; its structure stays: the page asks before a structural change replaces it."""
+        trainer = self.runs[0].trainer
+        try:
+            hot = trainer.config.replace(train={k: getattr(main_config.train, k) for _, k in HOT_FIELDS})
+        except ConfigError:
+            return  # those values do not fit the running network's structure: they wait for the new one
+        if hot != trainer.config:
+            trainer.apply(hot)
+
     def apply(self, main_config: ExperimentConfig) -> bool:
         """Hot changes (learning rate, clipping) go to the first run without losing its
         progress; returns False when the change is structural and needs a new lab."""
@@ -211,6 +246,19 @@ def activation_quantiles(trainer: Trainer, n_points: int = ACTIVATION_POINTS) ->
         saturated.append(activation_summary(v, block.activation_name)["saturated"])
     n = len(model.blocks)
     return {"quantiles": np.array(quantiles).reshape(n, 5), "saturated": np.array(saturated, dtype=float)}
+
+
+def layer_ratio(norms: np.ndarray) -> float:
+    """Gradient norm of hidden layer 1 over that of the last hidden layer (norms: (layers,),
+    the output layer last); NaN when there is no such pair, either is not finite, or the last
+    one is 0 (0 when layer 1 gets no gradient at all). Computed on Python floats after those
+    checks, so that inf/inf, 0/0 or a float32 overflow raise no NumPy warning."""
+    if len(norms) < 3:
+        return float("nan")
+    first, last = float(norms[0]), float(norms[-2])
+    if not (math.isfinite(first) and math.isfinite(last) and first >= 0 and last > 0):
+        return float("nan")
+    return first / last
 
 
 def sci(x: float) -> str:

@@ -66,6 +66,8 @@ def test_page_renders_trains_and_reacts_to_its_widgets():
     at.slider(key="ae_latent").set_value(3).run()
     at.select_slider(key="ae_beta").set_value(4.0).run()
     assert not at.exception, [e.value for e in at.exception]
+    assert trainer(at).config.model.kind == "deep"  # it has trained: the page asks first
+    at.button(key="ae_replace").click().run()
     config = trainer(at).config
     assert (config.model.kind, config.model.latent_dim, config.model.beta) == ("vae", 3, 4.0)
     assert "3 numbers each, projected on their first two principal components" in " ".join(
@@ -131,6 +133,7 @@ def test_sparse_denoising_conv_and_a_32_number_code_on_the_page():
 
     at.selectbox(key="ae_model").set_value("sparse").run()
     at.slider(key="ae_latent").set_value(32).run()
+    at.button(key="ae_replace").click().run()  # the denoiser has trained: the page asked first
     at.button(key="ae_step").click().run()
     assert not at.exception, [e.value for e in at.exception]
     sparse = trainer(at)
@@ -143,8 +146,42 @@ def test_sparse_denoising_conv_and_a_32_number_code_on_the_page():
     assert trainer(at) is sparse and sparse.config.model.sparsity == 1.0
 
     at.selectbox(key="ae_model").set_value("conv").run()
+    at.button(key="ae_replace").click().run()
     at.button(key="ae_step").click().run()
     assert not at.exception and trainer(at).config.model.kind == "conv" and trainer(at).step_count == 100
+
+
+def asking(at: AppTest) -> bool:
+    return any("needs a new network" in w.value for w in at.warning)
+
+
+def test_a_structural_change_asks_before_discarding_a_trained_network():
+    at = open_page()
+    running = trainer(at)
+    running.step(3)
+    history = list(running.history)
+    at.slider(key="ae_latent").set_value(3).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert asking(at) and any("model.latent_dim" in w.value and "3 steps" in w.value for w in at.warning)
+    assert trainer(at) is running and running.step_count == 3 and running.history == history
+    assert running.config.model.latent_dim == 2
+    at.select_slider(key="ae_lr").set_value(0.01).run()  # hot: still reaches the network that keeps running
+    assert trainer(at) is running and running.optimizer.param_groups[0]["lr"] == 0.01
+
+    at.button(key="ae_keep").click().run()
+    assert at.slider(key="ae_latent").value == 2 and at.select_slider(key="ae_lr").value == 0.01
+    assert not asking(at) and trainer(at) is running and running.step_count == 3
+
+    at.slider(key="ae_latent").set_value(3).run()
+    at.button(key="ae_replace").click().run()
+    assert not at.exception and not asking(at)
+    fresh = trainer(at)
+    assert fresh is not running and fresh.config.model.latent_dim == 3 and fresh.step_count == 0
+
+    fresh.step(2)
+    at.selectbox(key="ae_preset").set_value("Linear autoencoder = PCA").run()  # a preset: no question
+    assert not at.exception and not asking(at)
+    assert trainer(at).config.model.kind == "linear" and trainer(at).step_count == 0
 
 
 def test_the_feature_classifier_is_refitted_when_the_network_changes():

@@ -5,6 +5,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from browser_helpers import assert_no_exception, goto_page
 
@@ -38,7 +39,8 @@ def test_play_trains_the_models_and_the_samples_change(app_server, page, screens
     goto_page(page, app_server, "sequence", timeout_ms=120_000)
     assert_no_exception(page)
     assert metric(page, "Step") == "0"
-    assert page.locator('[data-testid="stPlotlyChart"]').count() == 4
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(4, timeout=60_000)
+    expect(page.locator('[data-testid="stCode"]')).to_have_count(4, timeout=60_000)
     first = samples(page)
     assert len(first) == 4 and all(s.startswith("The ") for s in first)
 

@@ -55,12 +55,13 @@ def test_page_renders_widgets_reach_the_game_and_buttons_act():
     at.select_slider(key="gan_d_lr").set_value(0.01).run()
     assert trainer(at) is t and t.config.loss == "minimax" and t.config.d_steps == 3
     assert t.opt_d.param_groups[0]["lr"] == 0.01 and t.step_count == 21
-    # structural: a new game
+    # structural: the game has trained, so the page asks; then a new game
     at.selectbox(key="gan_target").set_value("moons").run()
     at.slider(key="gan_g_layers").set_value(3).run()
     at.selectbox(key="gan_d_act").set_value("tanh").run()
     at.slider(key="gan_noise_dim").set_value(4).run()
-    assert not at.exception
+    assert not at.exception and trainer(at) is t and asking(at)
+    at.button(key="gan_run_replace").click().run()
     t2 = trainer(at)
     assert t2 is not t and t2.step_count == 0
     assert (t2.config.target, t2.config.g_layers, t2.config.d_activation, t2.config.noise_dim) == ("moons", 3, "tanh", 4)
@@ -105,7 +106,48 @@ def test_digits_lab_trains_and_shows_its_grids():
     run = at.session_state.gan_digits_run
     assert run.trainer.step_count == 100 and run.trainer.opt_g.param_groups[0]["lr"] == 0.001
     at.select_slider(key="gan_dg_hidden").set_value(64).run()
+    assert asking(at) and at.session_state.gan_digits_run is run  # trained for 100 steps: it asks first
+    at.button(key="gan_digits_run_keep").click().run()
+    assert at.select_slider(key="gan_dg_hidden").value == 128 and not asking(at)
+    assert at.session_state.gan_digits_run is run and run.trainer.step_count == 100
+    at.select_slider(key="gan_dg_hidden").set_value(64).run()
+    at.button(key="gan_digits_run_replace").click().run()
     assert at.session_state.gan_digits_run.trainer.config.hidden == 64 and not at.exception
+    assert at.session_state.gan_digits_run.trainer.step_count == 0
+
+
+def asking(at: AppTest) -> bool:
+    return any("needs a new game" in w.value for w in at.warning)
+
+
+def test_a_structural_change_asks_before_discarding_a_trained_game():
+    at = open_page()
+    t = trainer(at)
+    at.button(key="gan_run_step").click().run()
+    at.button(key="gan_run_step").click().run()
+    history = list(t.history)
+    at.select_slider(key="gan_g_width").set_value(8).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert asking(at) and any("g_width" in w.value and "2 steps" in w.value for w in at.warning)
+    assert trainer(at) is t and t.step_count == 2 and t.history == history and t.config.g_width != 8
+    at.select_slider(key="gan_g_lr").set_value(0.01).run()  # hot: still reaches the game that goes on
+    assert trainer(at) is t and t.config.g_lr == 0.01 and t.opt_g.param_groups[0]["lr"] == 0.01
+
+    at.button(key="gan_run_keep").click().run()
+    assert at.select_slider(key="gan_g_width").value == t.config.g_width and not asking(at)
+    assert at.select_slider(key="gan_g_lr").value == 0.01 and trainer(at) is t and t.step_count == 2
+
+    at.select_slider(key="gan_g_width").set_value(8).run()
+    at.button(key="gan_run_replace").click().run()
+    assert not at.exception and not asking(at)
+    fresh = trainer(at)
+    assert fresh is not t and fresh.config.g_width == 8 and fresh.step_count == 0 and fresh.config.g_lr == 0.01
+
+    at.button(key="gan_run_step").click().run()  # the buttons act on the new game at once
+    assert fresh.step_count == 1
+    at.selectbox(key="gan_preset").set_value("Two moons").run()  # a preset: a new game without asking
+    assert not at.exception and not asking(at)
+    assert trainer(at).config.target == "moons" and trainer(at).step_count == 0
 
 
 # ---------- the page's plain-Python state ----------

@@ -169,9 +169,10 @@ def test_a_structural_change_asks_before_discarding_a_trained_network():
     assert at.session_state.pg_run.trainer.config.train.lr == 0.1
     assert at.session_state.pg_run.trainer.config.model.activation == "tanh"
 
-    # "Keep the trained one" puts the widgets back.
+    # "Keep the trained one" puts the widgets back, and keeps the hot setting chosen meanwhile.
     at.button(key="pg_keep").click().run()
     assert at.selectbox(key="pg_activation").value == "tanh"
+    assert at.select_slider(key="pg_lr").value == 0.1 and at.session_state.pg_run.trainer.config.train.lr == 0.1
     assert at.session_state.pg_run.trainer.epoch == 3
     assert not any("needs a new network" in w.value for w in at.warning)
 

@@ -121,6 +121,13 @@ def test_an_uploaded_csv_is_used_and_a_bad_one_is_explained():
         at.file_uploader(key="sn_upload").upload("bad.csv", bad, "text/csv").run()
         assert not at.exception and any(words in e.value for e in at.error), [e.value for e in at.error]
         assert at.session_state.sn_lab.trainer is trainer  # the last good file and its run are kept
+    at.button(key="sn_step").click().run()
+    assert trainer.step_count > 0
+    other = good.replace(b"day", b"night")
+    at.file_uploader(key="sn_upload").upload("other.csv", other, "text/csv").run()  # deliberate: no question
+    assert not at.exception and not any("needs a new network" in w.value for w in at.warning)
+    assert at.session_state.sn_lab.trainer is not trainer and at.session_state.sn_lab.trainer.step_count == 0
+    assert "good night 0" in at.session_state.sn_lab.trainer.data.texts
 
 
 def test_the_transformer_trains_and_a_structural_change_starts_a_new_run():
@@ -130,8 +137,40 @@ def test_the_transformer_trains_and_a_structural_change_starts_a_new_run():
     assert not at.exception and lab.trainer.step_count > 0
     assert any(row for row in at.dataframe[0].value.to_dict("records") if row["word"])  # the ids table
     at.select_slider(key="sn_heads").set_value(8).run()
+    assert not at.exception and at.session_state.sn_lab is lab and asking(at)  # it has trained: asks first
+    at.button(key="sn_replace").click().run()
     assert not at.exception and at.session_state.sn_lab is not lab
     assert at.session_state.sn_lab.trainer.config.model.heads == 8
+
+
+def asking(at: AppTest) -> bool:
+    return any("needs a new network" in w.value for w in at.warning)
+
+
+def test_a_structural_change_asks_before_discarding_a_trained_model():
+    at = open_page()
+    at.button(key="sn_step").click().run()
+    lab = at.session_state.sn_lab
+    trainer, steps, history = lab.trainer, lab.trainer.step_count, list(lab.trainer.history)
+    assert steps > 0
+    at.selectbox(key="sn_activation").set_value("tanh").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert asking(at) and any("model.activation" in w.value and f"{steps} steps" in w.value for w in at.warning)
+    assert at.session_state.sn_lab is lab and trainer.step_count == steps and trainer.history == history
+    assert trainer.config.model.activation == "relu"
+    at.select_slider(key="sn_lr").set_value(0.01).run()  # hot: still reaches the model that keeps running
+    assert trainer.optimizer.param_groups[0]["lr"] == 0.01 and trainer.config.train.lr == 0.01
+
+    at.button(key="sn_keep").click().run()
+    assert at.selectbox(key="sn_activation").value == "relu" and at.select_slider(key="sn_lr").value == 0.01
+    assert not asking(at) and at.session_state.sn_lab is lab and trainer.step_count == steps
+
+    at.selectbox(key="sn_activation").set_value("tanh").run()
+    at.button(key="sn_replace").click().run()
+    assert not at.exception and not asking(at)
+    fresh = at.session_state.sn_lab.trainer
+    assert fresh is not trainer and fresh.config.model.activation == "tanh" and fresh.step_count == 0
+    assert fresh.config.train.lr == 0.01
 
 
 def test_lab_step_and_stop_messages_without_streamlit():

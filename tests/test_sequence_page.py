@@ -68,10 +68,46 @@ def test_widgets_reach_the_config_step_and_hot_changes_keep_progress():
     at.select_slider(key="sq_clip").set_value(5.0).run()
     assert at.session_state.sq_lab.trainer is trainer and trainer.step_count == 10
     assert trainer.optimizers[0].param_groups[0]["lr"] == 0.003 and trainer.config.clip_grad_norm == 5.0
-    at.multiselect(key="sq_models").set_value(["gru", "transformer"]).run()  # structural: new models
+    at.multiselect(key="sq_models").set_value(["gru", "transformer"]).run()  # structural: asks first (trained)
+    assert at.session_state.sq_lab.trainer is trainer and asking(at)
+    at.button(key="sq_replace").click().run()
     assert at.session_state.sq_lab.trainer is not trainer and at.session_state.sq_lab.labels == ["GRU", "Transformer"]
     at.multiselect(key="sq_models").set_value([]).run()
     assert any("at least one model" in e.value for e in at.error) and not at.exception
+
+
+def asking(at: AppTest) -> bool:
+    return any("needs new models" in w.value for w in at.warning)
+
+
+def test_a_structural_change_asks_before_discarding_trained_models():
+    at = open_page(sq_models=["rnn"], sq_corpus="text", sq_context=8, sq_batch=8, sq_rnn_hidden=16)
+    at.button(key="sq_step").click().run()
+    lab = at.session_state.sq_lab
+    trainer, history = lab.trainer, list(lab.trainer.history)
+    assert trainer.step_count == 10
+    at.slider(key="sq_rnn_layers").set_value(2).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert asking(at) and any("models[0].layers" in w.value and "10 steps" in w.value for w in at.warning)
+    assert at.session_state.sq_lab is lab and trainer.step_count == 10 and trainer.history == history
+    at.select_slider(key="sq_rnn_lr").set_value(0.003).run()  # hot: still reaches the models that keep running
+    assert trainer.optimizers[0].param_groups[0]["lr"] == 0.003 and trainer.config.models[0].layers == 1
+
+    at.button(key="sq_keep").click().run()
+    assert at.slider(key="sq_rnn_layers").value == 1 and at.select_slider(key="sq_rnn_lr").value == 0.003
+    assert not asking(at) and at.session_state.sq_lab is lab and trainer.step_count == 10
+
+    at.text_area(key="sq_text").set_value("a new text to read, and to read again. " * 3).run()  # deliberate
+    assert not at.exception and not asking(at)
+    assert at.session_state.sq_lab is not lab and at.session_state.sq_lab.trainer.step_count == 0
+
+    at.button(key="sq_step").click().run()  # the buttons act on the new models at once
+    assert at.session_state.sq_lab.trainer.step_count == 10
+    at.slider(key="sq_rnn_layers").set_value(2).run()
+    assert asking(at)
+    at.button(key="sq_replace").click().run()
+    fresh = at.session_state.sq_lab.trainer
+    assert not asking(at) and fresh.config.models[0].layers == 2 and fresh.step_count == 0
 
 
 def test_play_trains_every_model_and_pause_stops():

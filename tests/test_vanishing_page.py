@@ -2,6 +2,7 @@
 controls reach the networks, Play/Step/Reset work, comparisons can be changed."""
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -95,3 +96,94 @@ def test_comparison_and_inspection_change():
     assert any("tanh ×20" in md.value for md in at.markdown if "Gradient norm of every layer" in md.value)
     at.multiselect(key="vg_compare").set_value([]).run()  # alone: no radio, no stale selection
     assert not at.exception and len(at.session_state.vg_lab.runs) == 1
+
+
+def open_small(**widgets) -> AppTest:
+    """The page with a small network (4 × 8 sigmoid) and no comparison: fast to build and train."""
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in {"vg_depth": 4, "vg_width": 8, "vg_compare": [], **widgets}.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def asking(at: AppTest) -> bool:
+    return any("needs a new network" in w.value or "needs new networks" in w.value for w in at.warning)
+
+
+def test_a_structural_change_asks_before_discarding_trained_networks():
+    at = open_small()
+    at.selectbox(key="vg_init").set_value("xavier").run()  # built with one step only: replaced without asking
+    assert not asking(at) and main_config(at).model.init == "xavier"
+    at.button(key="vg_step").click().run()
+    at.button(key="vg_step").click().run()
+    run = at.session_state.vg_lab.runs[0]
+    assert run.trainer.step_count == 3 and len(run.steps) == 3
+
+    at.selectbox(key="vg_activation").set_value("tanh").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert asking(at) and any("model.activation" in w.value and "3 steps" in w.value for w in at.warning)
+    assert at.session_state.vg_lab.runs[0] is run and run.trainer.step_count == 3 and len(run.steps) == 3
+    assert run.trainer.config.model.activation == "sigmoid"
+    at.select_slider(key="vg_lr").set_value(0.1).run()  # hot: still reaches the network that keeps running
+    assert run.trainer.config.train.lr == 0.1 and run.trainer.optimizer.param_groups[0]["lr"] == 0.1
+
+    at.button(key="vg_keep").click().run()
+    assert at.selectbox(key="vg_activation").value == "sigmoid" and not asking(at)
+    assert at.session_state.vg_lab.runs[0] is run and run.trainer.step_count == 3
+
+    at.multiselect(key="vg_compare").set_value(["tanh ×20"]).run()  # new networks to compare: asks too
+    assert asking(at) and any("comparison" in w.value for w in at.warning)
+    at.button(key="vg_keep").click().run()
+    assert at.multiselect(key="vg_compare").value == [] and not asking(at)
+
+    at.selectbox(key="vg_activation").set_value("tanh").run()
+    at.button(key="vg_replace").click().run()
+    assert not at.exception and not asking(at)
+    new = at.session_state.vg_lab.runs[0]
+    assert new is not run and new.trainer.config.model.activation == "tanh" and new.trainer.step_count == 1
+    assert new.trainer.config.train.lr == 0.1  # the hot setting chosen while it asked
+    at.button(key="vg_step").click().run()  # the buttons act on the new networks at once
+    assert new.trainer.step_count == 2
+
+
+def test_a_preset_replaces_trained_networks_without_asking():
+    at = open_small()
+    at.button(key="vg_step").click().run()
+    at.selectbox(key="vg_preset").set_value("tanh ×20").run()
+    assert not at.exception and not asking(at)
+    assert main_config(at).model.activation == "tanh" and at.session_state.vg_lab.runs[0].trainer.step_count == 1
+
+
+def test_layer_ratio_never_warns():
+    import warnings
+
+    from app_pages.vanishing_state import layer_ratio
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a NumPy RuntimeWarning fails the test
+        assert layer_ratio(np.array([2e-6, 5.0, 1e-3, 0.3], dtype=np.float32)) == pytest.approx(2e-3)
+        assert layer_ratio(np.array([0.0, 1.0, 0.5, 0.2], dtype=np.float32)) == 0.0
+        for bad in ([0.0, 0.0, 0.0, 0.0], [np.inf, 1.0, np.inf, 1.0], [np.nan, 1.0, 1.0, 1.0],
+                    [3e38, 1.0, 1e-44, 1.0], [1.0, 2.0]):
+            value = layer_ratio(np.array(bad, dtype=np.float32))
+            assert np.isfinite(value) or np.isnan(value)
+        assert np.isnan(layer_ratio(np.array([np.inf, 1.0, np.inf, 1.0], dtype=np.float32)))
+        assert np.isnan(layer_ratio(np.zeros(4, dtype=np.float32)))
+
+
+def test_spread_view_trains_16_seeds_of_a_plain_network_and_refuses_a_residual_one():
+    at = open_small()
+    assert any("sigmoid, tanh and ReLU + He presets can be spread" in c.value for c in at.caption)
+    at.select_slider(key="vg_spread_epochs").set_value(5).run()
+    at.button(key="vg_spread_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    _, result, message = at.session_state.vg_spread
+    assert message is None and result.labels == [f"seed {s}" for s in range(16)]
+    assert result.train_loss.shape[0] == 16 and np.isfinite(result.train_loss).all()
+    charts = [c for c in at.get("plotly_chart") if "vg_spread" in c.proto.id]
+    assert len(charts) == 2  # the curves and the final losses
+    at.toggle(key="vg_residual").set_value(True).run()
+    at.button(key="vg_spread_run").click().run()
+    assert not at.exception
+    assert any("cannot train this network" in w.value for w in at.warning)
