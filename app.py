@@ -8,16 +8,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched from a model 
 
 import streamlit as st
 
-from engine.device import use_one_cpu_thread
-
 from app_pages import registry
-from app_pages.common import sidebar
+from app_pages.common import prepare_engine, sidebar, warm_up_engine
 
 st.set_page_config(page_title="Neural Playground", page_icon="🧠", layout="wide")
 st.html(Path(__file__).with_name("assets").joinpath("style.css").read_text().join(["<style>", "</style>"]))
 
 navigation = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p.default)
                             for p in registry.PAGES])
-use_one_cpu_thread()
+# The Home page needs no PyTorch: it opens without importing it (seconds on a small machine),
+# and PyTorch is imported in the background for the page the user opens next.
+light = navigation.url_path in ("", "home")
+if not light:
+    prepare_engine()
 sidebar()
 navigation.run()
+if light:
+    warm_up_engine()

@@ -1,14 +1,38 @@
 """Pieces every page shares: the sidebar (device and global seed), the engine's device, and the
 question a page asks before a structural change throws away a trained model."""
+import sys
+import threading
+from functools import lru_cache
+
 import streamlit as st
 
-from engine import describe_device, pick_device
 
-
-@st.cache_resource
+@lru_cache(maxsize=1)
 def app_device():
     """The device the engine picked for this process (CUDA, then MPS, then CPU)."""
+    from engine import pick_device
     return pick_device("auto")
+
+
+def prepare_engine() -> None:
+    """Import PyTorch (once per process) and run this script thread's CPU ops on one thread:
+    the networks here are tiny, and with OpenMP the setting belongs to the calling thread."""
+    from engine.device import use_one_cpu_thread
+    use_one_cpu_thread()
+
+
+_warm_up_lock = threading.Lock()
+
+
+def warm_up_engine() -> None:
+    """Import the engine (PyTorch) in a background thread, once, so the next page opens fast."""
+    def work() -> None:
+        import engine  # noqa: F401
+        app_device()
+
+    with _warm_up_lock:
+        if "engine.trainer" not in sys.modules and not any(t.name == "engine-warm-up" for t in threading.enumerate()):
+            threading.Thread(target=work, name="engine-warm-up", daemon=True).start()
 
 
 def ensure_global_seed() -> None:
@@ -21,7 +45,11 @@ def ensure_global_seed() -> None:
 def sidebar() -> None:
     ensure_global_seed()
     with st.sidebar:
-        st.caption(f"Device: **{describe_device(app_device())}**")
+        if "torch" in sys.modules:
+            from engine import describe_device
+            st.caption(f"Device: **{describe_device(app_device())}**")
+        else:
+            st.caption("Device: chosen when PyTorch has loaded (CUDA, then Apple MPS, then CPU)")
         st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="global_seed",
                         help="Seeds the data, the initial weights, the batch order and dropout. Same seed, same run.")
 

@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The first run imports torch and builds the engine; a slow 2-core CI machine needs room.
 RUN_TIMEOUT_S = 30
-# Tested by its own AppTest file (another engineer's): it trains, so it needs its own set-up.
+# Tested by its own AppTest file: it trains, so it needs its own set-up.
 OWN_TESTS = {"app_pages/playground.py"}
 SIMPLE_PAGES = [p for p in PAGES if p.path not in OWN_TESTS]
 
@@ -85,3 +85,30 @@ def test_home_lists_the_learning_path():
             assert label not in links, f"step {number} has no page yet but Home links it"
         else:  # a step whose page has landed is a link to that page
             assert links.get(label) == url_path, f"step {number} should link to /{url_path}: {links}"
+
+
+def test_home_opens_without_pytorch_and_loads_it_in_the_background():
+    """The first page a visitor sees must not wait for `import torch`; the engine is imported
+    in a background thread afterwards, so the next page opens without that wait. Run in a
+    fresh interpreter: this test process imported torch long ago."""
+    import subprocess
+    import sys
+    script = (
+        "import sys, time\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=60).run()\n"
+        "assert not at.exception, [e.value for e in at.exception]\n"
+        "assert 'torch' not in sys.modules, 'Home imported torch'\n"
+        "assert any(c.value.startswith('Device:') for c in at.sidebar.caption)\n"
+        "deadline = time.monotonic() + 60\n"
+        "while 'engine.trainer' not in sys.modules and time.monotonic() < deadline:\n"
+        "    time.sleep(0.1)\n"
+        "assert 'engine.trainer' in sys.modules, 'no background import of the engine'\n"
+        "at.switch_page('app_pages/playground.py').run()\n"
+        "assert not at.exception, [e.value for e in at.exception]\n"
+        "assert any('cpu' in c.value or 'cuda' in c.value for c in at.sidebar.caption)\n"
+        "import torch\n"
+        "print('ok', torch.get_num_threads())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stdout + done.stderr
