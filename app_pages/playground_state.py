@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -22,6 +23,34 @@ PENALTY_RATES = [0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0
 SPEEDS = {"Slow motion (1 step per frame)": 1, "1 epoch per frame": -1, "Fast": 0}
 TICK_SECONDS = 0.25   # the live view redraws 4 times a second
 MIN_TRAIN_SECONDS = 0.02  # training gets what drawing leaves of a frame, but never less than this
+
+
+class LiveRuns:
+    """Which runs of this server are training now (every session's), so that each frame's
+    training share can shrink when many people press Play at once: a class of twenty then
+    shares the server's CPU evenly, and each one's Pause is still answered within a frame."""
+
+    STALE_SECONDS = 1.0  # a run that has not ticked for this long is no longer counted
+
+    def __init__(self) -> None:
+        self._last: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def ticked(self, run_id: int, now: float | None = None) -> int:
+        """Note that `run_id` trains now; returns how many runs are training (itself included)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._last[run_id] = now
+            for key in [k for k, t in self._last.items() if now - t > self.STALE_SECONDS]:
+                del self._last[key]
+            return len(self._last)
+
+    def stopped(self, run_id: int) -> None:
+        with self._lock:
+            self._last.pop(run_id, None)
+
+
+LIVE_RUNS = LiveRuns()
 
 DEFAULT_PRESET = "Circle (start here)"
 PRESETS: dict[str, dict] = {
@@ -162,11 +191,12 @@ class PlaygroundRun:
     draw_seconds: float = 0.1       # how long the page took to draw the last frame, training excluded
     _last: tuple[float, float] | None = field(default=None, repr=False)  # (time, epoch_exact) at the last tick
 
-    def training_budget(self) -> float:
+    def training_budget(self, live_runs: int = 1) -> float:
         """Seconds of training that fit in one frame next to the drawing. A frame must end
         well inside TICK_SECONDS: the browser asks for the next one on a fixed timer, and a
-        request that arrives while a frame is still running interrupts its drawing."""
-        return max(MIN_TRAIN_SECONDS, 0.8 * TICK_SECONDS - self.draw_seconds)
+        request that arrives while a frame is still running interrupts its drawing. With
+        `live_runs` runs training on this server at once, each gets its share of that."""
+        return max(MIN_TRAIN_SECONDS / live_runs, (0.8 * TICK_SECONDS - self.draw_seconds) / live_runs)
 
     def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
         """Tell the run how long the last frame took in all, and how much of it was training."""
@@ -177,7 +207,8 @@ class PlaygroundRun:
 
         speed_steps: 0 = as many steps as fit in the budget, -1 = one epoch, n = n steps."""
         trainer = self.trainer
-        budget_s = self.training_budget() if budget_s is None else budget_s
+        if self.playing and budget_s is None:
+            budget_s = self.training_budget(LIVE_RUNS.ticked(id(self)))
         if self.playing:
             if speed_steps == -1:
                 snap = trainer.run_epochs(1, plane_resolution=plane_resolution)
@@ -206,6 +237,7 @@ class PlaygroundRun:
 
     def pause(self) -> None:
         self.playing = False
+        LIVE_RUNS.stopped(id(self))
 
 
 def format_loss(value: float | None) -> str:

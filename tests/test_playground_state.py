@@ -130,3 +130,26 @@ def test_epoch_limit_stops_the_run():
         if not run.playing:
             break
     assert not run.playing and run.trainer.epoch == 2 and "epoch limit" in run.message
+
+
+def test_live_runs_counts_the_runs_training_now_and_forgets_stale_ones():
+    from app_pages.playground_state import LiveRuns
+    live = LiveRuns()
+    assert live.ticked(1, now=100.0) == 1
+    assert live.ticked(2, now=100.2) == 2
+    assert live.ticked(1, now=100.5) == 2          # the same run again is not counted twice
+    assert live.ticked(3, now=101.4) == 2          # run 2 last ticked 1.2 s ago: no longer training
+    live.stopped(3)
+    assert live.ticked(1, now=101.5) == 1
+
+
+def test_many_sessions_playing_share_the_training_time_of_a_frame():
+    from app_pages.playground_state import MIN_TRAIN_SECONDS, TICK_SECONDS, PlaygroundRun
+    run = PlaygroundRun(Trainer(ExperimentConfig()))
+    run.draw_seconds = 0.05
+    alone = run.training_budget(1)
+    assert alone == pytest.approx(0.8 * TICK_SECONDS - 0.05)
+    assert run.training_budget(20) == pytest.approx(alone / 20)
+    run.draw_seconds = 10.0                         # drawing slower than a frame: the floor, shared too
+    assert run.training_budget(1) == MIN_TRAIN_SECONDS
+    assert run.training_budget(4) == pytest.approx(MIN_TRAIN_SECONDS / 4)
