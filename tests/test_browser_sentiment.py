@@ -36,6 +36,10 @@ def test_play_trains_on_tweets_and_typed_markup_stays_text(app_server, page, scr
     assert_no_exception(page)
     expect(page.get_by_text("Class balance in each split")).to_be_visible(timeout=60_000)
     assert metric(page, "Epoch") == "0.00"
+    # The chart's element can be on the page before plotly has drawn its data into it.
+    deadline = time.monotonic() + 30
+    while curve_points(page) == -1 and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
     assert curve_points(page) == 1
 
     page.get_by_role("button", name=re.compile("Play")).click()
