@@ -21,7 +21,7 @@ DATASET_LABELS = {"circle": "Circle", "xor": "XOR", "gauss": "Two gaussians", "s
 LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 PENALTY_RATES = [0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 SPEEDS = {"Slow motion (1 step per frame)": 1, "1 epoch per frame": -1, "Fast": 0}
-TICK_SECONDS = 0.25   # the live view redraws 4 times a second
+TICK_SECONDS = 0.2   # the live view asks for 5 frames a second
 MIN_TRAIN_SECONDS = 0.02  # training gets what drawing leaves of a frame, but never less than this
 
 

@@ -55,8 +55,8 @@ def test_play_trains_live_and_pause_stops(app_server, page, screenshot_dir):
     # Pause stops training: once the rerun it starts has finished drawing (the Play button
     # is drawn before the metrics, so wait for the run, not the button), the epoch stays.
     page.get_by_role("button", name=re.compile("Pause")).click()
-    page.get_by_role("button", name=re.compile("Play")).wait_for(timeout=5000)
-    wait_for_app(page, timeout_ms=10_000)
+    page.get_by_role("button", name=re.compile("Play")).wait_for(timeout=30_000)
+    wait_for_app(page)
     paused_at = metric(page, "Epoch")
     time.sleep(2)
     assert metric(page, "Epoch") == paused_at
