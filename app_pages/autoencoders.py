@@ -145,7 +145,10 @@ else:
 
 # Drawn for the run as it is now: a Step click right after a structural change acts on the new network.
 playing = run.playing
-bar[0].button("⏸ Pause" if playing else "▶ Play", key="ae_play", on_click=on_play_pause, args=(not playing,),
+# Two keys, not one toggle: a click the browser delivers again after the rerun it
+# asked for then meets a button that is gone, instead of undoing itself.
+bar[0].button("⏸ Pause" if playing else "▶ Play",
+              key="ae_pause" if playing else "ae_play", on_click=on_play_pause, args=(not playing,),
               type="primary", use_container_width=True, help="Train live")
 bar[1].button(f"⏭ {STEP_BUTTON_STEPS} steps", key="ae_step", on_click=on_step, args=(run.trainer.step_count,),
               use_container_width=True, help=f"Train exactly {STEP_BUTTON_STEPS} optimisation steps")

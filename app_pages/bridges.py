@@ -217,7 +217,10 @@ def som_tab() -> None:
     run: SOMRun | None = state.get("br_som_run")
     playing = run is not None and run.playing
     bar = st.columns([1, 1, 1, 2.2])
-    bar[0].button("⏸ Pause" if playing else "▶ Play", key="br_som_play", on_click=on_play, args=(not playing,),
+    # Two keys, not one toggle: a click the browser delivers again after the rerun it
+    # asked for then meets a button that is gone, instead of undoing itself.
+    bar[0].button("⏸ Pause" if playing else "▶ Play",
+                  key="br_som_pause" if playing else "br_som_play", on_click=on_play, args=(not playing,),
                   type="primary", use_container_width=True, help="Present points to the map, live")
     bar[1].button("⏭ Step", key="br_som_step", on_click=on_step, args=(run.trainer.step_count if run else 0,),
                   use_container_width=True, help="Present 100 points")

@@ -94,7 +94,10 @@ with neuron_tab:
     playing = run.get("playing", False)
     with c4:
         b1, b2, b3 = st.columns(3)
-        b1.button("⏸ Pause" if playing else "▶ Play", key="fd_lr_play", type="primary", width="stretch",
+        # Two keys, not one toggle: a click the browser delivers again after the rerun it
+        # asked for then meets a button that is gone, instead of undoing itself.
+        b1.button("⏸ Pause" if playing else "▶ Play",
+                  key="fd_lr_pause" if playing else "fd_lr_play", type="primary", width="stretch",
                   on_click=on_play_logistic, args=(not playing,), help="Train live, two epochs per frame")
         b2.button(f"+{TRAIN_EPOCHS} epochs", key="fd_lr_train", width="stretch", on_click=on_train_more,
                   args=(trainer.epoch,))

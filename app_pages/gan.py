@@ -80,7 +80,10 @@ def control_bar(d_and_g: bool) -> list:
 def control_buttons(bar: list, run_key: str, run: LiveRun, d_and_g: bool) -> None:
     playing = run.playing
     drawn = run.trainer.step_count
-    bar[0].button("⏸ Pause" if playing else "▶ Play", key=f"{run_key}_play", on_click=on_play_pause,
+    # Two keys, not one toggle: a click the browser delivers again after the rerun it
+    # asked for then meets a button that is gone, instead of undoing itself.
+    bar[0].button("⏸ Pause" if playing else "▶ Play",
+                  key=f"{run_key}_pause" if playing else f"{run_key}_play", on_click=on_play_pause,
                   args=(run_key, not playing), type="primary", use_container_width=True, help="Train live")
     if d_and_g:
         bar[1].button("⏭ Step", key=f"{run_key}_step", on_click=on_step, args=(run_key, "both", drawn),

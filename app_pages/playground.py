@@ -258,7 +258,10 @@ if dict(st.query_params) != query:
 
 # Drawn for the network as it is now: a Step click right after a replacement acts on the new one.
 playing = run.playing
-bar[0].button("⏸ Pause" if playing else "▶ Play", key="pg_play", on_click=on_play_pause, args=(not playing,),
+# Two keys, not one toggle: a click the browser delivers again after the rerun it
+# asked for then meets a button that is gone, instead of undoing itself.
+bar[0].button("⏸ Pause" if playing else "▶ Play",
+              key="pg_pause" if playing else "pg_play", on_click=on_play_pause, args=(not playing,),
               type="primary", use_container_width=True, help="Start or stop live training")
 bar[1].button("⏭ Step", key="pg_step", on_click=on_step, args=(run.trainer.step_count,),
               use_container_width=True, help="Train exactly one epoch")

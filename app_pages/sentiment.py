@@ -188,7 +188,10 @@ if lab is not None:
 
     playing = lab.playing
     bar = st.columns([1, 1, 1, 4])
-    bar[0].button("⏸ Pause" if playing else "▶ Play", key="sn_play", on_click=on_play_pause, args=(not playing,),
+    # Two keys, not one toggle: a click the browser delivers again after the rerun it
+    # asked for then meets a button that is gone, instead of undoing itself.
+    bar[0].button("⏸ Pause" if playing else "▶ Play",
+                  key="sn_pause" if playing else "sn_play", on_click=on_play_pause, args=(not playing,),
                   type="primary", width="stretch", help="Train live")
     bar[1].button("⏭ Step", key="sn_step", on_click=on_step, args=(trainer.step_count,), width="stretch",
                   help="Train to the next validation check")

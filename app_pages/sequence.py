@@ -145,7 +145,10 @@ elif config is not None and (lab is None or not lab.apply(config)):
         st.error(f"Could not build the models: {e}", icon="🚫")
 # Drawn for the models as they are now: a Step click right after a rebuild acts on the new ones.
 playing = lab is not None and lab.playing
-bar[0].button("⏸ Pause" if playing else "▶ Play", key="sq_play", on_click=on_play_pause, args=(not playing,),
+# Two keys, not one toggle: a click the browser delivers again after the rerun it
+# asked for then meets a button that is gone, instead of undoing itself.
+bar[0].button("⏸ Pause" if playing else "▶ Play",
+              key="sq_pause" if playing else "sq_play", on_click=on_play_pause, args=(not playing,),
               type="primary", use_container_width=True, help="Train every model chosen, live")
 bar[1].button("⏭ 10 steps", key="sq_step", on_click=on_step, args=(lab.trainer.step_count if lab else 0,),
               use_container_width=True, help="Ten optimisation steps for every model, then pause")

@@ -121,7 +121,10 @@ else:
 
 # Drawn for the networks as they are now: a Step click right after a rebuild acts on the new ones.
 playing = lab.playing
-bar[0].button("⏸ Pause" if playing else "▶ Play", key="vg_play", on_click=on_play_pause, args=(not playing,),
+# Two keys, not one toggle: a click the browser delivers again after the rerun it
+# asked for then meets a button that is gone, instead of undoing itself.
+bar[0].button("⏸ Pause" if playing else "▶ Play",
+              key="vg_pause" if playing else "vg_play", on_click=on_play_pause, args=(not playing,),
               type="primary", use_container_width=True, help="Train every network compared, live")
 bar[1].button("⏭ Step", key="vg_step", on_click=on_step, args=(lab.runs[0].trainer.step_count,),
               use_container_width=True, help="One optimisation step for every network")

@@ -59,7 +59,7 @@ def test_page_renders_trains_and_reacts_to_its_widgets():
     assert at.session_state.ae_run.playing
     at.run()
     assert trainer(at).step_count > 100
-    at.button(key="ae_play").click().run()  # Pause
+    at.button(key="ae_pause").click().run()  # Pause
     assert not at.session_state.ae_run.playing
 
     at.selectbox(key="ae_model").set_value("vae").run()

@@ -90,7 +90,7 @@ def test_the_map_plays_steps_and_resets(at):
     run = at.session_state.br_som_run
     assert run.trainer.step_count > 0 and len(run.trainer.history) > 1
     assert int(metrics(at)["Step"].replace(",", "")) > 0
-    at.button(key="br_som_play").click().run()  # Pause
+    at.button(key="br_som_pause").click().run()  # Pause
     before = at.session_state.br_som_run.trainer.step_count
     at.button(key="br_som_step").click().run()
     assert at.session_state.br_som_run.trainer.step_count == before + 100

@@ -66,7 +66,7 @@ def test_logistic_regression_trains_live_and_pauses(at):
         at.run()
     epochs = int(metrics(rerun_ok(at))["Epoch"])
     assert epochs >= 2  # each live frame trains two epochs
-    at.button(key="fd_lr_play").click().run()  # Pause
+    at.button(key="fd_lr_pause").click().run()  # Pause
     assert not at.session_state.fd_logistic["playing"]
     paused = int(metrics(rerun_ok(at))["Epoch"])
     at.run()

@@ -70,7 +70,7 @@ def test_page_renders_widgets_reach_the_game_and_buttons_act():
     assert at.session_state.gan_run.playing
     at.run()
     assert trainer(at).step_count > 0
-    at.button(key="gan_run_play").click().run()
+    at.button(key="gan_run_pause").click().run()
     assert not at.session_state.gan_run.playing
     at.button(key="gan_run_reset").click().run()
     assert trainer(at).step_count == 0 and not at.exception

@@ -99,7 +99,7 @@ def test_play_trains_and_learning_rate_changes_live():
     at.button(key="pg_replace").click().run()                   # a new network
     assert at.session_state.pg_run.trainer is not trainer
     assert at.session_state.pg_run.trainer.config.model.hidden[0] == 6
-    at.button(key="pg_play").click().run()                      # Pause
+    at.button(key="pg_pause").click().run()                      # Pause
     assert not at.session_state.pg_run.playing
 
 

@@ -88,7 +88,7 @@ def test_play_trains_live_and_pause_stops():
         at.run()
     assert at.session_state.sn_lab.trainer.step_count > 0
     if at.session_state.sn_lab.playing:
-        at.button(key="sn_play").click().run()  # Pause
+        at.button(key="sn_pause").click().run()  # Pause
     assert not at.session_state.sn_lab.playing and not at.exception
 
 

@@ -118,7 +118,7 @@ def test_play_trains_every_model_and_pause_stops():
     lab = at.session_state.sq_lab
     assert lab.trainer.step_count > 0 and lab.trainer.loss_steps().shape[1] == 2
     assert np.all(np.isfinite(lab.trainer.loss_steps()))
-    at.button(key="sq_play").click().run()  # Pause
+    at.button(key="sq_pause").click().run()  # Pause
     assert not at.session_state.sq_lab.playing
     at.button(key="sq_reset").click().run()
     assert metrics(at)["Step"] == "0" and at.session_state.sq_lab is not lab

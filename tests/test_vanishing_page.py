@@ -81,7 +81,7 @@ def test_play_trains_every_network_step_and_reset():
     lab = at.session_state.vg_lab
     assert all(r.trainer.step_count > 1 for r in lab.runs)
     assert int(metrics(at)["Step"].replace(",", "")) > 1
-    at.button(key="vg_play").click().run()  # Pause
+    at.button(key="vg_pause").click().run()  # Pause
     assert not at.session_state.vg_lab.playing
     at.button(key="vg_reset").click().run()
     assert metrics(at)["Step"] == "1" and at.session_state.vg_lab is not lab
