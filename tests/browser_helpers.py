@@ -9,7 +9,7 @@ appears after a delay and can be missed in both directions.
 import re
 import time
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, TimeoutError as PlaywrightTimeout, expect
 
 # Generous: CI machines have two slow cores, and the first run of a page imports torch.
 APP_TIMEOUT_MS = 45_000
@@ -100,3 +100,13 @@ def choose(page: Page, label: str, option, tries: int = 3) -> None:
             if attempt == tries - 1:
                 raise
             page.keyboard.press("Escape")
+
+
+def pause_unless_stopped(page: Page, timeout_ms: int = 5_000) -> None:
+    """Click Pause, unless the run has stopped by itself (a step or epoch limit, early stopping):
+    on a quick machine a short default run can end before the test gets to Pause, and the
+    button then reads Play again."""
+    try:
+        page.get_by_role("button", name=re.compile("Pause")).first.click(timeout=timeout_ms)
+    except PlaywrightTimeout:
+        expect(page.get_by_role("button", name=re.compile("Play")).first).to_be_visible()

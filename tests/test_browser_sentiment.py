@@ -5,9 +5,9 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
+from playwright.sync_api import expect
 
-from browser_helpers import assert_no_exception, goto_page
+from browser_helpers import assert_no_exception, goto_page, pause_unless_stopped
 
 pytestmark = pytest.mark.browser
 
@@ -52,12 +52,7 @@ def test_play_trains_on_tweets_and_typed_markup_stays_text(app_server, page, scr
     print(f"sentiment page: epoch {epoch} after {time.monotonic() - start:.0f} s of Play, {points} points on the "
           f"loss curve, validation accuracy {metric(page, 'Validation accuracy')}")
     assert epoch > 0 and points >= 3
-    # Pause, unless the run has already stopped by itself (its epoch limit or early stopping):
-    # on a quick machine the default run ends within seconds, and the button reads Play again.
-    try:
-        page.get_by_role("button", name=re.compile("Pause")).click(timeout=5_000)
-    except PlaywrightTimeout:
-        expect(page.get_by_role("button", name=re.compile("Play"))).to_be_visible()
+    pause_unless_stopped(page)  # the default run (4 epochs) can end within seconds
     expect(page.get_by_text(re.compile("^Test accuracy"))).to_be_visible(timeout=60_000)
     assert_no_exception(page)
 
