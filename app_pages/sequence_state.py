@@ -41,11 +41,17 @@ def default_widgets() -> dict:
          "sq_batch": base.batch_size, "sq_clip": base.clip_grad_norm, "sq_prompt": DEFAULT_PROMPT,
          "sq_temperature": 0.8, "sq_topk": 0, "sq_length": 160, "sq_probe": DEFAULT_PROBE}
     for m in base.models:
-        a = m.arch
-        w.update({f"sq_{a}_hidden": m.hidden, f"sq_{a}_layers": m.layers, f"sq_{a}_dropout": m.dropout,
-                  f"sq_{a}_optimizer": m.optimizer, f"sq_{a}_lr": m.lr})
-        if a == "transformer":
-            w.update({"sq_transformer_heads": m.heads, "sq_transformer_positions": m.positions})
+        w.update(model_widgets(m))
+    return w
+
+
+def model_widgets(m: CharModelConfig) -> dict:
+    """The widget values of one model's tab."""
+    a = m.arch
+    w = {f"sq_{a}_hidden": m.hidden, f"sq_{a}_layers": m.layers, f"sq_{a}_dropout": m.dropout,
+         f"sq_{a}_optimizer": m.optimizer, f"sq_{a}_lr": m.lr}
+    if a == "transformer":
+        w.update({"sq_transformer_heads": m.heads, "sq_transformer_positions": m.positions})
     return w
 
 
@@ -72,11 +78,7 @@ def widgets_from_config(config: CharLMConfig) -> dict:
     if config.corpus == "text":
         w["sq_text"] = config.text
     for m in config.models:
-        a = m.arch
-        w.update({f"sq_{a}_hidden": m.hidden, f"sq_{a}_layers": m.layers, f"sq_{a}_dropout": m.dropout,
-                  f"sq_{a}_optimizer": m.optimizer, f"sq_{a}_lr": m.lr})
-        if a == "transformer":
-            w.update({"sq_transformer_heads": m.heads, "sq_transformer_positions": m.positions})
+        w.update(model_widgets(m))
     return w
 
 

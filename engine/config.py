@@ -64,6 +64,19 @@ def check_known_keys(raw: dict, cls: type, where: str, label: str) -> None:
         _check(k in names, f"{where}.{k}", f"unknown key; {label} keys are {', '.join(sorted(names))}")
 
 
+def flat_config_from_dict(cls: type, d: Any, label: str):
+    """A config dataclass with no sections, built from a dict: it must be an object whose keys
+    are fields of `cls`; the first unknown key (sorted) is a ConfigError on that key:
+    "unknown setting; <label> has <the fields, sorted>"."""
+    if not isinstance(d, dict):
+        raise ConfigError("config", "must be a JSON object")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ConfigError(unknown[0], f"unknown setting; {label} has {', '.join(sorted(known))}")
+    return cls(**d)
+
+
 def section_from_dict(d: dict, name: str, cls: type):
     """The section `name` of a config dict, built as `cls` (missing = all defaults); it must
     be an object whose keys are fields of `cls`."""

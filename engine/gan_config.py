@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
-from .config import ConfigError, JSONConfigMixin, _check, _check_range, _is_number
+from .config import JSONConfigMixin, _check, _check_range, _is_number, flat_config_from_dict
 from .registries import ACTIVATIONS, OPTIMIZERS
 
 TARGETS = ("ring", "line", "mixture", "moons", "spiral", "gaussian", "drawn")
@@ -72,13 +72,7 @@ class GANConfig(JSONConfigMixin):
 
     @classmethod
     def from_dict(cls, d: dict) -> "GANConfig":
-        if not isinstance(d, dict):
-            raise ConfigError("config", "must be a JSON object")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(unknown[0], f"unknown setting; the GAN config has {', '.join(sorted(known))}")
-        return cls(**d)
+        return flat_config_from_dict(cls, d, "the GAN config")
 
     def replace(self, **changes) -> "GANConfig":
         return GANConfig.from_dict({**self.to_dict(), **changes})

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import ConfigError, _check, _check_range
+from .config import _check, _check_range, flat_config_from_dict
 from .device import pick_device
 from .gan import LOSS_VARIANTS, _ema, d_probability, gan_losses, make_gan_optimizer, mlp, mmd_rbf, rbf_kernel_mean
 
@@ -53,13 +53,7 @@ class DigitsGANConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "DigitsGANConfig":
-        if not isinstance(d, dict):
-            raise ConfigError("config", "must be a JSON object")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(unknown[0], f"unknown setting; the digits GAN config has {', '.join(sorted(known))}")
-        return cls(**d)
+        return flat_config_from_dict(cls, d, "the digits GAN config")
 
 
 def load_digit_pixels() -> np.ndarray:
