@@ -10,7 +10,7 @@ from app_pages.autoencoders_state import (BATCH_SIZES, BETAS, DEFAULT_PRESET, GR
                                           PRESETS, SPARSITY_WEIGHTS,
                                           AutoencoderRun, config_from_widgets, default_widgets, explain, fmt,
                                           preset_config, sample_indices, widgets_from_config)
-from app_pages.common import app_device, ask_before_discard, ensure_global_seed, replace_allowed
+from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button, replace_allowed
 from engine import ConfigError
 from engine.autoencoder import MAX_LATENT, RECON_LOSSES, AutoencoderConfig, structural_changes
 from engine.autoencoder_models import NOISE_TYPES
@@ -145,11 +145,7 @@ else:
 
 # Drawn for the run as it is now: a Step click right after a structural change acts on the new network.
 playing = run.playing
-# Two keys, not one toggle: a click the browser delivers again after the rerun it
-# asked for then meets a button that is gone, instead of undoing itself.
-bar[0].button("⏸ Pause" if playing else "▶ Play",
-              key="ae_pause" if playing else "ae_play", on_click=on_play_pause, args=(not playing,),
-              type="primary", use_container_width=True, help="Train live")
+play_pause_button(bar[0], "ae", playing, on_play_pause, help="Train live")
 bar[1].button(f"⏭ {STEP_BUTTON_STEPS} steps", key="ae_step", on_click=on_step, args=(run.trainer.step_count,),
               use_container_width=True, help=f"Train exactly {STEP_BUTTON_STEPS} optimisation steps")
 bar[2].button("↺ Reset", key="ae_reset", on_click=on_reset, use_container_width=True,

@@ -6,7 +6,7 @@ import streamlit as st
 from app_pages.bridges_state import (ALL_SETS, C_VALUES, DEFAULTS, GAMMAS, SOM_DATASETS, SOM_SPEEDS, TAB_NAMES,
                                      TICK_SECONDS, TRANSFER_SAMPLES, TWO_CLASS_SETS, SOMRun, compute_transfer, coefficient_rows, compute_logistic, compute_rbf,
                                      compute_svm, compute_tree, relative_gap, som_config_from_widgets, som_story)
-from app_pages.common import ensure_global_seed
+from app_pages.common import ensure_global_seed, play_pause_button
 from engine import ConfigError
 from viz.bridges import (add_points, add_rbf_units, convergence_figure, kmeans_figure, loss_curve_figure,
                          prototype_mosaic, schedule_figure, side_figure, som_figure, transfer_figure)
@@ -217,11 +217,7 @@ def som_tab() -> None:
     run: SOMRun | None = state.get("br_som_run")
     playing = run is not None and run.playing
     bar = st.columns([1, 1, 1, 2.2])
-    # Two keys, not one toggle: a click the browser delivers again after the rerun it
-    # asked for then meets a button that is gone, instead of undoing itself.
-    bar[0].button("⏸ Pause" if playing else "▶ Play",
-                  key="br_som_pause" if playing else "br_som_play", on_click=on_play, args=(not playing,),
-                  type="primary", use_container_width=True, help="Present points to the map, live")
+    play_pause_button(bar[0], "br_som", playing, on_play, help="Present points to the map, live")
     bar[1].button("⏭ Step", key="br_som_step", on_click=on_step, args=(run.trainer.step_count if run else 0,),
                   use_container_width=True, help="Present 100 points")
     bar[2].button("↺ Reset", key="br_som_reset", on_click=on_reset, use_container_width=True,

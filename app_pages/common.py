@@ -69,6 +69,16 @@ def sidebar() -> None:
                         help="Seeds the data, the initial weights, the batch order and dropout. Same seed, same run.")
 
 
+def play_pause_button(where, key: str, playing: bool, on_click, args: tuple | None = None, help: str = "") -> None:
+    """The primary ▶ Play / ⏸ Pause button of a live page, calling on_click(*args) (default:
+    on_click(not playing)). Two keys, `{key}_play` and `{key}_pause`, not one toggle: a click
+    the browser delivers again after the rerun it asked for then meets a button that is gone,
+    instead of undoing itself."""
+    where.button("⏸ Pause" if playing else "▶ Play", key=f"{key}_pause" if playing else f"{key}_play",
+                 on_click=on_click, args=(not playing,) if args is None else args, type="primary",
+                 width="stretch", help=help)
+
+
 def describe_changes(changed: list[str], limit: int = 4) -> str:
     """'model.hidden, train.optimizer and 3 more': the changed settings, readable in a sentence."""
     names = list(dict.fromkeys(changed))

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import app_device, ensure_global_seed
+from app_pages.common import app_device, ensure_global_seed, play_pause_button
 from app_pages.foundations_state import (COMPARE_EPOCHS, LEARNING_RATES, LINEAR_SETS, SURFACE_LABELS,
                                          SURFACE_LEARNING_RATES, TRAIN_EPOCHS, LIVE_EPOCHS_PER_FRAME, compare_losses,
                                          latex_factor, nearest_option, neuron_weights, new_logistic_trainer,
@@ -94,11 +94,7 @@ with neuron_tab:
     playing = run.get("playing", False)
     with c4:
         b1, b2, b3 = st.columns(3)
-        # Two keys, not one toggle: a click the browser delivers again after the rerun it
-        # asked for then meets a button that is gone, instead of undoing itself.
-        b1.button("⏸ Pause" if playing else "▶ Play",
-                  key="fd_lr_pause" if playing else "fd_lr_play", type="primary", width="stretch",
-                  on_click=on_play_logistic, args=(not playing,), help="Train live, two epochs per frame")
+        play_pause_button(b1, "fd_lr", playing, on_play_logistic, help="Train live, two epochs per frame")
         b2.button(f"+{TRAIN_EPOCHS} epochs", key="fd_lr_train", width="stretch", on_click=on_train_more,
                   args=(trainer.epoch,))
         b3.button("↺ Reset", key="fd_lr_reset", on_click=on_reset_logistic, width="stretch")

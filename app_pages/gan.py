@@ -6,7 +6,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from app_pages.common import app_device, ask_before_discard, ensure_global_seed, replace_allowed
+from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button, replace_allowed
 from app_pages.gan_state import (COLLAPSE_NOTE, DEFAULT_PRESET, HEATMAP_RESOLUTION, LEARNING_RATES, LOSS_LABELS,
                                  MANIFOLD_SIZE, PRESETS, SPEEDS, TARGET_LABELS, LiveRun, add_point,
                                  config_from_widgets, digit_widgets, digits_config_from_widgets, explain, fmt, heart,
@@ -80,11 +80,7 @@ def control_bar(d_and_g: bool) -> list:
 def control_buttons(bar: list, run_key: str, run: LiveRun, d_and_g: bool) -> None:
     playing = run.playing
     drawn = run.trainer.step_count
-    # Two keys, not one toggle: a click the browser delivers again after the rerun it
-    # asked for then meets a button that is gone, instead of undoing itself.
-    bar[0].button("⏸ Pause" if playing else "▶ Play",
-                  key=f"{run_key}_pause" if playing else f"{run_key}_play", on_click=on_play_pause,
-                  args=(run_key, not playing), type="primary", use_container_width=True, help="Train live")
+    play_pause_button(bar[0], run_key, playing, on_play_pause, args=(run_key, not playing), help="Train live")
     if d_and_g:
         bar[1].button("⏭ Step", key=f"{run_key}_step", on_click=on_step, args=(run_key, "both", drawn),
                       use_container_width=True, help="One step: k discriminator updates, then one generator update")

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from app_pages.common import app_device, ask_before_discard, ensure_global_seed
+from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button
 from app_pages.playground_sweep import spread_section
 from app_pages.playground_state import (DATASET_LABELS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAX_LAYERS,
                                         MAX_NEURONS, PENALTY_RATES, PRESETS, SPEEDS, TICK_SECONDS, PlaygroundRun,
@@ -258,11 +258,7 @@ if dict(st.query_params) != query:
 
 # Drawn for the network as it is now: a Step click right after a replacement acts on the new one.
 playing = run.playing
-# Two keys, not one toggle: a click the browser delivers again after the rerun it
-# asked for then meets a button that is gone, instead of undoing itself.
-bar[0].button("⏸ Pause" if playing else "▶ Play",
-              key="pg_pause" if playing else "pg_play", on_click=on_play_pause, args=(not playing,),
-              type="primary", use_container_width=True, help="Start or stop live training")
+play_pause_button(bar[0], "pg", playing, on_play_pause, help="Start or stop live training")
 bar[1].button("⏭ Step", key="pg_step", on_click=on_step, args=(run.trainer.step_count,),
               use_container_width=True, help="Train exactly one epoch")
 bar[2].button("↺ Reset", key="pg_reset", on_click=on_reset, use_container_width=True,

@@ -2,7 +2,7 @@
 overfit, read its mistakes, and try it on your own sentences."""
 import streamlit as st
 
-from app_pages.common import app_device, ask_before_discard, ensure_global_seed, replace_allowed
+from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button, replace_allowed
 from app_pages.sentiment_state import (BATCH_SIZES, EMBED_DIMS, HEADS, LEARNING_RATES, LOSS_NAMES, MAX_TOKENS,
                                        REPRESENTATIONS, ROW_LIMITS, SHARES, TICK_SECONDS, VOCAB_SIZES, WIDTHS,
                                        SentimentLab, config_from_widgets, default_widgets, encoding_table,
@@ -188,11 +188,7 @@ if lab is not None:
 
     playing = lab.playing
     bar = st.columns([1, 1, 1, 4])
-    # Two keys, not one toggle: a click the browser delivers again after the rerun it
-    # asked for then meets a button that is gone, instead of undoing itself.
-    bar[0].button("⏸ Pause" if playing else "▶ Play",
-                  key="sn_pause" if playing else "sn_play", on_click=on_play_pause, args=(not playing,),
-                  type="primary", width="stretch", help="Train live")
+    play_pause_button(bar[0], "sn", playing, on_play_pause, help="Train live")
     bar[1].button("⏭ Step", key="sn_step", on_click=on_step, args=(trainer.step_count,), width="stretch",
                   help="Train to the next validation check")
     bar[2].button("↺ Reset", key="sn_reset", on_click=on_reset, width="stretch",

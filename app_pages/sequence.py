@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from app_pages.common import app_device, ask_before_discard, ensure_global_seed, replace_allowed
+from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button, replace_allowed
 from app_pages.sequence_state import (ARCH_LABELS, ARCHS, BATCH_SIZES, CLIP_NORMS, CONTEXTS, CORPUS_LABELS,
                                       HIDDEN_SIZES, LEARNING_RATES, PROBE_LIMIT, TICK_SECONDS, SequenceLab,
                                       config_from_widgets, default_widgets, describe_chars, text_limits_message,
@@ -145,11 +145,7 @@ elif config is not None and (lab is None or not lab.apply(config)):
         st.error(f"Could not build the models: {e}", icon="🚫")
 # Drawn for the models as they are now: a Step click right after a rebuild acts on the new ones.
 playing = lab is not None and lab.playing
-# Two keys, not one toggle: a click the browser delivers again after the rerun it
-# asked for then meets a button that is gone, instead of undoing itself.
-bar[0].button("⏸ Pause" if playing else "▶ Play",
-              key="sq_pause" if playing else "sq_play", on_click=on_play_pause, args=(not playing,),
-              type="primary", use_container_width=True, help="Train every model chosen, live")
+play_pause_button(bar[0], "sq", playing, on_play_pause, help="Train every model chosen, live")
 bar[1].button("⏭ 10 steps", key="sq_step", on_click=on_step, args=(lab.trainer.step_count if lab else 0,),
               use_container_width=True, help="Ten optimisation steps for every model, then pause")
 bar[2].button("↺ Reset", key="sq_reset", on_click=on_reset, use_container_width=True,

@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from app_pages.common import app_device, ask_before_discard, ensure_global_seed, replace_allowed
+from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button, replace_allowed
 from app_pages.playground_sweep import spread_section
 from app_pages.vanishing_state import (CLIP_NORMS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, PRESETS, TICK_SECONDS,
                                        WIDTHS, VanishingLab, activation_quantiles, config_from_widgets,
@@ -121,11 +121,7 @@ else:
 
 # Drawn for the networks as they are now: a Step click right after a rebuild acts on the new ones.
 playing = lab.playing
-# Two keys, not one toggle: a click the browser delivers again after the rerun it
-# asked for then meets a button that is gone, instead of undoing itself.
-bar[0].button("⏸ Pause" if playing else "▶ Play",
-              key="vg_pause" if playing else "vg_play", on_click=on_play_pause, args=(not playing,),
-              type="primary", use_container_width=True, help="Train every network compared, live")
+play_pause_button(bar[0], "vg", playing, on_play_pause, help="Train every network compared, live")
 bar[1].button("⏭ Step", key="vg_step", on_click=on_step, args=(lab.runs[0].trainer.step_count,),
               use_container_width=True, help="One optimisation step for every network")
 bar[2].button("↺ Reset", key="vg_reset", on_click=on_reset, use_container_width=True,
