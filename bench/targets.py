@@ -17,7 +17,7 @@ import time
 import torch
 
 from engine.batched_mlp import BatchedMLP
-from engine.fast_mlp import BLOCK_STEPS, FastMLP
+from engine.fast_mlp import FastMLP
 from engine.models import build_model
 from engine.trainer import Trainer
 
@@ -39,13 +39,17 @@ class FastLoop:
         self.device = device
 
     def run_epochs(self, epochs: int) -> None:
+        """As Trainer runs them: blocks of up to block_steps steps, on across an epoch's end
+        when every batch is full, else ending with each epoch's short batch."""
         bs = self.batch_size
-        for _ in range(epochs):
-            order = torch.randperm(self.n, generator=self.generator).to(self.device)
+        orders = [torch.randperm(self.n, generator=self.generator).to(self.device) for _ in range(epochs)]
+        if self.n % bs == 0:
+            orders = [torch.cat(orders)]
+        for order in orders:
             position = 0
-            while position < self.n:
-                left = self.n - position
-                k, b = (min(left // bs, BLOCK_STEPS), bs) if left >= bs else (1, left)
+            while position < len(order):
+                left = len(order) - position
+                k, b = (min(left // bs, self.fast.block_steps(bs)), bs) if left >= bs else (1, left)
                 self.fast.train_block(order[position:position + k * b], k, b, record=self.record)
                 position += k * b
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .registries import SATURATION_BOUNDS
-
 _aten = torch.ops.aten
 
 # act(z, out=h): the forward of a hidden activation, written into h.
@@ -48,27 +46,6 @@ _BACKWARD = {
 }
 FAST_ACTIVATIONS = tuple(_FORWARD)
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as make_optimizer uses them
-
-
-def activation_stats_per_step(v: torch.Tensor, activation: str, dims: tuple[int, ...]) -> torch.Tensor:
-    """mean, std (population) and the fraction of saturated units (SATURATION_BOUNDS) of v
-    over `dims`, stacked on a last axis of 3; as probes.activation_summary computes them."""
-    std, mean = torch.std_mean(v, dim=dims, correction=0)
-    bounds = SATURATION_BOUNDS.get(activation)
-    n = 1
-    for d in dims:
-        n *= v.shape[d]
-    if bounds is None:
-        sat = torch.zeros_like(mean)
-    elif activation == "relu":
-        sat = (v <= 0).sum(dims, dtype=torch.float32).div_(n)
-    elif bounds[1] == float("inf"):
-        sat = (v <= bounds[0]).sum(dims, dtype=torch.float32).div_(n)
-    else:  # symmetric about the middle of the range: one comparison of |v - middle|
-        middle, half = (bounds[0] + bounds[1]) / 2, (bounds[1] - bounds[0]) / 2
-        centred = v.abs() if middle == 0 else (v - middle).abs_()
-        sat = (centred >= half).sum(dims, dtype=torch.float32).div_(n)
-    return torch.stack([mean, std, sat], dim=-1)
 
 
 _ALIGN = 16  # floats: 64 bytes

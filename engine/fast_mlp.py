@@ -12,16 +12,17 @@ the few small results:
   bias gradient are one `mm` too, written straight into a flat gradient vector;
 - the optimiser updates the flat vector in one or a few in-place ops (SGD, momentum,
   Nesterov, Adam, with torch.optim's arithmetic, in the same order);
-- steps run in blocks (to the end of an epoch, at most BLOCK_STEPS): the batches of a
-  block are gathered in one indexing op, and every step writes its scores, hidden
-  activations and gradients into its own slot of block-sized buffers. The probes
-  (per-step gradient norms and activation statistics) and the loss check are then
-  computed once per block over all its steps, instead of once per step.
+- steps run in blocks (at most BLOCK_STEPS; on across an epoch's end when every batch
+  is full): the batches of a block are gathered in one indexing op, and every step
+  writes its scores, hidden activations and gradients into its own slot of block-sized
+  buffers. The probes (per-step gradient norms and activation statistics) and the loss
+  check are then computed once per block over all its steps, instead of once per step.
 
 The results equal nn.Sequential + autograd + torch.optim within float rounding
 (tests/test_fast_mlp.py): the same ops in nearly the same order, except that the
 2/B or 1/B of a mean loss is folded into the step size under plain SGD. The activation
-kernels and the aligned per-step buffers are in engine/fast_kernels.py.
+kernels and the aligned per-step buffers are in engine/fast_kernels.py, the probes'
+reductions in engine/fast_probes.py.
 """
 from __future__ import annotations
 
@@ -32,9 +33,11 @@ import torch.nn.functional as F
 
 from .config import ExperimentConfig
 from .fast_kernels import (_ACTIVATION, _ALIGN, _BACKWARD, _FORWARD, ADAM_BETAS, ADAM_EPS,  # noqa: F401
-                           FAST_ACTIVATIONS, STRIDED_OUT_MAX, _aten, _slots, activation_stats_per_step, forward_into)
+                           FAST_ACTIVATIONS, STRIDED_OUT_MAX, _aten, _slots, forward_into)
+from .fast_probes import BlockProbes
 
-BLOCK_STEPS = 32  # steps per block: buffers stay small, a deadline is checked often enough
+BLOCK_STEPS = 64  # steps per block: buffers stay small, a deadline is checked often enough
+BLOCK_FLOATS = 1 << 22  # at most this many floats (16 MB) of per-step slots in one block
 
 FAST_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 
@@ -70,7 +73,7 @@ class BlockResult:
     activation_stats: torch.Tensor | None  # (k, hidden layers, 3): mean, std, saturated fraction (record=True)
 
 
-class FastMLP:
+class FastMLP(BlockProbes):
     """One plain MLP, trained by hand-written steps.
 
     widths: [n_inputs, hidden..., n_outputs]; activations: one name per hidden layer;
@@ -201,19 +204,38 @@ class FastMLP:
                 self._targets = 2 * self._targets - 1                           # -1 / +1
 
     # ---- one block of steps ----
-    def _block_buffers(self, k: int, b: int) -> dict:
+    def block_steps(self, b: int) -> int:
+        """The most steps of batch b one block may hold: BLOCK_STEPS, fewer for a wide
+        network or a large batch (its per-step slots stay under BLOCK_FLOATS)."""
+        per_step = 3 * b * self._hidden_starts()[-1] + b * (self.widths[0] + self.widths[-1] + 2) + self.n_params
+        return max(1, min(BLOCK_STEPS, BLOCK_FLOATS // per_step))
+
+    def _block_buffers(self, k: int, b: int, flags: bool) -> dict:
         """Per-step slots for k steps of batch b, with their per-step views made once.
         Every slot starts on a 64-byte boundary: the BLAS kernels' rounding can depend on
-        the alignment of their operands, and step(10) must equal step(5) + step(5) bit for bit."""
-        key = (k, b)
+        the alignment of their operands, and step(10) must equal step(5) + step(5) bit for bit.
+        flags: room for the saturation flags the activation statistics need."""
+        key = (k, b, flags)
         if key not in self._blocks:
-            hidden = [_slots(k, (b, w + 1), self.device).fill_(1.0) for w in self.widths[1:-1]]  # ones: bias input
+            # All hidden layers of a step side by side in one (b, sum(w + 1)) slot, and with
+            # `flags` next to it two slots for the saturation flags: the probes then reduce
+            # every layer of every step with a few products (_activation_stats). Zeros: the
+            # padding that keeps each step 64-byte aligned must not add NaN to those products.
+            starts = self._hidden_starts()
+            n = b * starts[-1]
+            probe_rows = torch.zeros(k, 3 if flags else 1, -(-n // _ALIGN) * _ALIGN, device=self.device)
+            hidden_all = probe_rows[:, 0, :n].view(k, b, starts[-1]).fill_(1.0)  # ones: the bias input
+            hidden = [hidden_all[:, :, a:z] for a, z in zip(starts, starts[1:])]
             grads = _slots(k, (self.n_params,), self.device).zero_()
             scores = _slots(k, (b, self.widths[-1]), self.device)
             inputs = _slots(k, (b, self.widths[0] + 1), self.device)
             per_layer = [grads[:, o:o + a * c].view(k, a, c).unbind(0) for o, (a, c) in zip(self._offsets, self._shapes)]
             self._blocks[key] = {
-                "hidden": hidden, "grads": grads, "scores": scores, "inputs": inputs,
+                "hidden_all": hidden_all, "probe_rows": probe_rows,
+                "high": probe_rows[:, 1, :n].view(k, b, -1) if flags else None,
+                "low": probe_rows[:, 2, :n].view(k, b, -1) if flags else None,
+                "layer_means": self._layer_means(b) if flags else None,
+                "grads": grads, "scores": scores, "inputs": inputs,
                 "h": [h.unbind(0) for h in hidden],
                 "hv": [h[:, :, :-1].unbind(0) for h in hidden],
                 "hT": [h.transpose(1, 2).unbind(0) for h in hidden],
@@ -227,7 +249,7 @@ class FastMLP:
         """k optimisation steps on the batches idx[0:b], idx[b:2b], ... (indices into the
         bound training set, k * b of them). record: every step's gradient norms, and unless
         activations=False, every step's activation statistics."""
-        bufs = self._block_buffers(k, b)
+        bufs = self._block_buffers(k, b, flags=record and activations is not False)
         bufs["inputs"].copy_(self._xa[idx].view(k, b, -1))
         ts = self._targets[idx].view(k, b, -1)
         fold = self.optimizer == "sgd"  # plain SGD: the loss's 1/B goes into the step size
@@ -277,7 +299,7 @@ class FastMLP:
         if record:
             result.grad_norms = self.grad_norms(bufs["grads"], self._last_grad_scale)
             if activations is not False:
-                result.activation_stats = self._activation_stats(bufs["hidden"])
+                result.activation_stats = self._activation_stats(bufs)
         return result
 
     def _update(self, grad: torch.Tensor, scale: float) -> None:
@@ -318,34 +340,6 @@ class FastMLP:
         else:
             per = -(torch.log_softmax(scores, dim=2) * targets).sum(2)
         return per.flatten(1).mean(1)
-
-    def _weight_selector(self) -> torch.Tensor:
-        """(n_params, layers) 0/1: which flat entries are layer l's weights (not its bias)."""
-        if getattr(self, "_selector", None) is None:
-            sel = torch.zeros(self.n_params, len(self._shapes), device=self.device)
-            for l, (o, (a, c)) in enumerate(zip(self._offsets, self._shapes)):
-                sel[o:o + (a - 1) * c, l] = 1
-            self._selector = sel
-        return self._selector
-
-    def grad_norms(self, grads: torch.Tensor | None = None, scale: float | None = None) -> torch.Tensor:
-        """Weight-gradient L2 norm of each layer (biases left out, as the probe does):
-        (layers,) for the last step, or (k, layers) for a (k, n_params) block of gradients
-        held `scale` times too small (plain SGD keeps the loss's 1/B out of them).
-        One product with a 0/1 selector sums the squares of every layer of every step at once."""
-        g = self.last_grad[None] if grads is None else grads
-        norms = torch.mm(g * g, self._weight_selector()).sqrt_()
-        scale = self._last_grad_scale if scale is None else scale
-        if scale != 1.0:
-            norms.mul_(scale)
-        return norms[0] if grads is None else norms
-
-    def _activation_stats(self, hidden: list[torch.Tensor]) -> torch.Tensor:
-        """(k, hidden layers, 3): mean, std and saturated fraction of each step's batch activations."""
-        stats = []
-        for h, name in zip(hidden, self.activations):
-            stats.append(activation_stats_per_step(h[..., :-1], name, dims=(1, 2)))
-        return torch.stack(stats, dim=1)
 
     # ---- for checks ----
     def gradients(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, list[tuple[torch.Tensor, torch.Tensor]]]:

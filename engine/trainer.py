@@ -18,7 +18,7 @@ from . import checkpoint
 from .config import ExperimentConfig, structural_changes
 from .data import Dataset2D, make_dataset, make_features
 from .device import pick_device
-from .fast_mlp import BLOCK_STEPS, FastMLP, fast_path_unsupported
+from .fast_mlp import FastMLP, fast_path_unsupported
 from .losses import data_loss, predictions, weight_penalty
 from .models import build_model
 from .probes import activation_statistics, gradient_norms_by_layer, plane_outputs, weight_norms_by_layer
@@ -162,8 +162,8 @@ class Trainer:
 
     def _train_fast(self, max_steps: int, deadline: float | None, until_epoch: int | None,
                     good_state, good_counters) -> None:
-        """The same steps as _train_autograd, in blocks: each block runs to the end of the
-        epoch (at most fast_mlp.BLOCK_STEPS steps), then the loss check, probes and deadline.
+        """The same steps as _train_autograd, in blocks of up to fast_mlp.BLOCK_STEPS steps
+        (across an epoch's end when every batch is full), then the loss check, probes and deadline.
         A non-finite batch loss anywhere in the chunk restores the chunk's start, as there."""
         if self._fast is None or self._fast.device != self.device:
             self._fast = FastMLP.from_config(self.config, self.device)
@@ -171,11 +171,19 @@ class Trainer:
         fast, linears = self._fast, [layer for _, layer in self.model.named_linears()]
         fast.pull(linears, self.optimizer)
         done, ran = 0, False
-        while done < max_steps and not self.finished and (until_epoch is None or self.epoch < until_epoch):
-            bs = min(self.config.train.batch_size, self.n_train)
+        bs = min(self.config.train.batch_size, self.n_train)
+        last_epoch = min(e for e in (until_epoch, self.config.train.max_epochs or None, math.inf) if e is not None)
+        while done < max_steps and self.epoch < last_epoch:
             left = self.n_train - self._position
-            k, b = (min(left // bs, max_steps - done, BLOCK_STEPS), bs) if left >= bs else (1, left)
-            idx = self._order[self._position:self._position + k * b].to(self.device)
+            if left < bs:  # the short last batch of an epoch: a step of its own
+                k, b = 1, left
+            elif self.n_train % bs:  # epochs end in a short batch: the block stops at the epoch's end
+                k, b = min(left // bs, max_steps - done, fast.block_steps(bs)), bs
+            else:  # every batch full: the block may run on into the next epochs, to last_epoch
+                steps_to_last = (last_epoch - self.epoch) * (self.n_train // bs) - self._position // bs
+                k, b = int(min(max_steps - done, fast.block_steps(bs), steps_to_last)), bs
+            # The state moves on before the block runs: a diverged block restores the chunk's start anyway.
+            idx = self._take(k * b).to(self.device)
             result = fast.train_block(idx, k, b, record=self.record_grad_norms, activations=False)
             ran = True
             if not bool(torch.isfinite(result.losses).all()):
@@ -183,13 +191,8 @@ class Trainer:
                 break
             if result.grad_norms is not None:
                 self._chunk_norms.append(result.grad_norms)
-            self._position += k * b
             self.step_count += k
             done += k
-            if self._position >= self.n_train:
-                self._order = torch.randperm(self.n_train, generator=self._batch_gen)
-                self._position = 0
-                self.epoch += 1
             if deadline is not None and time.perf_counter() >= deadline:
                 break
         if not ran:
@@ -200,6 +203,21 @@ class Trainer:
         if self.diverged or not self._finite_now():
             self._restore(good_state, good_counters)
             self.diverged = True
+
+    def _take(self, n: int) -> torch.Tensor:
+        """The next n indices of the shuffled order, on into new epochs (each one a fresh
+        shuffle, as _next_batch draws it): the epoch counter and position move with them."""
+        parts = []
+        while n > 0:
+            part = self._order[self._position:self._position + n]
+            parts.append(part)
+            n -= len(part)
+            self._position += len(part)
+            if self._position >= self.n_train:
+                self._order = torch.randperm(self.n_train, generator=self._batch_gen)
+                self._position = 0
+                self.epoch += 1
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def _train_autograd(self, max_steps: int, deadline: float | None, until_epoch: int | None,
                         good_state, good_counters) -> None:

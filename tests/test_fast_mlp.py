@@ -10,8 +10,9 @@ import torch
 
 from bench.targets import FastLoop
 from bench.workload import PlainLoop, tfp_config
+import engine.fast_probes
 from engine import ExperimentConfig, Trainer, build_model, make_dataset, make_features
-from engine.fast_mlp import FAST_ACTIVATIONS, FastMLP, fast_path_unsupported
+from engine.fast_mlp import BLOCK_FLOATS, BLOCK_STEPS, FAST_ACTIVATIONS, FastMLP, fast_path_unsupported
 from engine.losses import data_loss
 from engine.probes import activation_summary, gradient_norms_by_layer
 
@@ -101,6 +102,86 @@ def test_chunks_add_up_bit_for_bit():
         two.step(n)
     assert all(torch.equal(p, q) for p, q in zip(_weights(one), _weights(two)))
     assert one.snapshot().grad_norms == two.snapshot().grad_norms
+
+
+def test_blocks_run_on_across_epoch_ends_as_autograd_does():
+    """100 training points in batches of 10: every batch is full, so a block runs on into
+    the next epoch; steps, epochs, shuffles and weights stay those of the autograd path,
+    and run_epochs and the epoch limit still stop on an epoch's end."""
+    config = SMALL.replace(train={"batch_size": 10, "optimizer": "momentum"})
+    fast, slow = Trainer(config, "cpu"), Trainer(config, "cpu", fast=False)
+    for n in (23, 71, 9):
+        a, b = fast.step(n), slow.step(n)
+        assert (a.step, a.epoch, fast._position) == (b.step, b.epoch, slow._position)
+        assert torch.equal(fast._order, slow._order)
+    a, b = fast.run_epochs(2), slow.run_epochs(2)
+    assert (a.step, a.epoch, fast._position) == (b.step, b.epoch, slow._position) == (120, 12, 0)
+    for p, q in zip(_weights(fast), _weights(slow)):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+    limited = Trainer(config.replace(train={"max_epochs": 3}), "cpu")
+    assert limited.step(1000).step == 30 and limited.epoch == 3 and limited.finished
+    one, two = Trainer(config, "cpu"), Trainer(config, "cpu")
+    one.step(95)
+    for n in (7, 64, 24):
+        two.step(n)
+    assert all(torch.equal(p, q) for p, q in zip(_weights(one), _weights(two)))
+
+
+def test_a_block_stays_within_its_memory_bound():
+    small = FastMLP([2, 4, 2, 1], ["tanh", "tanh"], 2, "bce", "sgd", 0.03)
+    assert small.block_steps(10) == BLOCK_STEPS
+    wide = FastMLP([2] + [128] * 40 + [1], ["relu"] * 40, 2, "bce", "sgd", 0.03)
+    assert wide.block_steps(4096) == 1 and 1 < wide.block_steps(8) < BLOCK_STEPS
+    k = wide.block_steps(8)
+    wide.bind(torch.randn(8 * k, 2), torch.randint(0, 2, (8 * k,)))
+    result = wide.train_block(torch.arange(8 * k), k, 8, record=True)
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+                for t in wide._blocks[(k, 8, True)].values() if isinstance(t, torch.Tensor)}
+    assert sum(storages.values()) <= 4 * BLOCK_FLOATS and result.activation_stats.shape == (k, 40, 3)
+    # no (parameters x layers) or (batch x width x depth) product matrices for a network this size
+    assert getattr(wide, "_selector", None) is None and wide._blocks[(k, 8, True)]["layer_means"] is None
+    assert result.grad_norms.shape == (k, 41) and bool(torch.isfinite(result.grad_norms).all())
+
+
+@pytest.mark.parametrize("by_layer", [False, True], ids=["all-layers-at-once", "layer-by-layer"])
+@pytest.mark.parametrize("activations", [["relu", "sigmoid", "elu"], ["tanh", "linear", "softplus"],
+                                         ["leaky_relu", "gelu", "relu"]])
+def test_activation_statistics_of_every_step_and_layer(activations, by_layer, monkeypatch):
+    """Mixed activations (each with its own saturation bounds, or none), several steps of a
+    block: each step's statistics are probes.activation_summary of that step's batch; the
+    same whether the layers are reduced at once or (a large network) one by one."""
+    if by_layer:
+        monkeypatch.setattr(engine.fast_probes, "PRODUCT_FLOATS", 0)
+    config = SMALL.replace(model={"hidden": [5, 4, 3], "activation": activations}, train={"batch_size": 6})
+    f = FastMLP.from_config(config)
+    model = build_model(config)
+    f.set_weights([(lin.weight.detach(), lin.bias.detach()) for _, lin in model.named_linears()])
+    t = Trainer(config, "cpu", fast=False)
+    f.bind(t.x_train, t.y_train)
+    idx = torch.randperm(len(t.x_train))[:4 * 6]
+    with torch.no_grad():  # the block updates the weights after each step: step s sees weights after s updates
+        weights = []
+        probe = FastMLP.from_config(config)
+        probe.set_weights(f.weights())
+        probe.bind(t.x_train, t.y_train)
+        for s in range(4):
+            weights.append(probe.weights())
+            probe.train_block(idx[6 * s:6 * s + 6], 1, 6)
+    result = f.train_block(idx, 4, 6, record=True)
+    assert result.activation_stats.shape == (4, 3, 3)
+    for s in range(4):
+        for lin, (w, b) in zip((lin for _, lin in model.named_linears()), weights[s]):
+            lin.weight.data.copy_(w)
+            lin.bias.data.copy_(b)
+        h = t.x_train[idx[6 * s:6 * s + 6]]
+        for i, block in enumerate(model.blocks):
+            h = block(h).detach()
+            want = activation_summary(h, activations[i])
+            got = result.activation_stats[s, i].tolist()
+            assert got == pytest.approx([want["mean"], want["std"], want["saturated"]], rel=1e-5, abs=1e-6)
+    norms = result.grad_norms
+    monkeypatch.setattr(engine.fast_probes, "PRODUCT_FLOATS", 1 << 20 if by_layer else 0)
+    torch.testing.assert_close(f.grad_norms(f._blocks[(4, 6, True)]["grads"], f._last_grad_scale), norms)
 
 
 def test_per_step_probes_equal_autograd():
