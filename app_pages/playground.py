@@ -8,7 +8,7 @@ import streamlit as st
 from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button
 from app_pages.playground_sweep import spread_section
 from app_pages.playground_state import (DATASET_LABELS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAX_LAYERS,
-                                        MAX_NEURONS, PENALTY_RATES, PRESETS, SPEEDS, TICK_SECONDS, PlaygroundRun,
+                                        MAX_NEURONS, PENALTY_RATES, PRESETS, SPEEDS, PlaygroundRun,
                                         config_from_widgets, format_loss, parse_points_csv, preset_config,
                                         widgets_from_config)
 from engine import ConfigError, ExperimentConfig, Trainer
@@ -266,7 +266,10 @@ bar[2].button("↺ Reset", key="pg_reset", on_click=on_reset, use_container_widt
 
 
 # ---------- the live view ----------
-@st.fragment(run_every=TICK_SECONDS if run.playing else None)
+run.interval = run.frame_interval()
+
+
+@st.fragment(run_every=run.interval if run.playing else None)
 def live_view() -> None:
     frame_start = time.perf_counter()
     run: PlaygroundRun = state.pg_run
@@ -319,6 +322,8 @@ def live_view() -> None:
     st.plotly_chart(loss_figure(trainer.history, trainer.n_classes > 0), key="pg_loss_chart",
                     config={"displayModeBar": False})
     run.frame_drawn(time.perf_counter() - frame_start, train_seconds)
+    if run.playing and run.interval_is_stale():
+        st.rerun()  # draw the live view again with a frame interval that fits the frames
 
 
 def add_clicked_point(event) -> None:

@@ -22,6 +22,7 @@ LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0,
 PENALTY_RATES = [0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 SPEEDS = {"Slow motion (1 step per frame)": 1, "1 epoch per frame": -1, "Fast": 0}
 TICK_SECONDS = 0.2   # the live view asks for 5 frames a second
+MAX_TICK_SECONDS = 3.0  # on a server too busy for that (a class training at once), frames come less often, up to this
 MIN_TRAIN_SECONDS = 0.02  # training gets what drawing leaves of a frame, but never less than this
 
 
@@ -30,18 +31,19 @@ class LiveRuns:
     training share can shrink when many people press Play at once: a class of twenty then
     shares the server's CPU evenly, and each one's Pause is still answered within a frame."""
 
-    STALE_SECONDS = 1.0  # a run that has not ticked for this long is no longer counted
+    STALE_SECONDS = 1.0  # a run that has not ticked for this long (or two of its frame intervals) no longer counts
 
     def __init__(self) -> None:
-        self._last: dict[int, float] = {}
+        self._last: dict[int, tuple[float, float]] = {}  # run -> (last tick, its frame interval)
         self._lock = threading.Lock()
 
-    def ticked(self, run_id: int, now: float | None = None) -> int:
-        """Note that `run_id` trains now; returns how many runs are training (itself included)."""
+    def ticked(self, run_id: int, now: float | None = None, interval: float = TICK_SECONDS) -> int:
+        """Note that `run_id` trains now, a frame every `interval` seconds; returns how many
+        runs are training (itself included)."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            self._last[run_id] = now
-            for key in [k for k, t in self._last.items() if now - t > self.STALE_SECONDS]:
+            self._last[run_id] = (now, interval)
+            for key in [k for k, (t, every) in self._last.items() if now - t > max(self.STALE_SECONDS, 2 * every)]:
                 del self._last[key]
             return len(self._last)
 
@@ -189,18 +191,50 @@ class PlaygroundRun:
     message: str = ""               # why training stopped by itself (divergence, epoch limit)
     epochs_per_second: float = 0.0
     draw_seconds: float = 0.1       # how long the page took to draw the last frame, training excluded
+    interval: float = TICK_SECONDS  # the frame interval the live view was drawn with
+    frame_gap: float = TICK_SECONDS  # seconds from one frame's start to the next (smoothed), while playing
+    browser_floor: float = 0.0      # an interval the frames showed they need: they came far later than asked
+    _frame_start: float | None = field(default=None, repr=False)
     _last: tuple[float, float] | None = field(default=None, repr=False)  # (time, epoch_exact) at the last tick
 
     def training_budget(self, live_runs: int = 1) -> float:
         """Seconds of training that fit in one frame next to the drawing. A frame must end
-        well inside TICK_SECONDS: the browser asks for the next one on a fixed timer, and a
+        well inside its interval: the browser asks for the next one on a fixed timer, and a
         request that arrives while a frame is still running interrupts its drawing. With
         `live_runs` runs training on this server at once, each gets its share of that."""
-        return max(MIN_TRAIN_SECONDS / live_runs, (0.8 * TICK_SECONDS - self.draw_seconds) / live_runs)
+        return max(MIN_TRAIN_SECONDS / live_runs, (0.8 * self.interval - self.draw_seconds) / live_runs)
 
     def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
         """Tell the run how long the last frame took in all, and how much of it was training."""
         self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
+
+    def frame_started(self, now: float | None = None) -> None:
+        """Note when a frame of a playing run starts. Frames that come far later than the
+        interval asked for mean that the browser (or the server) cannot keep up: a weak
+        laptop, or many sessions on one machine. The interval then rises to what the frames
+        showed they need, and eases back while they keep time."""
+        now = time.perf_counter() if now is None else now
+        if self._frame_start is not None:
+            self.frame_gap = 0.8 * self.frame_gap + 0.2 * (now - self._frame_start)
+            if self.frame_gap > 2 * self.interval:
+                self.browser_floor = max(self.browser_floor, self.frame_gap)
+            else:
+                self.browser_floor *= 0.95
+        self._frame_start = now
+
+    def frame_interval(self) -> float:
+        """Seconds between frames: TICK_SECONDS, or more when drawing a frame takes longer
+        (twenty sessions drawing on two cores) or frames arrive late (frame_started): frames
+        then come less often instead of being interrupted one after another, which would
+        freeze every view while training went on."""
+        wanted = max(TICK_SECONDS, (self.draw_seconds + MIN_TRAIN_SECONDS) / 0.8, self.browser_floor)
+        return math.ceil(min(MAX_TICK_SECONDS, wanted) * 20 - 1e-9) / 20  # in steps of 0.05 s
+
+    def interval_is_stale(self) -> bool:
+        """The frames now take so much more (or less) time than the interval allows that the
+        live view should be drawn again with a new one."""
+        wanted = self.frame_interval()
+        return wanted > 1.25 * self.interval or (self.interval > TICK_SECONDS and wanted < 0.75 * self.interval)
 
     def tick(self, speed_steps: int = 0, budget_s: float | None = None, plane_resolution: int = 50):
         """One frame of the live view: train a time-boxed chunk if playing, then snapshot.
@@ -208,8 +242,9 @@ class PlaygroundRun:
         speed_steps: 0 = as many steps as fit in the budget, -1 = one epoch, n = n steps."""
         trainer = self.trainer
         if self.playing and budget_s is None:
-            budget_s = self.training_budget(LIVE_RUNS.ticked(id(self)))
+            budget_s = self.training_budget(LIVE_RUNS.ticked(id(self), interval=self.interval))
         if self.playing:
+            self.frame_started()
             if speed_steps == -1:
                 snap = trainer.run_epochs(1, plane_resolution=plane_resolution)
             else:
@@ -227,16 +262,18 @@ class PlaygroundRun:
                 self.playing = False
                 self.message = f"Reached the epoch limit ({trainer.config.train.max_epochs}). Raise it or set 0 to go on."
         else:
-            self._last = None
+            self._last = self._frame_start = None
             snap = trainer.snapshot(plane_resolution=plane_resolution)
         return snap
 
     def play(self) -> None:
         self.playing = not (self.trainer.diverged or self.trainer.finished)
         self.message = ""
+        self.frame_gap, self.browser_floor, self._frame_start = TICK_SECONDS, 0.0, None  # a fresh start
 
     def pause(self) -> None:
         self.playing = False
+        self._frame_start = None
         LIVE_RUNS.stopped(id(self))
 
 

@@ -1,4 +1,5 @@
 """The Playground's plain-Python logic: widgets <-> config, presets, CSV upload, the live tick."""
+import math
 import time
 
 import numpy as np
@@ -153,3 +154,63 @@ def test_many_sessions_playing_share_the_training_time_of_a_frame():
     run.draw_seconds = 10.0                         # drawing slower than a frame: the floor, shared too
     assert run.training_budget(1) == MIN_TRAIN_SECONDS
     assert run.training_budget(4) == pytest.approx(MIN_TRAIN_SECONDS / 4)
+
+
+def test_frames_come_less_often_when_drawing_them_takes_longer():
+    """Twenty sessions drawing on two cores: each frame takes seconds of wall time. The live
+    view then asks for frames less often (up to MAX_TICK_SECONDS) rather than having each
+    one interrupted by the next request, and goes back to TICK_SECONDS when drawing is quick."""
+    from app_pages.playground_state import MAX_TICK_SECONDS, MIN_TRAIN_SECONDS, TICK_SECONDS, PlaygroundRun
+    run = PlaygroundRun(Trainer(ExperimentConfig()))
+    run.draw_seconds = 0.06                          # one session on an idle machine
+    assert run.frame_interval() == TICK_SECONDS and not run.interval_is_stale()
+    run.draw_seconds = 1.0                           # a crowded server
+    wanted = run.frame_interval()
+    assert wanted == pytest.approx(math.ceil((1.0 + MIN_TRAIN_SECONDS) / 0.8 * 20) / 20)
+    assert wanted >= (1.0 + MIN_TRAIN_SECONDS) / 0.8 and run.interval_is_stale()
+    run.interval = wanted                            # the page drew the live view again with it
+    assert not run.interval_is_stale()
+    assert run.training_budget(1) == pytest.approx(0.8 * wanted - 1.0)  # the longer frame trains longer
+    run.draw_seconds = 30.0
+    assert run.frame_interval() == MAX_TICK_SECONDS
+    run.draw_seconds = 0.06                          # the class paused: back to five frames a second
+    assert run.interval_is_stale() and run.frame_interval() == TICK_SECONDS
+
+
+def test_a_run_with_slow_frames_still_counts_as_training():
+    from app_pages.playground_state import LiveRuns
+    live = LiveRuns()
+    live.ticked(1, now=100.0, interval=2.0)          # a frame every 2 s
+    assert live.ticked(2, now=103.0) == 2            # 3 s later: within two of its intervals
+    assert live.ticked(2, now=104.5) == 1            # 4.5 s: gone
+
+
+def test_frames_that_arrive_late_slow_the_live_view_down_and_it_recovers():
+    """A browser that cannot keep up (a weak laptop, or twenty sessions on two cores) asks for
+    its frames late: the interval rises to what the frames need, eases back once they keep
+    time, and a new Play starts at five frames a second again."""
+    from app_pages.playground_state import TICK_SECONDS, PlaygroundRun
+    run = PlaygroundRun(Trainer(ExperimentConfig()))
+    run.draw_seconds = 0.06
+    run.play()
+    t = 100.0
+    for _ in range(20):                      # on time, with a little jitter: nothing changes
+        run.frame_started(t)
+        t += 0.23
+    assert run.frame_interval() == TICK_SECONDS and run.browser_floor == 0
+    run.frame_started(t + 0.6)              # one hiccup is not a trend
+    t += 0.6
+    assert run.frame_interval() == TICK_SECONDS
+    for _ in range(10):                      # frames every 2 s although 0.2 s was asked
+        t += 2.0
+        run.frame_started(t)
+    slow = run.frame_interval()
+    assert 1.0 < slow <= 2.0 and run.interval_is_stale()
+    run.interval = slow                      # the page draws the live view again with it
+    for _ in range(40):                      # now the frames keep time: it eases back
+        t += slow
+        run.frame_started(t)
+    assert run.frame_interval() < 0.6 * slow
+    run.pause()
+    run.play()
+    assert run.frame_interval() == TICK_SECONDS
