@@ -36,9 +36,12 @@ test: install-dev chromium
 test-slow: install-dev chromium
 	$(PY) -m pytest -m slow -s
 
-# The engine benchmarks, then the browser and server ones (Playwright, from requirements-dev, in Debian's chromium).
+# The engine benchmarks (again with --device cuda when PyTorch sees a GPU), CPU vs GPU on the Transformer and the
+# digits autoencoder, then the browser and server ones (Playwright, from requirements-dev, in Debian's chromium).
 bench: install-dev chromium
 	$(PY) -m bench
+	if $(PY) -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then $(PY) -m bench --device cuda; fi
+	$(PY) -m bench.devices
 	$(PY) -m bench.browser
 
 clean:
