@@ -79,14 +79,14 @@ LIVE_PROBE = """() => {
             const z = trace.z && trace.z.bdata !== undefined ? trace.z.bdata : JSON.stringify(trace.z);
             if (z !== w.lastZ) { w.lastZ = z; w.redraws += 1; w.redrawAt = now; }
         }
-        const button = document.querySelector('.st-key-pg_play button');
+        const button = document.querySelector('.st-key-pg_play button, .st-key-pg_pause button');
         const label = button ? button.textContent.trim() : null;
         if (label !== w.label) { w.label = label; w.labelAt = now; }
     };
     new MutationObserver(check).observe(document.querySelector('[data-testid="stMain"]'),
                                         {subtree: true, childList: true, characterData: true, attributes: true});
     document.addEventListener('click', e => {
-        if (e.target.closest('.st-key-pg_play')) w.clickAt = performance.now();
+        if (e.target.closest('.st-key-pg_play, .st-key-pg_pause')) w.clickAt = performance.now();
     }, {capture: true});
     check();
 }"""
@@ -118,7 +118,7 @@ def measure_live(browser, base_url: str, warmup_s: float = 1.0, window_s: float 
             .filter(m => m.textContent.includes('Epochs / s'))
             .map(m => m.querySelector('[data-testid="stMetricValue"]').textContent)[0] || null""")
 
-        page.locator(".st-key-pg_play").get_by_role("button").click()
+        page.locator(".st-key-pg_pause").get_by_role("button").click()  # Play and Pause: two buttons, two keys
         page.wait_for_function("() => (window.__bench.label || '').includes('Play')", timeout=30_000)
         wait_rendered(page, "Playground", timeout_ms=30_000)
         time.sleep(still_s)
