@@ -44,7 +44,11 @@ def test_the_game_plays_live_and_digits_train(app_server, page, screenshot_dir):
     page.get_by_role("button", name=re.compile("Play")).first.click()
     time.sleep(8)
     steps = int(metric(page, "Step").replace(",", ""))
-    after = generated_points(page)
+    # Read the points between redraws: mid-frame the chart can be gone for a moment.
+    deadline, after = time.monotonic() + 20, None
+    while time.monotonic() < deadline and (after is None or after == before):
+        after = generated_points(page)
+        page.wait_for_timeout(250)
     print(f"GAN lab: {steps} steps after 8 s of Play, {metric(page, 'Steps / s')} steps/s shown, "
           f"MMD² {metric(page, 'MMD²')}")
     # An idle machine trains hundreds of steps here; a 2-core one loaded by other jobs only a few.
