@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app_pages.frame_interval import interval_is_stale, rounded_interval
 from engine import ConfigError
 from engine.autoencoder import HOT_FIELDS, AutoencoderConfig, AutoencoderSnapshot, AutoencoderTrainer
 
@@ -118,14 +119,11 @@ class AutoencoderRun:
         """Seconds between frames: TICK_SECONDS, or more when frames take longer. The browser asks
         for frames on a fixed timer, and a request that arrives while a frame is still being
         drawn interrupts it — on a busy machine the view would freeze while training went on."""
-        wanted = min(MAX_TICK_SECONDS, max(TICK_SECONDS, 1.3 * self.frame_seconds))
-        return math.ceil(wanted * 20 - 1e-9) / 20  # in steps of 0.05 s
+        return rounded_interval(1.3 * self.frame_seconds, TICK_SECONDS, MAX_TICK_SECONDS)
 
     def interval_is_stale(self) -> bool:
-        """The frames now take so much more (or less) time than the interval allows that the
-        live view should be drawn again with a new one."""
-        wanted = self.frame_interval()
-        return wanted > 1.25 * self.interval or (self.interval > TICK_SECONDS and wanted < 0.75 * self.interval)
+        """The live view should be drawn again with frame_interval()."""
+        return interval_is_stale(self.frame_interval(), self.interval, TICK_SECONDS)
 
     def tick(self, budget_s: float | None = None) -> AutoencoderSnapshot:
         """One frame of the live view: train a time-boxed chunk if playing, then snapshot."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app_pages.frame_interval import interval_is_stale, rounded_interval
 from engine import ConfigError, ExperimentConfig, Trainer
 from engine.config import CLASSIFY_SETS, FEATURES, MAX_CUSTOM_POINTS, REGRESS_SETS
 
@@ -227,14 +228,12 @@ class PlaygroundRun:
         (twenty sessions drawing on two cores) or frames arrive late (frame_started): frames
         then come less often instead of being interrupted one after another, which would
         freeze every view while training went on."""
-        wanted = max(TICK_SECONDS, (self.draw_seconds + MIN_TRAIN_SECONDS) / 0.8, self.browser_floor)
-        return math.ceil(min(MAX_TICK_SECONDS, wanted) * 20 - 1e-9) / 20  # in steps of 0.05 s
+        wanted = max((self.draw_seconds + MIN_TRAIN_SECONDS) / 0.8, self.browser_floor)
+        return rounded_interval(wanted, TICK_SECONDS, MAX_TICK_SECONDS)
 
     def interval_is_stale(self) -> bool:
-        """The frames now take so much more (or less) time than the interval allows that the
-        live view should be drawn again with a new one."""
-        wanted = self.frame_interval()
-        return wanted > 1.25 * self.interval or (self.interval > TICK_SECONDS and wanted < 0.75 * self.interval)
+        """The live view should be drawn again with frame_interval()."""
+        return interval_is_stale(self.frame_interval(), self.interval, TICK_SECONDS)
 
     def tick(self, speed_steps: int = 0, budget_s: float | None = None, plane_resolution: int = 50):
         """One frame of the live view: train a time-boxed chunk if playing, then snapshot.
@@ -262,7 +261,7 @@ class PlaygroundRun:
                 self.playing = False
                 self.message = f"Reached the epoch limit ({trainer.config.train.max_epochs}). Raise it or set 0 to go on."
         else:
-            self._last = self._frame_start = None
+            self._last = None
             snap = trainer.snapshot(plane_resolution=plane_resolution)
         return snap
 
@@ -273,7 +272,6 @@ class PlaygroundRun:
 
     def pause(self) -> None:
         self.playing = False
-        self._frame_start = None
         LIVE_RUNS.stopped(id(self))
 
 
