@@ -109,10 +109,14 @@ class Trainer:
         self._position += len(idx)
         left = self.n_train - self._position
         if left <= 0 or (self.config.model.norm == "batch" and left < 2):
-            self._order = torch.randperm(self.n_train, generator=self._batch_gen)
-            self._position = 0
-            self.epoch += 1
+            self._start_epoch()
         return idx.to(self.device)
+
+    def _start_epoch(self) -> None:
+        """The next epoch: a fresh shuffle of the training set, from its start."""
+        self._order = torch.randperm(self.n_train, generator=self._batch_gen)
+        self._position = 0
+        self.epoch += 1
 
     # ---- training ----
     def _one_step(self) -> bool:
@@ -214,9 +218,7 @@ class Trainer:
             n -= len(part)
             self._position += len(part)
             if self._position >= self.n_train:
-                self._order = torch.randperm(self.n_train, generator=self._batch_gen)
-                self._position = 0
-                self.epoch += 1
+                self._start_epoch()
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def _train_autograd(self, max_steps: int, deadline: float | None, until_epoch: int | None,
