@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import app_device, ensure_global_seed, play_pause_button
+from app_pages.live_canvas import curves_canvas, plane_canvas
 from app_pages.foundations_state import (COMPARE_EPOCHS, LEARNING_RATES, LINEAR_SETS, SURFACE_LABELS,
                                          SURFACE_LEARNING_RATES, TRAIN_EPOCHS, LIVE_EPOCHS_PER_FRAME, compare_losses,
                                          latex_factor, nearest_option, neuron_weights, new_logistic_trainer,
@@ -16,7 +17,7 @@ from engine.registries import ACTIVATIONS
 from engine.surfaces import PATH_OPTIMIZERS, make_surface, optimizer_paths
 from viz.foundations import (activation_figure, chain_figure, gini_ce_figure, margin_loss_figure,
                              neuron_output_figure, path_loss_figure, regularised_figure, surface_figure)
-from viz.playground import boundary_figure, loss_figure
+from viz.playground import boundary_canvas, boundary_figure, loss_curves
 
 state = st.session_state
 NO_BAR = {"displayModeBar": False}
@@ -119,10 +120,11 @@ with neuron_tab:
             st.warning("The loss became infinite at this learning rate; the last finite weights were kept. Lower it.")
         left, right = st.columns([1.2, 1], gap="medium")
         ds = trainer.dataset
-        left.plotly_chart(boundary_figure(snap.plane["output"], 2, ds.train_xy, ds.train_y, height=400),
-                          key="fd_lr_boundary", config=NO_BAR)
+        with left:  # a canvas redrawn in place: a new Plotly chart per frame would keep the browser busy
+            plane_canvas(boundary_canvas(snap.plane["output"], 2, ds.train_xy, ds.train_y, height=400),
+                         key="fd_lr_boundary")
         with right:
-            st.plotly_chart(loss_figure(trainer.history, True, height=300), key="fd_lr_loss", config=NO_BAR)
+            curves_canvas(loss_curves(trainer.history, True, height=300), key="fd_lr_loss")
             st.button("Copy the learned weights into the neuron above", key="fd_lr_copy", on_click=on_copy_learned,
                       args=((w1, w2, b),))
 

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button
+from app_pages.live_canvas import curves_canvas, plane_canvas
 from app_pages.playground_sweep import spread_section
 from app_pages.playground_state import (DATASET_LABELS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAX_LAYERS,
                                         MAX_NEURONS, PENALTY_RATES, PRESETS, SPEEDS, PlaygroundRun,
@@ -17,7 +18,7 @@ from engine.data import FEATURE_LABELS
 from engine.export import export_script
 from engine.probes import plane_outputs
 from engine.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
-from viz.playground import boundary_figure, loss_figure, network_figure, neuron_figure
+from viz.playground import boundary_canvas, loss_curves, network_figure, neuron_figure
 
 state = st.session_state
 WIDGET_KEYS = [k for k in widgets_from_config(ExperimentConfig()) if k.startswith("pg_")]
@@ -296,13 +297,11 @@ def live_view() -> None:
         show_test = t1.toggle("Show test data", key="pg_show_test")
         discretize = t2.toggle("Discretize output", key="pg_discretize")
         clickable = trainer.config.data.name == "custom"
-        fig = boundary_figure(snap.plane["output"], trainer.n_classes, ds.train_xy, ds.train_y,
-                              ds.test_xy if show_test else None, ds.test_y if show_test else None,
-                              discretize=discretize, clickable=clickable)
-        event = st.plotly_chart(fig, key="pg_boundary", on_select="rerun" if clickable else "ignore",
-                                selection_mode="points", config={"displayModeBar": False})
-        if clickable:
-            add_clicked_point(event)
+        clicked = plane_canvas(boundary_canvas(snap.plane["output"], trainer.n_classes, ds.train_xy, ds.train_y,
+                                               ds.test_xy if show_test else None, ds.test_y if show_test else None,
+                                               discretize=discretize, clickable=clickable), key="pg_boundary")
+        if clickable and clicked:
+            add_clicked_point(clicked)
     with diagram_col:
         planes = plane_outputs(trainer.model, trainer.config.data.features, trainer.n_classes, trainer.device,
                                resolution=24, neurons=True)
@@ -319,23 +318,17 @@ def live_view() -> None:
         if node:
             state.pg_selected_neuron = tuple(node["customdata"])
         show_neuron(state.get("pg_selected_neuron"), trainer)
-    st.plotly_chart(loss_figure(trainer.history, trainer.n_classes > 0), key="pg_loss_chart",
-                    config={"displayModeBar": False})
+    curves_canvas(loss_curves(trainer.history, trainer.n_classes > 0), key="pg_loss_chart")
     run.frame_drawn(time.perf_counter() - frame_start, train_seconds)
     if run.playing and run.interval_is_stale():
         st.rerun()  # draw the live view again with a frame interval that fits the frames
 
 
-def add_clicked_point(event) -> None:
-    points = event.selection.points if event and event.selection else []
-    if not points:
-        return
-    x, y = round(points[-1]["x"], 3), round(points[-1]["y"], 3)
-    if state.get("pg_last_click") == (x, y):
-        return  # the same selection seen again on a rerun
-    state.pg_last_click = (x, y)
+def add_clicked_point(clicked: dict) -> None:
+    """A click on the output plot (custom data) adds a point of the chosen class there."""
+    x, y = round(float(clicked["x"]), 3), round(float(clicked["y"]), 3)
     state.pg_points = state.pg_points + [[x, y, float(state.pg_click_label)]]
-    st.rerun()
+    st.rerun()  # the whole page: the data, and so the network, changed
 
 
 def show_neuron(selected, trainer) -> None:

@@ -52,11 +52,11 @@ def wait_rendered(page, title: str = "", timeout_ms: int = LOAD_TIMEOUT_MS, sett
 
 # ---------- P3: the Playground's live view ----------
 # Tracks, with page timestamps: the shown Epoch (when it last changed, how often), the boundary
-# plot's redraws (a redraw is a new heatmap, drawn into an SVG: new data objects whose output
-# grid differs from the last one counted, so that a re-render of the same figure does not
-# count), the label of the Play/Pause button, and the moment the button was clicked.
+# canvas's redraws (its own count of new pictures drawn: a frame whose output map and points
+# equal the last one's does not count), the label of the Play/Pause button, and the moment
+# the button was clicked.
 LIVE_PROBE = """() => {
-    const w = window.__bench = {epoch: null, epochAt: null, frames: 0, redraws: 0, redrawAt: null,
+    const w = window.__bench = {epoch: null, epochAt: null, frames: 0, redraws: 0, draws: null, redrawAt: null,
                                 label: null, labelAt: null, clickAt: null};
     const epochText = () => {
         for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
@@ -72,13 +72,10 @@ LIVE_PROBE = """() => {
         const now = performance.now();
         const epoch = epochText();
         if (epoch !== null && epoch !== w.epoch) { w.epoch = epoch; w.epochAt = now; w.frames += 1; }
-        const plot = document.querySelector('.st-key-pg_boundary .js-plotly-plot');
-        const trace = plot && plot.data && plot.data[0];
-        if (trace && !trace.__benchSeen && plot.querySelector('.main-svg')) {
-            trace.__benchSeen = true;
-            const z = trace.z && trace.z.bdata !== undefined ? trace.z.bdata : JSON.stringify(trace.z);
-            if (z !== w.lastZ) { w.lastZ = z; w.redraws += 1; w.redrawAt = now; }
-        }
+        // The boundary's canvas counts the new pictures it has drawn (assets/plane_canvas.js).
+        const plane = document.querySelector('.st-key-pg_boundary .np-plane');
+        const draws = plane ? Number(plane.dataset.draws) : null;
+        if (draws !== null && draws !== w.draws) { w.draws = draws; w.redraws = draws; w.redrawAt = now; }
         const button = document.querySelector('.st-key-pg_play button, .st-key-pg_pause button');
         const label = button ? button.textContent.trim() : null;
         if (label !== w.label) { w.label = label; w.labelAt = now; }
@@ -106,7 +103,7 @@ def measure_live(browser, base_url: str, warmup_s: float = 1.0, window_s: float 
         page = context.new_page()
         page.goto(f"{base_url}/playground", wait_until="domcontentloaded", timeout=LOAD_TIMEOUT_MS)
         wait_rendered(page, "Playground")
-        page.wait_for_selector(".st-key-pg_boundary .js-plotly-plot .main-svg", timeout=60_000)
+        page.wait_for_selector(".st-key-pg_boundary .np-plane canvas", timeout=60_000)
         page.evaluate(LIVE_PROBE)
         page.locator(".st-key-pg_play").get_by_role("button").click()
         page.wait_for_function("() => (window.__bench.label || '').includes('Pause')", timeout=30_000)

@@ -84,14 +84,20 @@ def goto_page(page: Page, base_url: str, url_path: str = "", timeout_ms: int = A
 def choose(page: Page, label: str, option, tries: int = 3) -> None:
     """Pick `option` (text or regex) in the select box `label`, as a user does, and make sure it took.
 
-    On a loaded machine the click on an option can land while the list is still opening or
-    while a rerun redraws the box; the box then keeps its old value. Check the shown value
-    and pick again when it did not change.
+    On a loaded machine the click on an option can land while the list is still opening,
+    while a rerun redraws the box, or while a long list scrolls the option into view; the box
+    then keeps its old value. Check the shown value, and pick again when it did not change:
+    once the app is idle, typing the option's text first so that the list is short.
     """
     box = page.get_by_role("combobox", name=label)  # an input whose value is the shown option
     pattern = option if isinstance(option, re.Pattern) else re.compile(re.escape(option))
+    text = option.pattern if isinstance(option, re.Pattern) else option
     for attempt in range(tries):
+        if attempt:
+            wait_for_app(page)
         box.click()
+        if attempt and not re.search(r"[.^$*+?{}\[\]\\|()]", text):  # plain text: narrow the list to it
+            page.keyboard.type(text)
         page.get_by_role("option", name=option).first.click()
         try:
             expect(box).to_have_value(pattern, timeout=10_000)

@@ -40,16 +40,20 @@ def test_play_trains_live_and_pause_stops(app_server, page, screenshot_dir):
     }""")
     page.get_by_role("button", name=re.compile("Play")).click()
     time.sleep(1.0)  # the first frames include the switch from Play to Pause
-    start_frames, start = page.evaluate("window.__frames"), time.monotonic()
+    start_frames, start_draws, start = page.evaluate("window.__frames"), boundary_draws(page), time.monotonic()
     time.sleep(6)
-    frames_per_second = (page.evaluate("window.__frames") - start_frames) / (time.monotonic() - start)
+    seconds = time.monotonic() - start
+    frames_per_second = (page.evaluate("window.__frames") - start_frames) / seconds
+    draws_per_second = (boundary_draws(page) - start_draws) / seconds
     epoch = number(metric(page, "Epoch"))
     test_loss = number(metric(page, "Test loss"))
-    print(f"live view: {frames_per_second:.1f} frames/s, epoch {epoch:.0f} after 7 s "
-          f"({epoch / 7:.0f} epochs/s), test loss {first_test_loss:.3f} -> {test_loss:.3f}")
+    print(f"live view: {frames_per_second:.1f} frames/s, boundary redrawn {draws_per_second:.1f}/s, epoch {epoch:.0f} "
+          f"after 7 s ({epoch / 7:.0f} epochs/s), test loss {first_test_loss:.3f} -> {test_loss:.3f}")
     assert epoch > 5
     assert test_loss < first_test_loss
-    assert frames_per_second >= 1.0  # the README reports the measured rate; this only guards against a frozen view
+    # The README reports the measured rates; these only guard against a frozen view.
+    assert frames_per_second >= 1.0
+    assert draws_per_second >= 1.0
     page.screenshot(path=str(screenshot_dir / "playground-training.png"), full_page=True)
 
     # Pause stops training: once the rerun it starts has finished drawing (the Play button
@@ -60,4 +64,32 @@ def test_play_trains_live_and_pause_stops(app_server, page, screenshot_dir):
     paused_at = metric(page, "Epoch")
     time.sleep(2)
     assert metric(page, "Epoch") == paused_at
+    assert_no_exception(page)
+
+    # Hovering the boundary reads the model's output there.
+    canvas = page.locator(".st-key-pg_boundary .np-plane canvas").bounding_box()
+    page.mouse.move(canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 3)
+    tip = page.locator(".st-key-pg_boundary .np-plane-tip")
+    tip.wait_for(state="visible", timeout=5_000)
+    assert re.search(r"P\(blue\) = [01]\.\d\d|class \d \(train\)", tip.inner_text()), tip.inner_text()
+
+
+def boundary_draws(page) -> int:
+    """How many new pictures the boundary's canvas has drawn (assets/plane_canvas.js counts them)."""
+    return int(page.locator(".st-key-pg_boundary .np-plane").get_attribute("data-draws"))
+
+
+def test_clicking_the_output_plot_adds_a_point_to_your_own_data(app_server, page):
+    page.set_viewport_size({"width": 1500, "height": 1900})
+    goto_page(page, app_server, "playground")
+    page.get_by_label("Data set").click()
+    page.get_by_role("option", name="Your own data").click()
+    count = page.get_by_text(re.compile(r"^\d+ points\. Click the output plot"))
+    count.wait_for(timeout=20_000)
+    before = int(count.inner_text().split()[0])
+    wait_for_app(page)
+    canvas = page.locator(".st-key-pg_boundary .np-plane canvas")
+    box = canvas.bounding_box()
+    canvas.click(position={"x": box["width"] * 0.52, "y": box["height"] * 0.45})
+    page.get_by_text(re.compile(f"^{before + 1} points\\.")).wait_for(timeout=20_000)
     assert_no_exception(page)

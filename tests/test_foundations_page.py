@@ -32,7 +32,9 @@ def metrics(app: AppTest) -> dict[str, str]:
 def test_every_tab_renders_with_its_charts_and_captions(at):
     assert [t.label for t in at.tabs] == ["① One neuron", "② Activations", "③ Losses", "④ Gradient descent",
                                           "⑤ Backprop"]
-    assert len(at.get("plotly_chart")) >= 10
+    assert len(at.get("plotly_chart")) >= 8
+    # the logistic regression's live boundary and loss curves are canvases redrawn in place
+    assert sorted(e.proto.id.split("-")[-1] for e in at.get("bidi_component")) == ["fd_lr_boundary", "fd_lr_loss"]
     captions = " ".join(c.value for c in at.caption)
     assert captions.count("What to look for") >= 10
 

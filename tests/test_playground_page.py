@@ -1,5 +1,6 @@
 """AppTest of the Playground page: it renders, every control reaches the config, Play trains,
 the URL round-trips, a bad URL parameter warns."""
+import json
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,13 @@ def test_page_renders_metrics_and_charts():
     m = metrics(at)
     assert {"Epoch", "Train loss", "Test loss"} <= set(m)
     assert m["Epoch"] == "0"
-    # boundary, network diagram, loss curves
-    assert len(at.get("plotly_chart")) >= 3
+    assert at.get("plotly_chart")  # the network diagram
+    # the decision boundary and the loss curves: live canvases; the default task has 250 training points
+    canvases = {e.proto.id.split("-")[-1]: json.loads(e.proto.json) for e in at.get("bidi_component")}
+    assert set(canvases) == {"pg_boundary", "pg_loss_chart"}
+    assert canvases["pg_boundary"]["res"] == 50 and len(canvases["pg_boundary"]["values"]) == 50 * 50
+    assert [len(s["x"]) for s in canvases["pg_boundary"]["points"]] == [250]
+    assert canvases["pg_loss_chart"]["empty_text"] == "Nothing trained yet"
 
 
 # (widget kind, key, new value, config section, field, expected config value)

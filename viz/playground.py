@@ -1,10 +1,14 @@
-"""Figures of the Playground page: decision boundary, loss curves, network diagram."""
+"""Figures of the Playground page: decision boundary, loss curves, network diagram. The live
+view's boundary and curves are plain data for canvases (app_pages/live_canvas.py); the
+Plotly boundary_figure serves the pages that draw a boundary once."""
 from __future__ import annotations
+
+import base64
 
 import numpy as np
 import plotly.graph_objects as go
 
-from .colors import BLUE, CLASS_COLORS, DIVERGING, ORANGE, map_to_data_uri
+from .colors import BLUE, CLASS_COLORS, DIVERGING, ORANGE, diverging_rgb, map_to_data_uri
 
 DOMAIN = 6.0
 
@@ -78,34 +82,88 @@ def boundary_figure(output: np.ndarray, n_classes: int, train_xy: np.ndarray, tr
     return fig
 
 
-def loss_figure(history: list[dict], classification: bool, height: int = 260) -> go.Figure:
-    """Train and test loss against epochs (and accuracy, dotted, on a second axis)."""
+HEATMAP_OPACITY = 0.65  # the output map under the points, as boundary_figure draws it
+
+
+def _point_sets(n_classes, train_xy, train_y, test_xy, test_y) -> list[dict]:
+    sets = []
+    for name, xy, y, edge in (("train", train_xy, train_y, "white"), ("test", test_xy, test_y, "black")):
+        if xy is None or len(xy) == 0:
+            continue
+        if n_classes >= 2:
+            colors = [CLASS_COLORS[int(k) % len(CLASS_COLORS)] for k in y]
+            labels = [f"class {int(k)}" for k in y]
+        else:
+            colors = [BLUE if v >= 0 else ORANGE for v in y]
+            labels = [f"target {v:.2f}" for v in y]
+        sets.append({"name": name, "edge": edge, "x": np.round(xy[:, 0], 4).tolist(),
+                     "y": np.round(xy[:, 1], 4).tolist(), "color": colors, "label": labels})
+    return sets
+
+
+def boundary_canvas(output: np.ndarray, n_classes: int, train_xy: np.ndarray, train_y: np.ndarray,
+                    test_xy: np.ndarray | None = None, test_y: np.ndarray | None = None,
+                    discretize: bool = False, clickable: bool = False, height: int = 440) -> dict:
+    """The picture boundary_figure draws, as plain data for the Playground's live canvas
+    (assets/plane_canvas.js), which redraws it in place each frame.
+
+    Keys: res; rgb (base64 of res x res x 3 bytes, row 0 at x2 = +6, the map already blended
+    with white as at HEATMAP_OPACITY); values (the hover value of each cell, same order) with
+    hover_label and hover_digits; domain; points (train, and test when given: x, y, color,
+    label per point, edge colour); legend; colorbar (regression only: min, max, stops, title);
+    clickable; height."""
+    if output.ndim != 2 or output.shape[0] != output.shape[1]:
+        raise ValueError(f"output must be a square (res, res) grid, got shape {output.shape}")
+    res = output.shape[0]
+    if n_classes > 2:
+        palette = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLORS], dtype=np.float32)
+        rgb = palette[np.nan_to_num(output).astype(int) % len(CLASS_COLORS)]
+        hover, label, digits = output, "class", 0
+    else:
+        z = output * 2 - 1 if n_classes == 2 else output  # P(class 1) in [0,1] -> [-1,1]
+        if discretize:
+            z = np.sign(z)
+        rgb = diverging_rgb(z).astype(np.float32)
+        hover = output
+        label, digits = ("P(blue) =", 2) if n_classes == 2 else ("prediction", 2)
+    rgb = HEATMAP_OPACITY * rgb + (1 - HEATMAP_OPACITY) * 255
+    rows = np.round(rgb).astype(np.uint8)[::-1]  # the canvas draws rows top to bottom
+    points = _point_sets(n_classes, train_xy, train_y, test_xy, test_y)
+    return {
+        "res": res, "rgb": base64.b64encode(rows.tobytes()).decode(),
+        "values": np.round(np.nan_to_num(hover[::-1]), 4).ravel().tolist(), "hover_label": label, "hover_digits": digits,
+        "domain": DOMAIN, "points": points, "legend": len(points) > 1,
+        "colorbar": {"min": -1, "max": 1, "stops": DIVERGING, "title": "value"} if n_classes == 0 else None,
+        "clickable": clickable, "height": height,
+    }
+
+
+def _finite_or_none(values) -> list:
+    """JSON has no NaN or infinity: a diverged loss becomes null, and the curve breaks there."""
+    return [round(float(v), 6) if v is not None and np.isfinite(v) else None for v in values]
+
+
+def loss_curves(history: list[dict], classification: bool, height: int = 260) -> dict:
+    """Loss curves as plain data for the live canvas (assets/curves_canvas.js): train and test
+    loss against epochs, and for classification the accuracies, dotted, on a right-hand axis
+    from 0 to 100 %.
+
+    Keys: series (name, color, width, dash, axis "y" or "y2", x, y with null for a missing or
+    non-finite value), x_title, y_title, y2_title (None without accuracies), empty_text, height."""
     if len(history) > 1500:  # keep the browser fast on long runs: thin out, keep the last point
         history = history[:: len(history) // 1000] + history[-1:]
-    epochs = [h["epoch_exact"] for h in history]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=epochs, y=[h["train_loss"] for h in history], name="Train loss", mode="lines",
-                             line=dict(color="#333333", width=2)))
-    if history and history[0].get("test_loss") is not None:
-        fig.add_trace(go.Scatter(x=epochs, y=[h["test_loss"] for h in history], name="Test loss", mode="lines",
-                                 line=dict(color=ORANGE, width=2)))
-    if classification and history:
-        fig.add_trace(go.Scatter(x=epochs, y=[h["train_accuracy"] for h in history], name="Train accuracy", mode="lines",
-                                 yaxis="y2", line=dict(color="#333333", width=1, dash="dot")))
-        if history[0].get("test_accuracy") is not None:
-            fig.add_trace(go.Scatter(x=epochs, y=[h["test_accuracy"] for h in history], name="Test accuracy", mode="lines",
-                                     yaxis="y2", line=dict(color=ORANGE, width=1, dash="dot")))
-        fig.update_layout(yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02], showgrid=False,
-                                      tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1.0]))
-    if len(history) < 2:
-        fig.add_annotation(text="Nothing trained yet", showarrow=False, xref="paper", yref="paper",
-                           x=0.5, y=0.5, font=dict(size=14, color="#888888"))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="epoch", yaxis_title="loss",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=11)),
-                      plot_bgcolor="white", uirevision="loss")
-    fig.update_xaxes(showgrid=True, gridcolor="#eeeeee", rangemode="tozero")
-    fig.update_yaxes(showgrid=True, gridcolor="#eeeeee", rangemode="tozero")
-    return fig
+    epochs = [round(float(h["epoch_exact"]), 4) for h in history]
+    has_test = bool(history) and history[0].get("test_loss") is not None
+    wanted = [("Train loss", "train_loss", "#333333", 2, False, "y"), ("Test loss", "test_loss", ORANGE, 2, False, "y")]
+    if classification:
+        wanted += [("Train accuracy", "train_accuracy", "#333333", 1, True, "y2"),
+                   ("Test accuracy", "test_accuracy", ORANGE, 1, True, "y2")]
+    series = [{"name": name, "color": color, "width": width, "dash": dash, "axis": axis, "x": epochs,
+               "y": _finite_or_none(h.get(key) for h in history)}
+              for name, key, color, width, dash, axis in wanted if has_test or not key.startswith("test")]
+    return {"series": series, "x_title": "epoch", "y_title": "loss",
+            "y2_title": "accuracy" if classification else None,
+            "empty_text": "Nothing trained yet" if len(history) < 2 else None, "height": height}
 
 
 def _column_positions(n: int) -> np.ndarray:
