@@ -146,3 +146,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if _screenshots_used:
         terminalreporter.write_sep("-", "browser screenshots")
         terminalreporter.write_line(f"screenshots saved in {SCREENSHOT_DIR}")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The monkey tests (up to a minute each) run first, the short tests after them: the two
+    test processes then end together, instead of one waiting out a long test at the end."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != "tests/test_monkey.py")
