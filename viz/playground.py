@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from .colors import BLUE, CLASS_COLORS, DIVERGING, ORANGE, diverging_rgb, map_to_data_uri
 
 DOMAIN = 6.0
+HEATMAP_OPACITY = 0.65  # the output map under the data points
 
 
 def _class_colorscale(n_classes: int) -> list:
@@ -23,13 +24,13 @@ def _class_colorscale(n_classes: int) -> list:
 
 def boundary_figure(output: np.ndarray, n_classes: int, train_xy: np.ndarray, train_y: np.ndarray,
                     test_xy: np.ndarray | None = None, test_y: np.ndarray | None = None,
-                    discretize: bool = False, clickable: bool = False, height: int = 440) -> go.Figure:
+                    discretize: bool = False, height: int = 440) -> go.Figure:
     """The model's output over [-6, 6]² under the data points.
 
     output: (res, res), row 0 at x2 = -6 — P(class 1) for two classes, the winning class
     index for more, the predicted value for regression (n_classes = 0).
-    Train points have a white edge, test points a black one.
-    clickable adds an invisible grid of points a user can click to place new data there."""
+    Train points have a white edge, test points a black one. (The Playground's live view
+    draws the same picture with boundary_canvas.)"""
     if output.ndim != 2 or output.shape[0] != output.shape[1]:
         raise ValueError(f"output must be a square (res, res) grid, got shape {output.shape}")
     res = output.shape[0]
@@ -44,37 +45,19 @@ def boundary_figure(output: np.ndarray, n_classes: int, train_xy: np.ndarray, tr
         zmin, zmax, scale = -1, 1, DIVERGING
         hover = ("x₁=%{x:.2f}<br>x₂=%{y:.2f}<br>" +
                  ("P(blue) = %{customdata:.2f}" if n_classes == 2 else "prediction %{z:.2f}") + "<extra></extra>")
-    fig = go.Figure(go.Heatmap(x=axis, y=axis, z=z, zmin=zmin, zmax=zmax, colorscale=scale, opacity=0.65,
+    fig = go.Figure(go.Heatmap(x=axis, y=axis, z=z, zmin=zmin, zmax=zmax, colorscale=scale, opacity=HEATMAP_OPACITY,
                                showscale=n_classes == 0, customdata=output if n_classes == 2 else None,
                                hovertemplate=hover, name="model output",
                                colorbar=dict(thickness=10, len=0.6, title=dict(text="value"))))
 
-    def add_points(xy, y, edge, name):
-        if xy is None or len(xy) == 0:
-            return
-        if n_classes >= 2:
-            colors = [CLASS_COLORS[int(k) % len(CLASS_COLORS)] for k in y]
-            text = [f"class {int(k)}" for k in y]
-        else:
-            colors = [BLUE if v >= 0 else ORANGE for v in y]
-            text = [f"target {v:.2f}" for v in y]
-        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", name=name, text=text,
-                                 marker=dict(color=colors, size=7, line=dict(color=edge, width=1.2)),
-                                 hovertemplate="%{text}<br>(%{x:.2f}, %{y:.2f})<extra>" + name + "</extra>"))
-
-    add_points(train_xy, train_y, "white", "train")
-    add_points(test_xy, test_y, "black", "test")
+    for points in _point_sets(n_classes, train_xy, train_y, test_xy, test_y):
+        fig.add_trace(go.Scatter(x=points["x"], y=points["y"], mode="markers", name=points["name"], text=points["label"],
+                                 marker=dict(color=points["color"], size=7, line=dict(color=points["edge"], width=1.2)),
+                                 hovertemplate="%{text}<br>(%{x:.2f}, %{y:.2f})<extra>" + points["name"] + "</extra>"))
     fig.update_layout(showlegend=test_xy is not None and len(test_xy) > 0)  # a legend only to tell train from test
-    if clickable:
-        g = np.linspace(-DOMAIN + 0.25, DOMAIN - 0.25, 40)
-        gx, gy = np.meshgrid(g, g)
-        fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="click to add",
-                                 marker=dict(size=9, color="rgba(0,0,0,0.01)"), showlegend=False,
-                                 hovertemplate="add a point at (%{x:.2f}, %{y:.2f})<extra></extra>"))
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), uirevision="boundary", clickmode="event+select",
-        dragmode=False,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), uirevision="boundary", dragmode=False,
     )
     fig.update_xaxes(range=[-DOMAIN, DOMAIN], constrain="domain", title_text="x₁", showgrid=False, zeroline=False)
     fig.update_yaxes(range=[-DOMAIN, DOMAIN], constrain="domain", scaleanchor="x", scaleratio=1, title_text="x₂",
@@ -82,10 +65,9 @@ def boundary_figure(output: np.ndarray, n_classes: int, train_xy: np.ndarray, tr
     return fig
 
 
-HEATMAP_OPACITY = 0.65  # the output map under the points, as boundary_figure draws it
-
-
 def _point_sets(n_classes, train_xy, train_y, test_xy, test_y) -> list[dict]:
+    """Train points (white edge) and test points (black edge, when given): coordinates, a
+    colour and a hover label per point (its class, or its regression target)."""
     sets = []
     for name, xy, y, edge in (("train", train_xy, train_y, "white"), ("test", test_xy, test_y, "black")):
         if xy is None or len(xy) == 0:
