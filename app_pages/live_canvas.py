@@ -18,10 +18,16 @@ CSS = """
   border: 1px solid #cccccc; border-radius: 4px; padding: 3px 6px; font: 12px sans-serif; color: #222222;
   white-space: nowrap; z-index: 2; }
 """
-_plane = st.components.v2.component("neural_playground.plane_canvas", css=CSS,
-                                    js=(ASSETS / "plane_canvas.js").read_text(), isolate_styles=False)
-_curves = st.components.v2.component("neural_playground.curves_canvas", css=CSS,
-                                     js=(ASSETS / "curves_canvas.js").read_text(), isolate_styles=False)
+
+
+def _component(name: str):
+    """A canvas component: its drawing code after the helpers both canvases use."""
+    js = (ASSETS / "live_canvas_common.js").read_text() + (ASSETS / f"{name}.js").read_text()
+    return st.components.v2.component(f"neural_playground.{name}", css=CSS, js=js, isolate_styles=False)
+
+
+_plane = _component("plane_canvas")
+_curves = _component("curves_canvas")
 
 
 def plane_canvas(data: dict, key: str) -> dict | None:
@@ -31,5 +37,5 @@ def plane_canvas(data: dict, key: str) -> dict | None:
 
 
 def curves_canvas(data: dict, key: str) -> None:
-    """Draw viz.playground.curves_canvas(...) data."""
+    """Draw viz.playground.loss_curves(...) data."""
     _curves(key=key, data=data, height="content")

@@ -1,28 +1,21 @@
 // Live training curves (loss, and accuracy on a right-hand axis) on a canvas that stays in the
 // page and is redrawn in place with each frame's data, as plane_canvas.js does for the
-// boundary. The data come from viz.playground.curves_canvas.
+// boundary. The data come from viz.playground.loss_curves.
 const MARGIN = { left: 52, right: 16, top: 46, bottom: 42 };
 const Y2_W = 48;
 
 export default function (component) {
   const { data, parentElement } = component;
-  let root = parentElement.querySelector(".np-curves");
-  if (!root) {
-    root = document.createElement("div");
-    root.className = "np-curves";
-    root.innerHTML = '<canvas></canvas><div class="np-curves-tip" hidden></div>';
-    parentElement.appendChild(root);
-    root.dataset.draws = "0";
-    const canvas = root.querySelector("canvas");
+  const root = liveRoot(parentElement, "np-curves", (root, canvas) => {
     canvas.addEventListener("mousemove", (e) => { root.__mouse = e; showTip(root); });
     canvas.addEventListener("mouseleave", () => { root.__mouse = null; root.querySelector(".np-curves-tip").hidden = true; });
     new ResizeObserver(() => root.__data && draw(root)).observe(root);
-  }
+  });
   root.__data = data;
   root.style.height = data.height + "px";
   draw(root);
   if (root.__mouse) showTip(root);  // the tip follows the curves as they grow
-  root.dataset.draws = String(Number(root.dataset.draws) + 1);
+  countDraw(root);
 }
 
 // A step of 1, 2 or 5 times a power of ten that gives about `count` ticks over [0, top].
@@ -56,12 +49,7 @@ function geometry(root, data) {
 
 function draw(root) {
   const data = root.__data, g = (root.__geometry = geometry(root, data));
-  const canvas = root.querySelector("canvas"), ratio = window.devicePixelRatio || 1;
-  canvas.width = Math.round(g.width * ratio); canvas.height = Math.round(g.height * ratio);
-  canvas.style.width = g.width + "px"; canvas.style.height = g.height + "px";
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  ctx.clearRect(0, 0, g.width, g.height);
+  const ctx = sizedContext(root, g.width, g.height);
   ctx.font = "12px sans-serif"; ctx.lineWidth = 1;
 
   // Grid and ticks: x from 0, loss from 0, accuracy 0-100 % on the right.

@@ -8,14 +8,7 @@ const LEGEND_H = 22, COLORBAR_W = 58;
 
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
-  let root = parentElement.querySelector(".np-plane");
-  if (!root) {
-    root = document.createElement("div");
-    root.className = "np-plane";
-    root.innerHTML = '<canvas></canvas><div class="np-plane-tip" hidden></div>';
-    parentElement.appendChild(root);
-    root.dataset.draws = "0";
-    const canvas = root.querySelector("canvas");
+  const root = liveRoot(parentElement, "np-plane", (root, canvas) => {
     canvas.addEventListener("mousemove", (e) => showTip(root, e));
     canvas.addEventListener("mouseleave", () => { root.querySelector(".np-plane-tip").hidden = true; });
     canvas.addEventListener("click", (e) => {
@@ -23,13 +16,13 @@ export default function (component) {
       if (s && s.data.clickable && p) root.__click({ x: round(p.x, 3), y: round(p.y, 3) });
     });
     new ResizeObserver(() => root.__state && draw(root)).observe(root);
-  }
+  });
   root.__click = (point) => setTriggerValue("click", point);
   const previous = root.__state && root.__state.data;
   root.__state = { data };
   draw(root);
   if (!previous || previous.rgb !== data.rgb || JSON.stringify(previous.points) !== JSON.stringify(data.points)) {
-    root.dataset.draws = String(Number(root.dataset.draws) + 1);  // a new picture: read by tests and benchmarks
+    countDraw(root);  // a new picture, not the same one again
   }
 }
 
@@ -56,16 +49,9 @@ function toPlane(state, e) {
 function draw(root) {
   const state = root.__state, data = state.data;
   const g = (state.geometry = layout(root, data));
-  const canvas = root.querySelector("canvas"), ratio = window.devicePixelRatio || 1;
-  canvas.width = Math.round(g.width * ratio);
-  canvas.height = Math.round(g.height * ratio);
-  canvas.style.width = g.width + "px";
-  canvas.style.height = g.height + "px";
+  const ctx = sizedContext(root, g.width, g.height);
   root.style.height = g.height + "px";
-  canvas.style.cursor = data.clickable ? "crosshair" : "default";
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  ctx.clearRect(0, 0, g.width, g.height);
+  ctx.canvas.style.cursor = data.clickable ? "crosshair" : "default";
 
   // The output map: res x res RGB cells, row 0 at the top (x2 = +d), drawn as sharp cells.
   const res = data.res, bytes = atob(data.rgb);

@@ -56,7 +56,7 @@ def wait_rendered(page, title: str = "", timeout_ms: int = LOAD_TIMEOUT_MS, sett
 # equal the last one's does not count), the label of the Play/Pause button, and the moment
 # the button was clicked.
 LIVE_PROBE = """() => {
-    const w = window.__bench = {epoch: null, epochAt: null, frames: 0, redraws: 0, draws: null, redrawAt: null,
+    const w = window.__bench = {epoch: null, epochAt: null, frames: 0, redraws: 0, redrawAt: null,
                                 label: null, labelAt: null, clickAt: null};
     const epochText = () => {
         for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
@@ -75,7 +75,7 @@ LIVE_PROBE = """() => {
         // The boundary's canvas counts the new pictures it has drawn (assets/plane_canvas.js).
         const plane = document.querySelector('.st-key-pg_boundary .np-plane');
         const draws = plane ? Number(plane.dataset.draws) : null;
-        if (draws !== null && draws !== w.draws) { w.draws = draws; w.redraws = draws; w.redrawAt = now; }
+        if (draws !== null && draws !== w.redraws) { w.redraws = draws; w.redrawAt = now; }
         const button = document.querySelector('.st-key-pg_play button, .st-key-pg_pause button');
         const label = button ? button.textContent.trim() : null;
         if (label !== w.label) { w.label = label; w.labelAt = now; }

@@ -13,11 +13,11 @@ DIVERGING = [[0.0, ORANGE], [0.5, WHITE], [1.0, BLUE]]
 CLASS_COLORS = [ORANGE, BLUE, "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
-def _hex_to_rgb(color: str) -> np.ndarray:
+def hex_to_rgb(color: str) -> np.ndarray:
     return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.float32)
 
 
-_LUT_STOPS = np.stack([_hex_to_rgb(ORANGE), _hex_to_rgb(WHITE), _hex_to_rgb(BLUE)])
+_LUT_STOPS = np.stack([hex_to_rgb(ORANGE), hex_to_rgb(WHITE), hex_to_rgb(BLUE)])
 
 
 def diverging_rgb(values: np.ndarray) -> np.ndarray:

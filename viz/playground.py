@@ -8,7 +8,7 @@ import base64
 import numpy as np
 import plotly.graph_objects as go
 
-from .colors import BLUE, CLASS_COLORS, DIVERGING, ORANGE, diverging_rgb, map_to_data_uri
+from .colors import BLUE, CLASS_COLORS, DIVERGING, ORANGE, diverging_rgb, hex_to_rgb, map_to_data_uri
 
 DOMAIN = 6.0
 HEATMAP_OPACITY = 0.65  # the output map under the data points
@@ -98,7 +98,7 @@ def boundary_canvas(output: np.ndarray, n_classes: int, train_xy: np.ndarray, tr
         raise ValueError(f"output must be a square (res, res) grid, got shape {output.shape}")
     res = output.shape[0]
     if n_classes > 2:
-        palette = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLORS], dtype=np.float32)
+        palette = np.stack([hex_to_rgb(c) for c in CLASS_COLORS])
         rgb = palette[np.nan_to_num(output).astype(int) % len(CLASS_COLORS)]
         hover, label, digits = output, "class", 0
     else:
