@@ -11,6 +11,7 @@ from app_pages.autoencoders_state import (BATCH_SIZES, BETAS, DEFAULT_PRESET, GR
                                           AutoencoderRun, config_from_widgets, default_widgets, explain, fmt,
                                           preset_config, sample_indices, widgets_from_config)
 from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button, replace_allowed
+from app_pages.live_plotly import live_plotly
 from engine import ConfigError
 from engine.autoencoder import MAX_LATENT, RECON_LOSSES, AutoencoderConfig, structural_changes
 from engine.autoencoder_models import NOISE_TYPES
@@ -19,7 +20,6 @@ from viz.autoencoders import (angles_figure, encoder_gradient_figure, image_rows
                               latent_scatter_figure, loss_figure, probe_figure, single_image_figure)
 
 state = st.session_state
-CHART = {"displayModeBar": False}
 STEP_BUTTON_STEPS = 100
 
 ensure_global_seed()
@@ -204,22 +204,15 @@ def live_view() -> None:
         if cfg.latent_dim > 2:
             title += f" ({cfg.latent_dim} numbers each, projected on their first two principal components)"
         st.markdown(title + " — click anywhere to decode that point")
-        # The click arrives as the chart's selection, in session state before the chart is drawn
-        # again: read it first, so this very frame marks and decodes the point.
-        event = state.get("ae_scatter")
-        points = event["selection"]["points"] if event and event.get("selection") else []
-        if points and "x" in points[-1]:
-            run.click(points[-1]["x"], points[-1]["y"])
-        st.plotly_chart(latent_scatter_figure(plane["coords"], labels, grid["axes"], run.clicked, axis_names=names),
-                        key="ae_scatter",
-                        on_select="rerun", selection_mode="points", config=CHART)
+        # A click is handed to run.click before this rerun draws: this very frame marks and decodes it.
+        live_plotly(latent_scatter_figure(plane["coords"], labels, grid["axes"], run.clicked, axis_names=names),
+                    key="ae_scatter", on_click=lambda point: run.click(point["x"], point["y"]))
         st.caption("Each dot is one test image, coloured by its digit; the encoder has never been told the digits. "
                    "Digits that look alike land close together.")
     with right:
         st.markdown("**What the decoder draws over the same plane**" if cfg.latent_dim > 1 else
                     "**What the decoder draws along the code**")
-        st.plotly_chart(latent_grid_figure(grid["axes"], grid["images"], axis_names=names), key="ae_grid",
-                        config=CHART)
+        live_plotly(latent_grid_figure(grid["axes"], grid["images"], axis_names=names), key="ae_grid")
         st.caption("Each small image is decoded from the code at its position" +
                    (" (the mean code moved along the two principal directions of the codes: a slice through the "
                     f"{cfg.latent_dim}-dimensional code space)" if plane["projected"] else "") +
@@ -241,7 +234,7 @@ def live_view() -> None:
     left, right = st.columns([3.2, 1], gap="medium")
     with left:
         st.markdown(heading)
-        st.plotly_chart(image_rows_figure(rows), key="ae_rows", config=CHART)
+        live_plotly(image_rows_figure(rows), key="ae_rows")
     with right:
         if point is None:
             st.markdown("**Decoded point**")
@@ -249,25 +242,24 @@ def live_view() -> None:
         else:
             where = ", ".join(f"{v:.2f}" for v in run.clicked[:min(2, cfg.latent_dim)])
             st.markdown(f"**Decoded at ({where})**")
-            st.plotly_chart(single_image_figure(trainer.decode(point)[0], height=170), key="ae_point", config=CHART)
+            live_plotly(single_image_figure(trainer.decode(point)[0], height=170), key="ae_point")
 
     left, right = st.columns(2, gap="medium")
     with left:
         st.markdown("**Loss against step** (log scale)")
-        st.plotly_chart(loss_figure(trainer.history, trainer.variational, cfg.train.loss == "squared"),
-                        key="ae_loss", config=CHART)
+        live_plotly(loss_figure(trainer.history, trainer.variational, cfg.train.loss == "squared"), key="ae_loss")
         st.caption("The dashed line is PCA with the same number of components: a linear autoencoder closes in on "
                    "it and never goes below it on the training images; a nonlinear one can.")
     with right:
         if kind == "linear":
             st.markdown("**Principal angles between the decoder's span and PCA's subspace**")
-            st.plotly_chart(angles_figure(trainer.history), key="ae_angles", config=CHART)
+            live_plotly(angles_figure(trainer.history), key="ae_angles")
             st.caption("All angles fall toward 0°: the linear autoencoder finds PCA's subspace, though not its "
                        "individual axes.")
         else:
             st.markdown("**Gradient reaching the encoder, by loss term**")
             penalty = "β·KL" if trainer.variational else "the L1 penalty" if kind == "sparse" else None
-            st.plotly_chart(encoder_gradient_figure(trainer.history, penalty), key="ae_grad", config=CHART)
+            live_plotly(encoder_gradient_figure(trainer.history, penalty), key="ae_grad")
             st.caption("Switch the reparameterisation trick off on a running VAE and the blue line drops to exactly "
                        "0: no gradient of the reconstruction reaches μ and log σ²." if variational else
                        "The L1 penalty pulls every code number toward 0; the reconstruction pulls back the ones it "
@@ -277,7 +269,7 @@ def live_view() -> None:
     with left:
         st.markdown("**The encoder as a feature extractor**: a classifier on the codes")
         probe = run.probe_accuracies()
-        st.plotly_chart(probe_figure(probe, cfg.latent_dim), key="ae_probe", config=CHART)
+        live_plotly(probe_figure(probe, cfg.latent_dim), key="ae_probe")
         st.caption(f"The same softmax classifier (multinomial logistic regression on standardised features), fitted "
                    f"on the training digits and scored on the test digits, from {cfg.latent_dim} code "
                    f"number{'s' if cfg.latent_dim > 1 else ''}, from PCA's {cfg.latent_dim} coordinates and from "

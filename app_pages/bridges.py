@@ -7,6 +7,7 @@ from app_pages.bridges_state import (ALL_SETS, C_VALUES, DEFAULTS, GAMMAS, SOM_D
                                      TICK_SECONDS, TRANSFER_SAMPLES, TWO_CLASS_SETS, SOMRun, compute_transfer, coefficient_rows, compute_logistic, compute_rbf,
                                      compute_svm, compute_tree, relative_gap, som_config_from_widgets, som_story)
 from app_pages.common import ensure_global_seed, play_pause_button
+from app_pages.live_plotly import live_plotly
 from engine import ConfigError
 from viz.bridges import (add_points, add_rbf_units, convergence_figure, kmeans_figure, loss_curve_figure,
                          prototype_mosaic, schedule_figure, side_figure, som_figure, transfer_figure)
@@ -262,21 +263,22 @@ def som_tab() -> None:
         m[3].metric("SOM quantisation error", f"{h['quantisation_error']:.3f}")
         m[4].metric("k-means quantisation error", f"{run.kmeans['quantisation_error']:.3f}")
         km = run.kmeans
+        left, right = st.columns(2, gap="medium")
         if t.config.data == "digits":
-            left, right = st.columns(2, gap="medium")
-            left.plotly_chart(prototype_mosaic(t.prototypes(), f"SOM prototypes, step {t.step_count:,}: neighbours "
-                                                               "look alike"), key="br_som_mosaic", config=CHART)
             centres = km["centres"].reshape(t.config.rows, t.config.cols, -1)
-            right.plotly_chart(prototype_mosaic(centres, "k-means centres: no order between them"),
-                               key="br_km_mosaic", config=CHART)
+            with left:
+                live_plotly(prototype_mosaic(t.prototypes(), f"SOM prototypes, step {t.step_count:,}: neighbours "
+                                                             "look alike"), key="br_som_mosaic")
+            with right:
+                live_plotly(prototype_mosaic(centres, "k-means centres: no order between them"), key="br_km_mosaic")
         else:
-            left, right = st.columns(2, gap="medium")
-            left.plotly_chart(kmeans_figure(t.x_np, t.labels, km["centres"], km["quantisation_error"]),
-                              key="br_km_fig", config=CHART)
-            right.plotly_chart(som_figure(t.x_np, t.labels, t.prototypes(), t.step_count, h["quantisation_error"]),
-                               key="br_som_fig", config=CHART)
+            with left:
+                live_plotly(kmeans_figure(t.x_np, t.labels, km["centres"], km["quantisation_error"]), key="br_km_fig")
+            with right:
+                live_plotly(som_figure(t.x_np, t.labels, t.prototypes(), t.step_count, h["quantisation_error"]),
+                            key="br_som_fig")
         st.markdown(som_story(run))
-        st.plotly_chart(schedule_figure(t.history, km["quantisation_error"]), key="br_som_schedule", config=CHART)
+        live_plotly(schedule_figure(t.history, km["quantisation_error"]), key="br_som_schedule")
         st.caption("What to see: k-means and the map both place prototypes where the data is, scored by the mean "
                    "distance from a point to its nearest prototype. The map also keeps an order: neighbours on the "
                    "grid stay neighbours in the data, which k-means does not promise — so it pays a slightly larger "

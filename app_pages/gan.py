@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button, replace_allowed
+from app_pages.live_plotly import live_plotly
 from app_pages.gan_state import (COLLAPSE_NOTE, DEFAULT_PRESET, HEATMAP_RESOLUTION, LEARNING_RATES, LOSS_LABELS,
                                  MANIFOLD_SIZE, PRESETS, SPEEDS, TARGET_LABELS, LiveRun, add_point,
                                  config_from_widgets, digit_widgets, digits_config_from_widgets, explain, fmt, heart,
@@ -18,7 +19,6 @@ from engine.registries import ACTIVATIONS, OPTIMIZERS
 from viz.gan import digits_figure, distance_figure, losses_figure, plane_figure, timeline_figure, verdict_figure
 
 state = st.session_state
-CHART = {"displayModeBar": False}
 MODES = ["2-D game", "Digits"]
 
 ensure_global_seed()
@@ -219,14 +219,14 @@ def plane_view() -> None:
                            frame.manifold if show["manifold"] else None,
                            drawn=np.array(state.gan_points, dtype=float).reshape(-1, 2) if clickable else None,
                            clickable=clickable)
-        event = st.plotly_chart(fig, key="gan_plane", on_select="rerun" if clickable else "ignore",
-                                selection_mode="points", config=CHART)
+        clicked = live_plotly(fig, key="gan_plane", on_click=add_clicked_point if clickable else None)
         if clickable:
             c1, c2 = st.columns([3, 1])
             c1.caption(f"{len(state.gan_points)} points drawn. Click the plane to add one; each change starts a "
                        "new game on your drawing.")
             c2.button("Clear points", key="gan_clear", on_click=on_clear_points)
-            add_clicked_point(event)
+            if clicked:
+                st.rerun()  # a new game on the drawing: redraw the whole page
         st.caption("Arrows: where each generated point is pushed by G's next update (−∂ G loss / ∂x; the longest "
                    "is scaled to a fixed length). The manifold is G applied to a grid of noise: where its cells "
                    "crowd together, G puts much probability.")
@@ -235,31 +235,24 @@ def plane_view() -> None:
         st.markdown(" ".join(explain(snap, config, frame.arrows)))
         if config.target == "mixture":
             st.info(COLLAPSE_NOTE, icon="💡")
-        st.plotly_chart(losses_figure(trainer.history, config.loss), key="gan_losses", config=CHART)
+        live_plotly(losses_figure(trainer.history, config.loss), key="gan_losses")
         st.caption("Dotted: each loss when D says ½ everywhere, as at the game's equilibrium. The losses do not "
                    "fall to 0 as in supervised learning: each player's gain is the other's loss.")
     c1, c2 = st.columns(2, gap="medium")
     with c1:
-        st.plotly_chart(verdict_figure(trainer.history), key="gan_verdict", config=CHART)
+        live_plotly(verdict_figure(trainer.history), key="gan_verdict")
         st.caption("D's mean verdict on real and on generated points; both tend to ½ as G catches up.")
     with c2:
-        st.plotly_chart(distance_figure(trainer.history), key="gan_mmd", config=CHART)
+        live_plotly(distance_figure(trainer.history), key="gan_mmd")
         st.caption("The distance between real and generated samples (squared MMD, RBF kernel): it should fall, "
                    "though not steadily — GAN training oscillates.")
     run.frame_drawn(time.perf_counter() - start, train_seconds)
 
 
-def add_clicked_point(event) -> None:
-    points = event.selection.points if event and event.selection else []
-    if not points:
-        return
-    x, y = points[-1]["x"], points[-1]["y"]
-    if state.get("gan_last_click") == (x, y):
-        return  # the same selection seen again on a rerun
-    state.gan_last_click = (x, y)
-    state.gan_points = add_point(state.gan_points, x, y)
-    state.gan_run_replace_ok = True  # each drawn point starts a new game on the drawing, as the caption says
-    st.rerun()
+def add_clicked_point(point: dict) -> None:
+    """A click on the plane adds a point to the drawing; each one starts a new game on it."""
+    state.gan_points = add_point(state.gan_points, point["x"], point["y"])
+    state.gan_run_replace_ok = True
 
 
 # ================= digits =================
@@ -312,22 +305,22 @@ def digits_view() -> None:
     samples = trainer.sample_grid()
     left, mid, right = st.columns([1, 1, 1.2], gap="medium")
     with left:
-        st.plotly_chart(digits_figure(samples, 6, title=f"G(z) for 36 fixed z, step {snap.step:,}"),
-                        key="gan_digit_grid", config=CHART)
+        live_plotly(digits_figure(samples, 6, title=f"G(z) for 36 fixed z, step {snap.step:,}"),
+                    key="gan_digit_grid")
     with mid:
-        st.plotly_chart(digits_figure(trainer.nearest_real(samples), 6, title="The closest real digit to each"),
-                        key="gan_digit_nearest", config=CHART)
+        live_plotly(digits_figure(trainer.nearest_real(samples), 6, title="The closest real digit to each"),
+                    key="gan_digit_nearest")
         st.caption("If a sample matched its nearest real digit pixel for pixel, G would be copying the data; "
                    "similar but not equal means it generates.")
     with right:
-        st.plotly_chart(timeline_figure(trainer.timeline), key="gan_digit_timeline", config=CHART)
+        live_plotly(timeline_figure(trainer.timeline), key="gan_digit_timeline")
         st.caption("The first 8 fixed-noise samples at steps 0, 50, 100, 200, 400, … : noise, then blobs, then "
                    "strokes, then digits. A digit appears after about 1,000-3,000 steps.")
     c1, c2 = st.columns(2, gap="medium")
     with c1:
-        st.plotly_chart(losses_figure(trainer.history, trainer.config.loss), key="gan_digit_losses", config=CHART)
+        live_plotly(losses_figure(trainer.history, trainer.config.loss), key="gan_digit_losses")
     with c2:
-        st.plotly_chart(distance_figure(trainer.history, key="gan-digit-mmd"), key="gan_digit_mmd", config=CHART)
+        live_plotly(distance_figure(trainer.history, key="gan-digit-mmd"), key="gan_digit_mmd")
         st.caption("Squared MMD between 300 real digits and G of 300 fixed noise vectors: lower is closer.")
     run.frame_drawn(time.perf_counter() - start, train_seconds)
 

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button
 from app_pages.live_canvas import curves_canvas, plane_canvas
+from app_pages.live_plotly import live_plotly
 from app_pages.playground_sweep import spread_section
 from app_pages.playground_state import (DATASET_LABELS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAX_LAYERS,
                                         MAX_NEURONS, PENALTY_RATES, PRESETS, SPEEDS, PlaygroundRun,
@@ -311,12 +312,7 @@ def live_view() -> None:
                              planes["neurons"], weights,
                              output_map=planes["output"] * 2 - 1 if trainer.n_classes == 2 else planes["output"],
                              selected=selected)
-        event = st.plotly_chart(fig, key="pg_network", on_select="rerun", selection_mode="points",
-                                config={"displayModeBar": False})
-        points = event.selection.points if event and event.selection else []
-        node = next((p for p in points if p.get("customdata")), None)
-        if node:
-            state.pg_selected_neuron = tuple(node["customdata"])
+        live_plotly(fig, key="pg_network", on_click=select_neuron)
         show_neuron(state.get("pg_selected_neuron"), trainer)
     curves_canvas(loss_curves(trainer.history, trainer.n_classes > 0), key="pg_loss_chart")
     run.frame_drawn(time.perf_counter() - frame_start, train_seconds)
@@ -329,6 +325,12 @@ def add_clicked_point(clicked: dict) -> None:
     x, y = round(float(clicked["x"]), 3), round(float(clicked["y"]), 3)
     state.pg_points = state.pg_points + [[x, y, float(state.pg_click_label)]]
     st.rerun()  # the whole page: the data, and so the network, changed
+
+
+def select_neuron(point: dict) -> None:
+    """A click on the network diagram: a neuron (its customdata names it) is shown below."""
+    if point.get("customdata"):
+        state.pg_selected_neuron = tuple(point["customdata"])
 
 
 def show_neuron(selected, trainer) -> None:

@@ -3,6 +3,7 @@ overfit, read its mistakes, and try it on your own sentences."""
 import streamlit as st
 
 from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button, replace_allowed
+from app_pages.live_plotly import live_plotly
 from app_pages.sentiment_state import (BATCH_SIZES, EMBED_DIMS, HEADS, LEARNING_RATES, LOSS_NAMES, MAX_TOKENS,
                                        REPRESENTATIONS, ROW_LIMITS, SHARES, TICK_SECONDS, VOCAB_SIZES, WIDTHS,
                                        SentimentLab, config_from_widgets, default_widgets, encoding_table,
@@ -216,11 +217,10 @@ if lab is not None:
         left, right = st.columns(2, gap="medium")
         with left:
             st.markdown("**Loss**")
-            st.plotly_chart(curves_figure(t.history, "loss"), key="sn_loss_curve", config=CHART)
+            live_plotly(curves_figure(t.history, "loss"), key="sn_loss_curve")
         with right:
             st.markdown("**Accuracy**")
-            st.plotly_chart(curves_figure(t.history, "accuracy", t.majority_baseline()[1]), key="sn_acc_curve",
-                            config=CHART)
+            live_plotly(curves_figure(t.history, "accuracy", t.majority_baseline()[1]), key="sn_acc_curve")
         st.caption(numbers_in_words(t))
 
     live_view()

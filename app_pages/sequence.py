@@ -6,6 +6,7 @@ import time
 import streamlit as st
 
 from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button, replace_allowed
+from app_pages.live_plotly import live_plotly
 from app_pages.sequence_state import (ARCH_LABELS, ARCHS, BATCH_SIZES, CLIP_NORMS, CONTEXTS, CORPUS_LABELS,
                                       HIDDEN_SIZES, LEARNING_RATES, PROBE_LIMIT, TICK_SECONDS, SequenceLab,
                                       config_from_widgets, default_widgets, describe_chars, text_limits_message,
@@ -16,7 +17,6 @@ from engine.registries import OPTIMIZERS
 from viz.sequence import attention_figure, gradient_time_figure, hidden_state_figure, loss_figure
 
 state = st.session_state
-CHART = {"displayModeBar": False}
 INSPECT_SECONDS = 5.0  # the attention and hidden-state views redraw this often while training
 
 ensure_global_seed()
@@ -181,8 +181,8 @@ def live_view() -> None:
                              f"log₂ {len(corpus.chars)} = {math.log2(len(corpus.chars)):.1f} (one guess among "
                              "all the characters of the text)")
     st.markdown("**Loss of every model, in bits per character**")
-    st.plotly_chart(loss_figure(lab.labels, lab.archs, t.loss_steps(), [h["step"] for h in t.history],
-                                [h["val_loss"] for h in t.history]), key="sq_loss", config=CHART)
+    live_plotly(loss_figure(lab.labels, lab.archs, t.loss_steps(), [h["step"] for h in t.history],
+                                [h["val_loss"] for h in t.history]), key="sq_loss")
     st.caption("Solid: the training batches (smoothed); dotted: held-out text. Below about 2 bits per character "
                "words start to form. When the dotted line turns up while the solid one goes down, the model is "
                "memorising its text rather than learning the language.")
@@ -206,7 +206,7 @@ def live_view() -> None:
             st.code(prompt + text, language=None, wrap_lines=True)  # plain text: nothing in it is interpreted
 
     st.markdown("**Gradient through time**: how much the last prediction depends on each earlier character")
-    st.plotly_chart(gradient_time_figure(lab.labels, lab.archs, lab.gtt), key="sq_gtt", config=CHART)
+    live_plotly(gradient_time_figure(lab.labels, lab.archs, lab.gtt), key="sq_gtt")
     st.caption(f"‖∂loss / ∂input‖ at step {lab.gtt_step:,}, averaged over held-out windows, against how many "
                "characters back the input is (log scale). A line falling steeply to the right is a model whose "
                "memory fades: a vanilla RNN's gradient shrinks with every step back, LSTM and GRU gates keep more "
@@ -237,7 +237,7 @@ def inspect_view() -> None:
             st.markdown(f"**Transformer attention** on the first {len(used)} characters (its context is "
                         f"{lab.trainer.config.context}), step {lab.trainer.step_count:,}")
             if used:
-                st.plotly_chart(attention_figure(weights, used), key="sq_attention", config=CHART)
+                live_plotly(attention_figure(weights, used), key="sq_attention")
                 st.caption("Each row is a position predicting the next character, each column a character it "
                            "reads; grey above the diagonal is the causal mask — no position sees the future. "
                            "Untrained heads spread their attention evenly; as training goes on, some learn to "
@@ -257,7 +257,7 @@ def inspect_view() -> None:
             st.markdown(f"**{pick} hidden units** over the first {len(used)} characters, step "
                         f"{lab.trainer.step_count:,}")
             if used:
-                st.plotly_chart(hidden_state_figure(states, used), key="sq_hidden", config=CHART)
+                live_plotly(hidden_state_figure(states, used), key="sq_hidden")
                 st.caption("Each row is one unit of the last layer's hidden state after reading each character "
                            "(orange −1, blue +1; with more than 32 units, the 32 that vary most along the string). After some training, "
                            "look for units that switch on at spaces, inside quotes or brackets, or along a URL.")

@@ -6,6 +6,7 @@ import time
 import streamlit as st
 
 from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button, replace_allowed
+from app_pages.live_plotly import live_plotly
 from app_pages.playground_sweep import spread_section
 from app_pages.vanishing_state import (CLIP_NORMS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, PRESETS, TICK_SECONDS,
                                        WIDTHS, VanishingLab, activation_quantiles, config_from_widgets,
@@ -17,7 +18,6 @@ from viz.gradients import activation_figure, grad_heatmap_figure, loss_curves_fi
 
 state = st.session_state
 MAIN_LABEL = "Your network"
-CHART = {"displayModeBar": False}
 
 ensure_global_seed()
 # Streamlit forgets a widget's value when another page is shown; writing it back keeps it.
@@ -154,7 +154,7 @@ def live_view() -> None:
         series = [(r.label if r.label != MAIN_LABEL else f"{MAIN_LABEL} ({_describe(r)})", r.current_norms())
                   for r in lab.runs]
         st.markdown("**Gradient norm against depth, now** (log scale)")
-        st.plotly_chart(norms_by_depth_figure(series), key="vg_depth_chart", config=CHART)
+        live_plotly(norms_by_depth_figure(series), key="vg_depth_chart")
     with right:
         st.markdown("**What you see**")
         for run in lab.runs:
@@ -174,17 +174,14 @@ def live_view() -> None:
     left, right = st.columns(2, gap="medium")
     with left:
         st.markdown(f"**Gradient norm of every layer at every step** — {run.label}")
-        st.plotly_chart(grad_heatmap_figure(run.steps, run.norms, run.layer_names),
-                        key="vg_heatmap", config=CHART)
+        live_plotly(grad_heatmap_figure(run.steps, run.norms, run.layer_names), key="vg_heatmap")
     with right:
         acts = activation_quantiles(run.trainer)
         st.markdown(f"**Activations of each layer and the saturated fraction** — {run.label}")
-        st.plotly_chart(activation_figure(acts["quantiles"], acts["saturated"],
-                                          run.trainer.config.model.activations()[0]),
-                        key="vg_activations", config=CHART)
+        live_plotly(activation_figure(acts["quantiles"], acts["saturated"], run.trainer.config.model.activations()[0]),
+                    key="vg_activations")
     st.markdown("**Training loss** (log scale)")
-    st.plotly_chart(loss_curves_figure([(r.label, r.trainer.history) for r in lab.runs]), key="vg_loss",
-                    config=CHART)
+    live_plotly(loss_curves_figure([(r.label, r.trainer.history) for r in lab.runs]), key="vg_loss")
 
 
 def _describe(run) -> str:

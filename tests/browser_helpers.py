@@ -116,3 +116,18 @@ def pause_unless_stopped(page: Page, timeout_ms: int = 5_000) -> None:
         page.get_by_role("button", name=re.compile("Pause")).first.click(timeout=timeout_ms)
     except PlaywrightTimeout:
         expect(page.get_by_role("button", name=re.compile("Play")).first).to_be_visible()
+
+
+def download(page: Page, button: str, tries: int = 2, timeout_ms: int = 30_000):
+    """Click the download button named `button` (a regex) once the app is idle; returns the
+    Download. A button whose file is built when clicked can miss a click that lands while the
+    page is still rerunning (the button is replaced); then it is clicked again."""
+    for attempt in range(tries):
+        wait_for_app(page)
+        try:
+            with page.expect_download(timeout=timeout_ms) as info:
+                page.get_by_role("button", name=re.compile(button)).click()
+            return info.value
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise

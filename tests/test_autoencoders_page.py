@@ -2,6 +2,7 @@
 keep progress), Play/Step/Reset work, presets load, a click on the code plane decodes that
 point, an impossible setting is reported and keeps the running network; and the page's
 plain-Python state and figures."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from app_pages.autoencoders_state import (MIN_TRAIN_SECONDS, PRESETS, TICK_SECON
                                           sample_indices)
 from engine.autoencoder import AutoencoderConfig, AutoencoderTrainer
 from viz.autoencoders import image_rows_figure, latent_grid_figure, latent_scatter_figure, tile_images
+from tests.chart_helpers import charts, live_keys
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "autoencoders.py")
 
@@ -46,7 +48,7 @@ def test_page_renders_trains_and_reacts_to_its_widgets():
     m = metrics(at)
     assert m["Step"] == "0" and "PCA, k = 2" in m
     # scatter, decoded plane, reconstructions, loss, encoder gradient, feature classifier
-    assert len(at.get("plotly_chart")) == 6
+    assert len(charts(at)) == 6 and len(live_keys(at)) == 6  # drawn in place
     assert "PCA with 2 components" in " ".join(md.value for md in at.markdown)
 
     at.button(key="ae_step").click().run()
@@ -97,12 +99,11 @@ def test_each_preset_loads(name):
 
 def test_a_click_on_the_code_plane_decodes_that_point_and_bad_settings_keep_the_network():
     at = open_page()
-    # What the scatter's on_select hands over when a point of the plane is clicked.
-    at.session_state["ae_scatter"] = {"selection": {"points": [{"x": 0.5, "y": -0.25, "curve_number": 2}],
-                                                    "point_indices": [0], "box": [], "lasso": []}}
+    # What a click on the code plane does (the browser test clicks the chart itself).
+    at.session_state.ae_run.click(0.5, -0.25)
     at.run()
     assert any(md.value.startswith("**Decoded at (0.50, -0.25)") for md in at.markdown)
-    assert len(at.get("plotly_chart")) == 7
+    assert len(charts(at)) == 7
     running = trainer(at)
     at.selectbox(key="ae_model").set_value("linear").run()
     assert at.session_state.ae_recon == "squared" and trainer(at).config.model.kind == "linear"
@@ -125,7 +126,7 @@ def test_sparse_denoising_conv_and_a_32_number_code_on_the_page():
     denoiser = trainer(at)
     assert denoiser.config.model.kind == "denoising" and denoiser.config.model.noise == "masking"
     assert "Denoised test error" in metrics(at)
-    rows = [c for c in at.get("plotly_chart") if "noisy input" in c.proto.spec]
+    rows = [c for c in charts(at).values() if "noisy input" in json.dumps(c)]
     assert rows, "the reconstructions show the noisy input"
     at.select_slider(key="ae_noise_level").set_value(0.5).run()  # hot: the same network
     assert trainer(at) is denoiser and denoiser.config.model.noise_level == 0.5 and denoiser.step_count == 100

@@ -1,5 +1,6 @@
 """AppTest of the Bridges page: every pair renders both models and both scores, the logistic
 pair agrees numerically, widgets reach the fits, the self-organising map plays, steps and resets."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages.bridges_state import DEFAULTS, TAB_NAMES, SOMRun, compute_logistic, som_config_from_widgets
 from engine.device import use_one_cpu_thread
+from tests.chart_helpers import charts, live_keys
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "bridges.py")
 use_one_cpu_thread()  # as the app does: tiny models run faster on one thread
@@ -34,16 +36,16 @@ def show(at: AppTest, tab: int) -> AppTest:
     return at
 
 
-@pytest.mark.parametrize("tab, names, charts", [
+@pytest.mark.parametrize("tab, names, n_charts", [
     (0, ("Logistic regression", "Neuron"), 3), (1, ("Linear SVM", "Hinge neuron"), 3),
     (2, ("RBF SVM", "RBF network"), 2), (3, ("Tree", "Network"), 3)])
-def test_every_pair_shows_both_models_and_both_scores(at, tab, names, charts):
+def test_every_pair_shows_both_models_and_both_scores(at, tab, names, n_charts):
     show(at, tab)
     assert not at.error
     m = metrics(at)
     for name in names:
         assert m[f"{name}: train"].endswith("%") and m[f"{name}: test"].endswith("%"), name
-    assert len(at.get("plotly_chart")) == charts  # both boundaries, and the training curve where there is one
+    assert len(charts(at)) == n_charts  # both boundaries, and the training curve where there is one
     text = " ".join(md.value for md in at.markdown)
     if tab == 0:
         table = at.dataframe[0].value
@@ -58,7 +60,7 @@ def test_the_map_tab_starts_crumpled(at):
     show(at, 4)
     m = metrics(at)
     assert m["Step"] == "0" and float(m["SOM quantisation error"]) > float(m["k-means quantisation error"])
-    assert len(at.get("plotly_chart")) == 3  # k-means cells, the map, the schedule
+    assert len(charts(at)) == 3 and len(live_keys(at)) == 3  # k-means cells, the map, the schedule
 
 
 def test_widgets_reach_the_fits(at):
@@ -104,7 +106,7 @@ def test_the_map_on_digits_shows_prototype_images(at):
     assert not at.exception
     run = at.session_state.br_som_run
     assert run.trainer.x_np.shape[1] == 64
-    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    titles = [json.dumps(c) for c in charts(at).values()]
     assert any("SOM prototypes" in s for s in titles) and any("k-means centres" in s for s in titles)
 
 

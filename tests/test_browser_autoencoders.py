@@ -59,7 +59,7 @@ def test_play_trains_live_and_a_click_decodes_the_code_plane(app_server, page, s
     assert_no_exception(page)
 
     # Click the code plane (the first chart): the decoder draws that point beside the reconstructions.
-    scatter = page.locator('[data-testid="stPlotlyChart"]').first.locator(".nsewdrag").first
+    scatter = page.locator(".st-key-ae_scatter .nsewdrag").first
     box = scatter.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6)
     page.get_by_text(re.compile(r"Decoded at \(")).wait_for(timeout=45_000)

@@ -20,7 +20,7 @@ def metric(page, label: str) -> str:
 def som_grid_points(page) -> list:
     """The SOM grid's x coordinates as plotly holds them (the trace named 'map grid')."""
     return page.evaluate("""() => {
-        for (const el of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+        for (const el of document.querySelectorAll('.js-plotly-plot')) {
             const t = (el._fullData || []).find(t => t.name === 'map grid');
             if (t) return Array.from(t.x).filter(v => v !== null).slice(0, 20);
         }

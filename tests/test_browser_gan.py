@@ -20,7 +20,7 @@ def metric(page, label: str) -> str:
 def generated_points(page) -> list:
     """The generated points of the plane as plotly holds them (decoded from base64)."""
     return page.evaluate("""() => {
-        for (const el of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+        for (const el of document.querySelectorAll('.js-plotly-plot')) {
             const t = (el._fullData || []).find(t => t.name === 'generated');
             if (t) return [Array.from(t.x).slice(0, 20), Array.from(t.y).slice(0, 20)];
         }
@@ -34,7 +34,7 @@ def test_the_game_plays_live_and_digits_train(app_server, page, screenshot_dir):
     assert_no_exception(page)
     assert metric(page, "Step") == "0"
     # Plotly draws after the app's run has ended; give the chart time to exist.
-    page.wait_for_function("""() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
         .some(el => (el._fullData || []).some(t => t.name === 'generated'))""", timeout=30_000)
     before = generated_points(page)
     assert before is not None
@@ -66,7 +66,7 @@ def test_the_game_plays_live_and_digits_train(app_server, page, screenshot_dir):
     wait_for_app(page)
     count = page.get_by_text(re.compile(r"^\d+ points drawn"))
     drawn_before = int(count.inner_text().split()[0])
-    plane = page.locator('[data-testid="stPlotlyChart"]').first.locator(".nsewdrag").first.bounding_box()
+    plane = page.locator(".st-key-gan_plane .nsewdrag").first.bounding_box()
     page.mouse.click(plane["x"] + plane["width"] * 0.5, plane["y"] + plane["height"] * 0.8)
     page.wait_for_timeout(1500)
     wait_for_app(page)

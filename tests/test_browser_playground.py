@@ -33,7 +33,6 @@ def test_play_trains_live_and_pause_stops(app_server, page, screenshot_dir):
         const root = document.querySelector('[data-testid="stMain"]') || document.body;
         let last = null;
         new MutationObserver(() => {
-            const plots = document.querySelectorAll('[data-testid="stPlotlyChart"] .main-svg');
             const stamp = Array.from(document.querySelectorAll('[data-testid="stMetricValue"]')).map(e => e.textContent).join('|');
             if (stamp !== last) { last = stamp; window.__frames += 1; }
         }).observe(root, {subtree: true, childList: true, characterData: true});
@@ -92,4 +91,37 @@ def test_clicking_the_output_plot_adds_a_point_to_your_own_data(app_server, page
     box = canvas.bounding_box()
     canvas.click(position={"x": box["width"] * 0.52, "y": box["height"] * 0.45})
     page.get_by_text(re.compile(f"^{before + 1} points\\.")).wait_for(timeout=20_000)
+    assert_no_exception(page)
+
+
+# Where a neuron of the network diagram is on the screen: its marker's data coordinates mapped
+# through the chart's axes (page pixels).
+NEURON_AT = """([column, index]) => {
+    const el = document.querySelector('.st-key-pg_network .js-plotly-plot');
+    const nodes = el._fullData.find(t => t.name === 'neurons');
+    const i = nodes.customdata.findIndex(d => d[0] === column && d[1] === index);
+    const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, box = el.getBoundingClientRect();
+    return {x: box.left + xa._offset + xa.l2p(nodes.x[i]), y: box.top + ya._offset + ya.l2p(nodes.y[i])};
+}"""
+
+
+def test_clicking_a_neuron_enlarges_what_it_computes(app_server, page):
+    page.set_viewport_size({"width": 1500, "height": 1900})
+    goto_page(page, app_server, "playground")
+    page.wait_for_selector(".st-key-pg_network .js-plotly-plot .main-svg", timeout=30_000)
+    wait_for_app(page)
+    draws = int(page.locator(".st-key-pg_network .np-plotly").get_attribute("data-draws"))
+    point = page.evaluate(NEURON_AT, [1, 0])  # hidden layer 1, its first neuron
+    page.mouse.click(point["x"], point["y"])
+    page.get_by_text("hidden1[0]: its output over the plane").wait_for(timeout=20_000)
+    wait_for_app(page)
+    # The diagram was updated in place to outline the chosen neuron, not mounted anew.
+    chart = page.locator(".st-key-pg_network .np-plotly")
+    assert chart.count() == 1 and int(chart.get_attribute("data-draws")) > draws
+    outline = page.evaluate("""() => {
+        const el = document.querySelector('.st-key-pg_network .js-plotly-plot');
+        const nodes = el._fullData.find(t => t.name === 'neurons');
+        return nodes.customdata.filter((d, i) => nodes.marker.color[i] === '#222222');
+    }""")
+    assert outline == [[1, 0]]
     assert_no_exception(page)

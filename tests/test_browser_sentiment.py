@@ -21,7 +21,7 @@ def metric(page, label: str) -> str:
 def curve_points(page) -> int:
     """Points of the validation loss line as plotly holds them."""
     return page.evaluate("""() => {
-        for (const el of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+        for (const el of document.querySelectorAll('.js-plotly-plot')) {
             const line = (el._fullData || []).find(t => t.name === 'validation' && t.yaxis === 'y');
             if (line && el.layout && el.layout.yaxis && el.layout.yaxis.title
                 && el.layout.yaxis.title.text === 'loss') return line.x.length;

@@ -25,7 +25,7 @@ def samples(page) -> list[str]:
 def loss_points(page) -> int:
     """Points of the first training-loss line as plotly holds them."""
     return page.evaluate("""() => {
-        for (const el of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+        for (const el of document.querySelectorAll('.js-plotly-plot')) {
             const t = (el._fullData || []).find(t => (t.name || '').endsWith('(train)'));
             if (t) return t.x.length;
         }
@@ -39,7 +39,7 @@ def test_play_trains_the_models_and_the_samples_change(app_server, page, screens
     goto_page(page, app_server, "sequence", timeout_ms=120_000)
     assert_no_exception(page)
     assert metric(page, "Step") == "0"
-    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(4, timeout=60_000)
+    expect(page.locator('.js-plotly-plot')).to_have_count(4, timeout=60_000)
     expect(page.locator('[data-testid="stCode"]')).to_have_count(4, timeout=60_000)
     first = samples(page)
     assert len(first) == 4 and all(s.startswith("The ") for s in first)

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from browser_helpers import assert_no_exception, goto_page
+from browser_helpers import assert_no_exception, download, goto_page
 
 pytestmark = pytest.mark.browser
 
@@ -73,10 +73,8 @@ def test_exported_script_reproduces_the_page_and_checkpoint_round_trips(app_serv
     train_loss = float(page.locator('[data-testid="stMetric"]').filter(has_text="Train loss")
                        .locator('[data-testid="stMetricValue"]').inner_text())
     open_share_panel(page)
-    with page.expect_download() as download:
-        page.get_by_role("button", name=re.compile("Export as PyTorch")).click()
     script = tmp_path / "train.py"
-    download.value.save_as(script)
+    download(page, "Export as PyTorch").save_as(script)
     result = subprocess.run([sys.executable, str(script), "--every", "1000"], capture_output=True, text=True,
                             timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -84,10 +82,8 @@ def test_exported_script_reproduces_the_page_and_checkpoint_round_trips(app_serv
     assert last["step"] == 50 and last["epoch"] == 2  # 250 training points, batches of 10
     assert round(last["train_loss"], 3) == pytest.approx(train_loss, abs=0.0011)
 
-    with page.expect_download() as download:
-        page.get_by_role("button", name=re.compile("Checkpoint")).click()
     checkpoint = tmp_path / "playground.pt"
-    download.value.save_as(checkpoint)
+    download(page, "Checkpoint").save_as(checkpoint)
     page.get_by_role("button", name=re.compile("Reset")).click()
     page.locator('[data-testid="stMetricValue"]').filter(has_text=re.compile("^0$")).first.wait_for()
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Load a checkpoint")

@@ -19,7 +19,7 @@ def metric(page, label: str) -> str:
 def heatmap_columns(page) -> int:
     """Columns of the gradient heatmap as plotly holds them (one per recorded step, thinned)."""
     return page.evaluate("""() => {
-        for (const el of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+        for (const el of document.querySelectorAll('.js-plotly-plot')) {
             // _fullData holds the decoded arrays (plotly.py sends NumPy arrays as base64)
             const hm = (el._fullData || []).find(t => t.type === 'heatmap');
             if (hm) return hm.x.length;

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from app_pages.gan_state import (PRESETS, LiveRun, add_point, config_from_widgets, explain, heart, preset_config,
                                  widgets_from_config)
 from engine.gan import GANConfig, GANTrainer
+from tests.chart_helpers import charts, live_keys
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "gan.py")
 
@@ -41,7 +42,7 @@ def trainer(at: AppTest) -> GANTrainer:
 def test_page_renders_widgets_reach_the_game_and_buttons_act():
     at = open_page()
     assert metrics(at)["Step"] == "0"
-    assert len(at.get("plotly_chart")) == 4  # plane, losses, D's verdict, MMD
+    assert live_keys(at) == {"gan_plane", "gan_losses", "gan_verdict", "gan_mmd"}  # plane, losses, D's verdict, MMD
     at.button(key="gan_run_step").click().run()
     assert metrics(at)["Step"] == "1" and metrics(at)["D loss"] != "—"
     at.button(key="gan_step_d").click().run()
@@ -99,7 +100,7 @@ def test_digits_lab_trains_and_shows_its_grids():
     at = open_page()
     at.segmented_control(key="gan_mode").set_value("Digits").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert len(at.get("plotly_chart")) == 5  # samples, nearest real, timeline, losses, MMD
+    assert len(charts(at)) == 5 and len(live_keys(at)) == 5  # samples, nearest real, timeline, losses, MMD
     at.button(key="gan_digits_run_step").click().run()
     assert metrics(at)["Step"] == "100"
     at.select_slider(key="gan_dg_lr").set_value(0.001).run()

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import ExperimentConfig
+from tests.chart_helpers import LIVE_PLOTLY, live_keys
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "playground.py")
 
@@ -33,9 +34,10 @@ def test_page_renders_metrics_and_charts():
     m = metrics(at)
     assert {"Epoch", "Train loss", "Test loss"} <= set(m)
     assert m["Epoch"] == "0"
-    assert at.get("plotly_chart")  # the network diagram
+    assert "pg_network" in live_keys(at)  # the network diagram, drawn in place
     # the decision boundary and the loss curves: live canvases; the default task has 250 training points
-    canvases = {e.proto.id.split("-")[-1]: json.loads(e.proto.json) for e in at.get("bidi_component")}
+    canvases = {e.proto.id.split("-")[-1]: json.loads(e.proto.json) for e in at.get("bidi_component")
+                if e.proto.component_name != LIVE_PLOTLY}
     assert set(canvases) == {"pg_boundary", "pg_loss_chart"}
     assert canvases["pg_boundary"]["res"] == 50 and len(canvases["pg_boundary"]["values"]) == 50 * 50
     assert [len(s["x"]) for s in canvases["pg_boundary"]["points"]] == [250]

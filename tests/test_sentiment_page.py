@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from app_pages.sentiment_state import SentimentLab, numbers_in_words, read_upload
 from engine.sentiment import SentimentConfig
 from viz.sentiment import highlight_html
+from tests.chart_helpers import charts, live_keys
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
@@ -44,7 +45,8 @@ def html_bodies(at: AppTest) -> list[str]:
 def test_page_renders_steps_and_shows_the_test_results():
     at = open_page()
     assert metrics(at)["Epoch"] == "0.00"
-    assert len(at.get("plotly_chart")) == 5  # balance, loss, accuracy, probabilities, attributions
+    # balance, loss, accuracy, probabilities, attributions; the live curves drawn in place
+    assert len(charts(at)) == 5 and live_keys(at) == {"sn_loss_curve", "sn_acc_curve"}
     assert not at.error
     lab = at.session_state.sn_lab
     assert lab.trainer.config.data.max_rows == 1000 and lab.trainer.class_names == ["negative", "neutral", "positive"]
@@ -52,7 +54,7 @@ def test_page_renders_steps_and_shows_the_test_results():
     assert not at.exception
     t = lab.trainer
     assert t.step_count == min(t._check_marks) and metrics(at)["Epoch"] == f"{t.step_count / t.steps_per_epoch:.2f}"
-    assert len(at.get("plotly_chart")) == 7  # + confusion matrix and per-class bars
+    assert len(charts(at)) == 7  # + confusion matrix and per-class bars
     text = " ".join(md.value for md in at.markdown)
     assert "Test accuracy" in text and "always answering" in text
     assert len(at.dataframe) == 2  # how a text becomes numbers, misclassified examples

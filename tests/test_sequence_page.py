@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from app_pages.sequence_state import SAMPLE_REFRESH_STEPS, SequenceLab, config_from_widgets, default_widgets, \
     text_limits_message
 from engine.charlm import MAX_TEXT, CharLMConfig, CharModelConfig
+from tests.chart_helpers import charts, live_keys
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "sequence.py")
 HOSTILE = "<script>alert(1)</script> <b>bold</b> שלום עולם 🙂 مرحبا "
@@ -45,7 +46,7 @@ def test_page_renders_every_view_for_four_models():
     assert [k for k in m if k.endswith("bits/char")] == [f"{n}: bits/char" for n in ("RNN", "LSTM", "GRU",
                                                                                      "Transformer")]
     assert float(m["LSTM: bits/char"]) > 5  # untrained: about log2 of the vocabulary
-    assert len(at.get("plotly_chart")) == 4  # loss, gradient through time, attention, hidden state
+    assert len(live_keys(at)) == 4  # loss, gradient through time, attention, hidden state
     assert len(at.code) == 4 and all(c.value.startswith("The ") for c in at.code)  # one sample per model
     assert not at.error
 
@@ -141,7 +142,7 @@ def test_pasted_text_limits_and_user_text_shown_as_text_only():
     assert all(c.value.startswith("<b>x</b> 🙂 Ωmega") for c in at.code)  # the prompt, verbatim, as code
     for md in at.markdown:  # nothing the user typed reaches Markdown
         assert "<script>" not in md.value and "<b>" not in md.value
-    assert len(at.get("plotly_chart")) == 4
+    assert len(charts(at)) == 4
 
 
 def test_too_long_text_is_refused_with_the_limit():

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages.vanishing_state import PRESETS
+from tests.chart_helpers import live_keys
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "vanishing.py")
 
@@ -31,7 +32,7 @@ def test_page_renders_the_lesson():
     m = metrics(at)
     assert m["Step"] == "1"
     assert float(m["Layer 1 / last layer"]) < 1e-10  # sigmoid ×20 by default: the gradient has vanished
-    assert len(at.get("plotly_chart")) == 4  # depth overlay, heatmap, activations, loss
+    assert live_keys(at) == {"vg_depth_chart", "vg_heatmap", "vg_activations", "vg_loss"}  # depth overlay, heatmap, activations, loss
     text = " ".join(md.value for md in at.markdown)
     assert "layer 1 receives" in text and "orders of magnitude" in text
     assert [r.label for r in at.session_state.vg_lab.runs] == ["Your network", "ReLU + He ×20",

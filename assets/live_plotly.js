@@ -1,0 +1,62 @@
+// A Plotly chart that stays in the page and is updated in place (Plotly.react) with each frame's
+// figure. st.plotly_chart mounts a new chart whenever its figure changes, so a live view rebuilt
+// every chart every frame, and the charts blinked. plotly.js itself is loaded once, from the
+// app's static folder (app_pages/live_plotly.py puts it there); THEME, the Streamlit light theme
+// as st.plotly_chart draws it, is put before this code by live_plotly.py.
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  let root = parentElement.querySelector(".np-plotly");
+  if (!root) {
+    root = document.createElement("div");
+    root.className = "np-plotly";
+    root.dataset.draws = "0";  // how many figures it has drawn: read by tests
+    parentElement.appendChild(root);
+  }
+  root.__click = (point) => setTriggerValue("click", point);
+  root.__clickable = Boolean(data.clickable);
+  root.__figure = data.figure;
+  // The newest figure wins: a frame that arrives while plotly.js loads replaces the one before.
+  loadPlotly(data.src).then((Plotly) => draw(Plotly, root)).catch((error) => {
+    root.textContent = `This chart could not be drawn: ${error}`;
+  });
+}
+
+function loadPlotly(src) {
+  if (!window.__npPlotly) {
+    window.__npPlotly = window.Plotly ? Promise.resolve(window.Plotly) : new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = src;
+      script.onload = () => (window.Plotly ? resolve(window.Plotly) : reject(new Error("plotly.js did not load")));
+      script.onerror = () => { window.__npPlotly = null; reject(new Error(`${src} did not load`)); };
+      document.head.appendChild(script);
+    });
+  }
+  return window.__npPlotly;
+}
+
+function themed(figure) {
+  const layout = figure.layout || {};
+  layout.template = THEME;
+  layout.clickmode = "event";  // a click reports its point and selects nothing (no dimmed points)
+  if (layout.title && layout.title.text) layout.title.text = `<b>${layout.title.text}</b>`;
+  return { data: figure.data || [], layout };
+}
+
+function draw(Plotly, root) {
+  const json = root.__figure;
+  if (json === root.__drawn) return;  // this figure is on screen already
+  root.__drawn = json;
+  const { data, layout } = themed(JSON.parse(json));
+  Plotly.react(root, data, layout, { displayModeBar: false, responsive: true });
+  if (!root.__listening) {
+    root.__listening = true;
+    root.on("plotly_click", (event) => {
+      const p = event.points && event.points[0];
+      if (!root.__clickable || !p) return;
+      root.__click({ x: p.x, y: p.y, curve: p.curveNumber, point: p.pointNumber ?? null,
+                     customdata: p.customdata ?? null });
+    });
+  }
+  root.dataset.draws = String(Number(root.dataset.draws) + 1);
+}
