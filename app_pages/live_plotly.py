@@ -49,7 +49,9 @@ def _static_plotly_js() -> bool:
         return False
 
 
-SERVED = _static_plotly_js()
+# NP_PLOTLY_IN_PLACE=0 draws the live charts with st.plotly_chart, as before this component:
+# the baseline of the browser benchmark (python -m bench.browser --only lv).
+SERVED = os.environ.get("NP_PLOTLY_IN_PLACE", "1") != "0" and _static_plotly_js()
 _THEME = json.dumps(json.loads((ASSETS / "plotly_theme.json").read_text()), separators=(",", ":"))
 _component = st.components.v2.component(
     "neural_playground.live_plotly", css=CSS, isolate_styles=False,

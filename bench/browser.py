@@ -1,4 +1,4 @@
-"""python -m bench.browser [--repeats N] [--json PATH] [--only p3,p5,p6]: the browser benchmarks.
+"""python -m bench.browser [--repeats N] [--json PATH] [--only p3,p5,p6,lv]: the browser benchmarks.
 
 The issue's browser and server targets, measured on the real server (`streamlit run app.py`)
 in Debian's Chromium, each as median (min..max) over the repeats against its target.
@@ -12,6 +12,11 @@ P6  Launch of `streamlit run app.py` -> Home rendered and idle in a browser alre
     (target <= 3 s); then that one session visits every page; the server's resident memory
     (it and its children) after the visits (target < 1.5 GB), its peak, and after the session
     has closed.
+LV  Vanishing gradients, GAN lab, Autoencoders and Sequence models, Play for 8 s each: the
+    browser's main thread in long tasks (ms per second) and the Plotly charts mounted anew per
+    second, on the app as it is (charts updated in place) and on a baseline server started with
+    NP_PLOTLY_IN_PLACE=0 (the same charts drawn by st.plotly_chart). Target: the baseline keeps
+    the main thread at least twice as busy.
 
 Each repeat of P3 is a new browser session on one server, the P5 repeats are sentences in
 one session, each repeat of P6 starts a new server. Nothing fails on a threshold except a
@@ -32,7 +37,8 @@ from pathlib import Path
 
 from app_pages.registry import PAGES
 
-from .pages import launch_chromium, measure_attention, measure_live, visit_every_page, wait_rendered
+from .pages import (LIVE_PAGES, compare_live_charts, launch_chromium, measure_attention, measure_live,
+                    visit_every_page, wait_rendered)
 from .server import streamlit_server
 
 GB_IN_MIB = 1e9 / 2**20  # /proc counts in KiB; the target's 1.5 GB is 1.5e9 bytes
@@ -50,10 +56,18 @@ TARGETS = {
            ("rss_peak_mb", "    peak RSS during the visits", "MiB", None, False),
            ("rss_after_close_mb", "    RSS once the session has closed", "MiB", None, False),
            ("visit_all_s", "    one session visits every page", "s", None, False)],
+    "lv": [row for path, _ in LIVE_PAGES for row in (
+        (f"{path}_busy_ratio", f"{path}: main thread busy, st.plotly_chart / in place", "x", 2, True),
+        (f"{path}_busy_ms_per_s", f"    {path}: in long tasks, in place", "ms/s", None, False),
+        (f"{path}_baseline_busy_ms_per_s", f"    {path}: in long tasks, st.plotly_chart", "ms/s", None, False),
+        (f"{path}_mounts_per_s", f"    {path}: charts mounted anew, in place", "/s", None, False),
+        (f"{path}_baseline_mounts_per_s", f"    {path}: charts mounted anew, st.plotly_chart", "/s", None,
+         False))],
 }
 TITLES = {"p3": "P3 Playground live view, default task (Play for 8 s)",
           "p5": "P5 Attention explorer, 20-word sentence (model warm)",
-          "p6": "P6 server start and memory, one session on every page"}
+          "p6": "P6 server start and memory, one session on every page",
+          "lv": "LV the other live pages (Play for 8 s each)"}
 SESSION_TTL_S = 2   # the server forgets a closed session after this long (default 120 s)
 
 
@@ -120,7 +134,7 @@ def run(targets: list[str], repeats: int) -> tuple[dict, list[str]]:
             if "p6" in targets:  # first: its servers must start cold and see one session only
                 for _ in range(repeats):
                     _attempt(errors, "p6", lambda: runs["p6"].append(start_and_visit(browser)))
-            if "p3" in targets or "p5" in targets:
+            if {"p3", "p5", "lv"} & set(targets):
                 with streamlit_server() as server:
                     if "p3" in targets:
                         for _ in range(repeats):
@@ -128,6 +142,11 @@ def run(targets: list[str], repeats: int) -> tuple[dict, list[str]]:
                     if "p5" in targets:
                         _attempt(errors, "p5", lambda: runs["p5"].extend(measure_attention(browser, server.base_url,
                                                                                            repeats)))
+                    if "lv" in targets:
+                        with streamlit_server(env={"NP_PLOTLY_IN_PLACE": "0"}) as baseline:
+                            for _ in range(repeats):
+                                _attempt(errors, "lv", lambda: runs["lv"].append(
+                                    compare_live_charts(browser, baseline.base_url, server.base_url)))
         finally:
             browser.close()
     return runs, errors
@@ -190,13 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.browser", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement (min/median/max)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
-    parser.add_argument("--only", default="p3,p5,p6", help="comma-separated subset of p3,p5,p6")
+    parser.add_argument("--only", default="p3,p5,p6,lv", help="comma-separated subset of p3,p5,p6,lv")
     args = parser.parse_args(argv)
     targets = [t.strip().lower() for t in args.only.split(",") if t.strip()]
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if unknown := [t for t in targets if t not in TARGETS]:
-        parser.error(f"--only: unknown target(s) {', '.join(unknown)}; choose from p3, p5, p6")
+        parser.error(f"--only: unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
     if not os.access("/usr/bin/chromium", os.X_OK):
         print("/usr/bin/chromium not found: install Debian's chromium (make chromium)", file=sys.stderr)
         return 1

@@ -231,3 +231,57 @@ def visit_every_page(page, pages) -> dict[str, float]:
                                arg="" if info.default else info.url_path, timeout=30_000)
         seconds[info.url_path] = wait_rendered(page, title) - start
     return seconds
+
+
+# ---------- LV: the other live pages ----------
+# (url path, heading) of the pages whose live views redraw Plotly charts in place.
+LIVE_PAGES = (("vanishing", "Vanishing gradients"), ("gan", "GAN lab"), ("autoencoders", "Autoencoders"),
+              ("sequence", "Sequence models"))
+# From now on: the main thread's long tasks (ms, the browser busy for 50 ms or more at a
+# stretch) and the Plotly charts mounted anew (an SVG root added to the page).
+CHART_WATCH = """() => {
+    window.__lv = {busy: 0, mounted: 0, since: performance.now()};
+    new MutationObserver(records => { for (const r of records) for (const n of r.addedNodes)
+        if (n.nodeType === 1 && (n.matches('.main-svg') || n.querySelector('.main-svg'))) window.__lv.mounted += 1; })
+        .observe(document.body, {subtree: true, childList: true});
+    new PerformanceObserver(list => { for (const e of list.getEntries()) window.__lv.busy += e.duration; })
+        .observe({type: 'longtask'});
+}"""
+
+
+def _live_page_load(browser, base_url: str, path: str, title: str, warmup_s: float, window_s: float) -> dict:
+    """Press Play on one page and, over `window_s` seconds, the main thread's long tasks (ms per
+    second) and the charts mounted anew per second."""
+    context = browser.new_context(viewport={"width": 1500, "height": 2300})
+    try:
+        page = context.new_page()
+        page.goto(f"{base_url}/{path}", wait_until="domcontentloaded", timeout=LOAD_TIMEOUT_MS)
+        wait_rendered(page, title)
+        page.wait_for_selector(".main-svg", timeout=60_000)
+        page.get_by_role("button", name="▶ Play").first.click()
+        page.get_by_role("button", name="⏸ Pause").first.wait_for(timeout=30_000)
+        time.sleep(warmup_s)
+        page.evaluate(CHART_WATCH)
+        time.sleep(window_s)
+        seen = page.evaluate("() => ({...window.__lv, now: performance.now()})")
+        page.get_by_role("button", name="⏸ Pause").first.click()
+        seconds = (seen["now"] - seen["since"]) / 1000
+        return {"busy_ms_per_s": seen["busy"] / seconds, "mounts_per_s": seen["mounted"] / seconds}
+    finally:
+        context.close()
+
+
+def compare_live_charts(browser, baseline_url: str, base_url: str, warmup_s: float = 2.0,
+                        window_s: float = 8.0) -> dict:
+    """Each live page on the baseline server (its charts drawn by st.plotly_chart) and then on
+    the app as it is (charts updated in place), one after the other."""
+    result = {}
+    for path, title in LIVE_PAGES:
+        before = _live_page_load(browser, baseline_url, path, title, warmup_s, window_s)
+        now = _live_page_load(browser, base_url, path, title, warmup_s, window_s)
+        result.update({f"{path}_busy_ms_per_s": now["busy_ms_per_s"],
+                       f"{path}_baseline_busy_ms_per_s": before["busy_ms_per_s"],
+                       f"{path}_busy_ratio": before["busy_ms_per_s"] / max(now["busy_ms_per_s"], 1.0),
+                       f"{path}_mounts_per_s": now["mounts_per_s"],
+                       f"{path}_baseline_mounts_per_s": before["mounts_per_s"]})
+    return result

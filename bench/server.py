@@ -67,11 +67,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(extra_args: tuple[str, ...] = (), wait: bool = True):
-    """Start `streamlit run app.py` (headless, on a free port) and yield a Server; stop it
-    afterwards. With wait=False the caller waits for health itself (to time the start)."""
+def streamlit_server(extra_args: tuple[str, ...] = (), wait: bool = True, env: dict[str, str] | None = None):
+    """Start `streamlit run app.py` (headless, on a free port, with `env` added to the
+    environment) and yield a Server; stop it afterwards. With wait=False the caller waits for
+    health itself (to time the start)."""
     port = _free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **(env or {}))
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false", *extra_args]

@@ -72,3 +72,17 @@ def test_the_theme_is_streamlits_light_chart_theme():
     assert layout["colorway"][0] == "#0068c9" and layout["paper_bgcolor"] == "#FFFFFF"
     assert theme["data"]["heatmap"][0]["colorscale"][0] == [0, "#e4f5ff"]
     assert "#0000" not in json.dumps(theme)  # no placeholder colour of Streamlit's Python template is left
+
+
+def test_without_the_static_copy_the_live_charts_are_plain_plotly_charts(monkeypatch):
+    """The fallback (an unwritable app folder, or NP_PLOTLY_IN_PLACE=0 for the benchmark's
+    baseline): the same figures through st.plotly_chart, and the page still works."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.chart_helpers import charts, live_keys
+
+    monkeypatch.setattr(live_plotly, "SERVED", False)
+    at = AppTest.from_file(str(live_plotly.ROOT / "app_pages" / "vanishing.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not live_keys(at)
+    assert set(charts(at)) == {"vg_depth_chart", "vg_heatmap", "vg_activations", "vg_loss"}
