@@ -28,6 +28,7 @@ ASSETS = ROOT / "assets"
 STATIC = ROOT / "static"  # Streamlit serves the folder named static beside app.py
 PLOTLY_JS = "plotly.min.js"
 CSS = ".np-plotly { width: 100%; }"
+DEFAULT_HEIGHT = 450  # plotly.js's own, for a figure whose layout names none
 log = logging.getLogger(__name__)
 
 
@@ -85,5 +86,6 @@ def live_plotly(fig: go.Figure, key: str, on_click: Callable[[dict], None] | Non
         if on_click is not None and point:
             on_click(point)
 
-    data = {"figure": figure_json(fig), "src": _script_src(), "clickable": on_click is not None}
+    data = {"figure": figure_json(fig), "height": fig.layout.height or DEFAULT_HEIGHT, "src": _script_src(),
+            "clickable": on_click is not None}
     return _component(key=key, data=data, height="content", on_click_change=clicked).get("click")

@@ -16,6 +16,8 @@ export default function (component) {
   root.__click = (point) => setTriggerValue("click", point);
   root.__clickable = Boolean(data.clickable);
   root.__figure = data.figure;
+  // The chart's height from the first frame on, so the page does not jump when plotly.js arrives.
+  root.style.minHeight = `${data.height}px`;
   // The newest figure wins: a frame that arrives while plotly.js loads replaces the one before.
   loadPlotly(data.src).then((Plotly) => draw(Plotly, root)).catch((error) => {
     root.textContent = `This chart could not be drawn: ${error}`;

@@ -86,3 +86,17 @@ def test_without_the_static_copy_the_live_charts_are_plain_plotly_charts(monkeyp
     assert not at.exception, [e.value for e in at.exception]
     assert not live_keys(at)
     assert set(charts(at)) == {"vg_depth_chart", "vg_heatmap", "vg_activations", "vg_loss"}
+
+
+def test_each_live_chart_gets_its_figure_its_height_and_the_script_address():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(live_plotly.ROOT / "app_pages" / "vanishing.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    sent = {e.proto.id.split("-")[-1]: json.loads(e.proto.json) for e in at.get("bidi_component")
+            if e.proto.component_name == "neural_playground.live_plotly"}
+    assert set(sent) == {"vg_depth_chart", "vg_heatmap", "vg_activations", "vg_loss"}
+    for data in sent.values():
+        figure = _strict(data["figure"])
+        assert data["height"] == figure["layout"].get("height", live_plotly.DEFAULT_HEIGHT) > 100
+        assert data["src"] == "/app/static/plotly.min.js" and data["clickable"] is False
