@@ -22,6 +22,9 @@ light = navigation.url_path in ("", "home")
 if not light:
     prepare_engine()
 sidebar()
+if not light:
+    from app_pages.live_plotly import preload_plotly
+    preload_plotly()
 navigation.run()
 if light:
     warm_up_engine()

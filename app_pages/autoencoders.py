@@ -206,7 +206,7 @@ def live_view() -> None:
         st.markdown(title + " — click anywhere to decode that point")
         # A click is handed to run.click before this rerun draws: this very frame marks and decodes it.
         live_plotly(latent_scatter_figure(plane["coords"], labels, grid["axes"], run.clicked, axis_names=names),
-                    key="ae_scatter", on_click=lambda point: run.click(point["x"], point["y"]))
+                    key="ae_scatter", on_click=lambda point: state.ae_run.click(point["x"], point["y"]))
         st.caption("Each dot is one test image, coloured by its digit; the encoder has never been told the digits. "
                    "Digits that look alike land close together.")
     with right:

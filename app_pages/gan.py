@@ -7,11 +7,11 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button, replace_allowed
-from app_pages.live_plotly import live_plotly
 from app_pages.gan_state import (COLLAPSE_NOTE, DEFAULT_PRESET, HEATMAP_RESOLUTION, LEARNING_RATES, LOSS_LABELS,
                                  MANIFOLD_SIZE, PRESETS, SPEEDS, TARGET_LABELS, LiveRun, add_point,
                                  config_from_widgets, digit_widgets, digits_config_from_widgets, explain, fmt, heart,
                                  keep_widgets, preset_config, structural_fields, widgets_from_config)
+from app_pages.live_plotly import live_plotly
 from engine import ConfigError
 from engine.gan import GANConfig, GANTrainer, LOSS_VARIANTS, NOISE_TYPES, TARGETS
 from engine.gan_digits import DigitsGANConfig, DigitsGANTrainer

@@ -89,3 +89,13 @@ def live_plotly(fig: go.Figure, key: str, on_click: Callable[[dict], None] | Non
     data = {"figure": figure_json(fig), "height": fig.layout.height or DEFAULT_HEIGHT, "src": _script_src(),
             "clickable": on_click is not None}
     return _component(key=key, data=data, height="content", on_click_change=clicked).get("click")
+
+
+def preload_plotly() -> None:
+    """Start loading plotly.js as soon as a page opens, from the sidebar (drawn before the page).
+    Evaluating it takes about a second of the browser's main thread on a slow machine, once per
+    browser tab; loaded with the first live chart, that second fell on the frames right after
+    an early Play, and the live view, seeing late frames, asked for fewer of them for a while."""
+    if SERVED:
+        with st.sidebar:
+            _component(key="np_plotly_preload", data={"preload": True, "src": _script_src()}, height="content")

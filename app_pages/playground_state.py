@@ -24,6 +24,7 @@ PENALTY_RATES = [0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0
 SPEEDS = {"Slow motion (1 step per frame)": 1, "1 epoch per frame": -1, "Fast": 0}
 TICK_SECONDS = 0.2   # the live view asks for 5 frames a second
 MAX_TICK_SECONDS = 3.0  # on a server too busy for that (a class training at once), frames come less often, up to this
+WARMUP_FRAMES = 3  # frames after Play whose gaps do not count as the browser's pace (frame_started)
 MIN_TRAIN_SECONDS = 0.02  # training gets what drawing leaves of a frame, but never less than this
 
 
@@ -196,6 +197,7 @@ class PlaygroundRun:
     frame_gap: float = TICK_SECONDS  # seconds from one frame's start to the next (smoothed), while playing
     browser_floor: float = 0.0      # an interval the frames showed they need: they came far later than asked
     _frame_start: float | None = field(default=None, repr=False)
+    _frames_since_play: int = field(default=0, repr=False)
     _last: tuple[float, float] | None = field(default=None, repr=False)  # (time, epoch_exact) at the last tick
 
     def training_budget(self, live_runs: int = 1) -> float:
@@ -215,7 +217,11 @@ class PlaygroundRun:
         laptop, or many sessions on one machine. The interval then rises to what the frames
         showed they need, and eases back while they keep time."""
         now = time.perf_counter() if now is None else now
-        if self._frame_start is not None:
+        self._frames_since_play += 1
+        # The first gaps after Play are not the browser's pace: they include the rerun that
+        # turned Play into Pause and, on a page just opened, the browser still loading (plotly.js
+        # takes about a second to start on a slow machine).
+        if self._frame_start is not None and self._frames_since_play > WARMUP_FRAMES:
             self.frame_gap = 0.8 * self.frame_gap + 0.2 * (now - self._frame_start)
             if self.frame_gap > 2 * self.interval:
                 self.browser_floor = max(self.browser_floor, self.frame_gap)
@@ -269,6 +275,7 @@ class PlaygroundRun:
         self.playing = not (self.trainer.diverged or self.trainer.finished)
         self.message = ""
         self.frame_gap, self.browser_floor, self._frame_start = TICK_SECONDS, 0.0, None  # a fresh start
+        self._frames_since_play = 0
 
     def pause(self) -> None:
         self.playing = False

@@ -6,6 +6,10 @@
 
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
+  if (data.preload) {  // no chart: only start loading plotly.js (live_plotly.preload_plotly)
+    loadPlotly(data.src).catch(() => {});
+    return;
+  }
   let root = parentElement.querySelector(".np-plotly");
   if (!root) {
     root = document.createElement("div");
