@@ -8,10 +8,11 @@ import streamlit as st
 from app_pages.common import app_device, ask_before_discard, ensure_global_seed, play_pause_button, replace_allowed
 from app_pages.live_plotly import live_plotly
 from app_pages.playground_sweep import spread_section
-from app_pages.vanishing_state import (CLIP_NORMS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, PRESETS, TICK_SECONDS,
-                                       WIDTHS, VanishingLab, activation_quantiles, config_from_widgets,
-                                       default_widgets, explain, layer_ratio, preset_config, preset_widgets, sci,
-                                       widgets_from_config)
+from app_pages.vanishing_state import (CLIP_NORMS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAX_COMPARED, MAX_DEPTH,
+                                       PRESETS, TICK_SECONDS, WIDTHS, VanishingLab, activation_quantiles,
+                                       config_from_widgets, default_widgets, explain, layer_ratio, preset_config,
+                                       preset_widgets, sci, widgets_from_config, widgets_from_query,
+                                       widgets_to_query)
 from engine import ConfigError, ExperimentConfig
 from engine.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
 from viz.gradients import activation_figure, grad_heatmap_figure, loss_curves_figure, norms_by_depth_figure
@@ -24,6 +25,9 @@ ensure_global_seed()
 for key in default_widgets():
     if key in state:
         state[key] = state[key]
+if "vg_depth" not in state:  # the session's first visit: a shared address may carry a setup
+    url_values, state.vg_url_problems = widgets_from_query(st.query_params.to_dict())
+    state.update(url_values)
 for key, value in default_widgets().items():
     state.setdefault(key, value)
 
@@ -72,13 +76,16 @@ st.caption("A deep stack of sigmoids passes back at most a quarter of the gradie
            "of every layer, step by step — then compare the fixes: ReLU with He init, residual connections, "
            "normalisation. All networks compared train on the same data from the same seed.")
 
+for problem in state.pop("vg_url_problems", []):
+    st.warning(f"The address: {problem}.", icon="🔗")
+
 lab: VanishingLab | None = state.get("vg_lab")
 bar = st.columns([1.1, 1.1, 1.1, 3.2])  # the buttons are drawn into it once the networks are up to date
 bar[3].selectbox("Preset", ["Choose a preset…"] + list(PRESETS), key="vg_preset", on_change=on_preset,
                  label_visibility="collapsed")
 
 c = st.columns([1.6, 1, 1.1, 1, 1, 1])
-c[0].slider("Hidden layers", 1, 100, key="vg_depth")
+c[0].slider("Hidden layers", 1, MAX_DEPTH, key="vg_depth")
 c[1].select_slider("Width", WIDTHS, key="vg_width")
 c[2].selectbox("Activation", list(ACTIVATIONS), key="vg_activation")
 c[3].selectbox("Init", INITS, key="vg_init", help="default: PyTorch's; normal: std 1")
@@ -91,7 +98,7 @@ c[1].select_slider("Learning rate", LEARNING_RATES, key="vg_lr", help="Applied t
 c[2].select_slider("Clip gradient norm", CLIP_NORMS, key="vg_clip", format_func=lambda v: f"{v:g}" if v else "off",
                    help="Rescale all gradients so their total norm is at most this, before each update")
 c[3].selectbox("Data", DATASETS, key="vg_dataset")
-c[4].multiselect("Compare with", list(PRESETS), key="vg_compare", max_selections=4,
+c[4].multiselect("Compare with", list(PRESETS), key="vg_compare", max_selections=MAX_COMPARED,
                  help="Networks trained side by side with yours, on the same data and seed")
 
 # ---------- widgets -> the networks compared ----------
@@ -101,6 +108,9 @@ except ConfigError as e:
     st.error(f"This setting is not possible: {e}.", icon="🚫")
     config = lab.runs[0].trainer.config if lab else preset_config(DEFAULT_PRESET, "circle", state.global_seed)
 others = [(name, preset_config(name, config.data.name, config.train.seed)) for name in state.vg_compare]
+query = widgets_to_query(state, state.global_seed)  # the address follows the widgets: copy it to share this setup
+if st.query_params.to_dict() != query:
+    st.query_params.from_dict(query)
 # A deliberate action (preset, Reset) replaces the networks at once; a widget change that
 # would throw away trained networks asks first.
 wanted = json.dumps([config.to_json(), list(state.vg_compare)])

@@ -84,6 +84,83 @@ def widgets_from_config(config: ExperimentConfig) -> dict:
             "vg_lr": t.lr, "vg_clip": t.clip_grad_norm, "vg_dataset": config.data.name}
 
 
+# The page's address holds its setup, under short names: a copied link reproduces the comparison.
+# Values equal to the page's defaults are left out; the seed is train.seed, as on the Playground.
+URL_PARAMS = {"depth": "vg_depth", "width": "vg_width", "activation": "vg_activation", "init": "vg_init",
+              "norm": "vg_norm", "residual": "vg_residual", "optimizer": "vg_optimizer", "lr": "vg_lr",
+              "clip": "vg_clip", "data": "vg_dataset", "compare": "vg_compare"}
+COMPARE_SEPARATOR = ";"  # between preset names, one of which has a comma in it
+MAX_COMPARED = 4
+MAX_DEPTH = 100
+
+
+def _url_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return COMPARE_SEPARATOR.join(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def widgets_to_query(values, seed: int) -> dict[str, str]:
+    """The address parameters for these widget values (those that differ from the defaults) and the seed."""
+    defaults = default_widgets()
+    query = {name: _url_value(values[key]) for name, key in URL_PARAMS.items() if values[key] != defaults[key]}
+    return {**query, "train.seed": str(seed)}
+
+
+def _one_of(text: str, choices, parse=str):
+    """`text` parsed and matched to one of `choices`; ValueError naming them otherwise."""
+    try:
+        value = parse(text)
+    except ValueError:
+        value = None
+    for choice in choices:
+        if value == choice or (isinstance(choice, float) and value is not None and math.isclose(value, choice)):
+            return choice
+    shown = ", ".join(_url_value(c) for c in choices)
+    raise ValueError(f"not one of {shown}")
+
+
+def _url_widget(name: str, text: str):
+    """The widget value for address parameter `name`; ValueError saying what is allowed."""
+    from engine.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
+    text = text.strip()
+    if name == "depth":
+        if not text.isdigit() or not 1 <= int(text) <= MAX_DEPTH:
+            raise ValueError(f"a whole number from 1 to {MAX_DEPTH}")
+        return int(text)
+    if name == "residual":
+        return _one_of(text.lower(), ["true", "false"]) == "true"
+    if name == "compare":
+        names = [n.strip() for n in text.split(COMPARE_SEPARATOR) if n.strip()]
+        unknown = [n for n in names if n not in PRESETS]
+        if unknown:
+            raise ValueError(f"no preset named {', '.join(repr(n) for n in unknown)}")
+        if len(names) > MAX_COMPARED:
+            raise ValueError(f"at most {MAX_COMPARED} networks to compare")
+        return list(dict.fromkeys(names))
+    choices = {"width": (WIDTHS, int), "activation": (list(ACTIVATIONS), str), "init": (list(INITS), str),
+               "norm": (list(NORMS), str), "optimizer": (list(OPTIMIZERS), str), "lr": (LEARNING_RATES, float),
+               "clip": (CLIP_NORMS, float), "data": (DATASETS, str)}
+    return _one_of(text, *choices[name])
+
+
+def widgets_from_query(params) -> tuple[dict, list[str]]:
+    """Widget values from the address, and a sentence for each parameter that could not be used
+    (that widget keeps its default; the others still apply)."""
+    values, problems = {}, []
+    for name, key in URL_PARAMS.items():
+        if name in params:
+            try:
+                values[key] = _url_widget(name, params[name])
+            except ValueError as e:
+                problems.append(f"{name}={params[name]!r} was ignored: {e}")
+    return values, problems
+
+
 def preset_config(name: str, dataset: str, seed: int) -> ExperimentConfig:
     w = preset_widgets(name)
     return make_config(w["vg_depth"], w["vg_width"], w["vg_activation"], w["vg_init"], w["vg_residual"],

@@ -1,5 +1,6 @@
 """The Vanishing gradients page in the real server and Debian's Chromium: a preset loads, Play
-trains every network compared, the Step metric and the heatmap move, no exception box."""
+trains every network compared, the Step metric and the heatmap move, no exception box; the
+address carries the setup both ways."""
 import re
 import time
 
@@ -52,4 +53,21 @@ def test_preset_trains_live_and_the_heatmap_grows(app_server, page, screenshot_d
 
     page.get_by_role("button", name=re.compile("Pause")).click()
     page.get_by_role("button", name=re.compile("Play")).wait_for(timeout=5000)
+    assert_no_exception(page)
+
+
+def test_the_address_carries_the_setup_both_ways(app_server, page):
+    """A shared link opens its setup; a widget changed on the page shows in the address."""
+    page.set_viewport_size({"width": 1500, "height": 1600})
+    goto_page(page, app_server, "vanishing?depth=6&activation=tanh&compare=&train.seed=3")
+    assert_no_exception(page)
+    page.get_by_text(re.compile(r"Your network.*layer 1 receives .* of the gradient of layer 6")).wait_for(
+        timeout=20_000)
+    assert page.get_by_role("radiogroup").count() == 0  # compare= : the network alone, no picker between networks
+    choose(page, "Preset", "ReLU + He ×20")
+    page.wait_for_function("() => location.search.includes('activation=relu') && location.search.includes('init=he')",
+                           timeout=20_000)
+    params = dict(p.split("=", 1) for p in page.evaluate("location.search").lstrip("?").split("&"))
+    # 20 layers is the page's default again: left out of the address
+    assert "depth" not in params and params["train.seed"] == "3" and params["compare"] == ""
     assert_no_exception(page)

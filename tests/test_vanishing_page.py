@@ -188,3 +188,22 @@ def test_spread_view_trains_16_seeds_of_a_plain_network_and_refuses_a_residual_o
     at.button(key="vg_spread_run").click().run()
     assert not at.exception
     assert any("cannot train this network" in w.value for w in at.warning)
+
+
+def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update({"depth": "12", "activation": "tanh", "width": "33", "compare": "ReLU + He ×20",
+                            "train.seed": "5"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    # The bad width is named on the page; everything else in the address is used.
+    assert [w.value for w in at.warning] == [
+        "The address: width='33' was ignored: not one of 2, 4, 8, 16, 32, 64, 128, 256, 512."]
+    config = main_config(at)
+    assert len(config.model.hidden) == 12 and config.model.activation == "tanh" and config.train.seed == 5
+    assert [r.label for r in at.session_state.vg_lab.runs] == ["Your network", "ReLU + He ×20"]
+    assert at.query_params == {"depth": "12", "activation": "tanh", "compare": "ReLU + He ×20", "train.seed": "5"}
+    at.slider(key="vg_depth").set_value(30).run()
+    assert at.query_params["depth"] == "30" and not at.warning  # reported once, not on every rerun
+    at.multiselect(key="vg_compare").set_value([]).run()
+    assert at.query_params["compare"] == ""  # none, not the default pair

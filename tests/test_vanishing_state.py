@@ -140,3 +140,42 @@ def test_figures_draw_the_lab():
     assert len(loss.data) == 2
     with pytest.raises(ValueError, match="steps, layers"):
         grad_heatmap_figure(np.arange(3), np.ones((3, 2)), ["a", "b", "c"])
+
+
+def test_the_address_holds_what_differs_from_the_defaults_and_the_seed():
+    from app_pages.vanishing_state import default_widgets, widgets_to_query
+    assert widgets_to_query(default_widgets(), 0) == {"train.seed": "0"}  # a plain visit: a short address
+    values = {**default_widgets(), "vg_depth": 12, "vg_lr": 0.0001, "vg_residual": True,
+              "vg_compare": ["ReLU + residual ×20, exploding (clipped)", "tanh ×20"]}
+    assert widgets_to_query(values, 7) == {
+        "depth": "12", "residual": "true", "lr": "0.0001", "train.seed": "7",
+        "compare": "ReLU + residual ×20, exploding (clipped);tanh ×20"}  # a preset's name may hold a comma
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_preset_and_comparison_comes_back_from_its_address(preset):
+    from app_pages.vanishing_state import default_widgets, preset_widgets, widgets_from_query, widgets_to_query
+    values = {**default_widgets(), **preset_widgets(preset), "vg_dataset": "spiral",
+              "vg_compare": [p for p in PRESETS if p != preset][:3]}
+    restored, problems = widgets_from_query(widgets_to_query(values, 3))
+    assert not problems
+    assert {**default_widgets(), **restored} == values
+
+
+def test_a_bad_parameter_is_reported_and_the_others_still_apply():
+    from app_pages.vanishing_state import widgets_from_query
+    values, problems = widgets_from_query({"depth": "0", "width": "33", "lr": "0.5", "activation": "swish",
+                                           "compare": "tanh ×20;no such net", "residual": "maybe", "data": "moons",
+                                           "init": " he ", "clip": "1", "task": "classify2d"})
+    assert values == {"vg_dataset": "moons", "vg_init": "he", "vg_clip": 1.0}  # task: another page's, not ours
+    assert problems == [
+        "depth='0' was ignored: a whole number from 1 to 100",
+        "width='33' was ignored: not one of 2, 4, 8, 16, 32, 64, 128, 256, 512",
+        "activation='swish' was ignored: not one of relu, leaky_relu, elu, gelu, tanh, sigmoid, softplus, linear",
+        "residual='maybe' was ignored: not one of true, false",
+        "lr='0.5' was ignored: not one of 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1",
+        "compare='tanh ×20;no such net' was ignored: no preset named 'no such net'"]
+    too_many = ";".join(list(PRESETS)[:5])
+    assert widgets_from_query({"compare": too_many})[1] == [f"compare={too_many!r} was ignored: at most 4 networks to "
+                                                              "compare"]
+    assert widgets_from_query({"compare": ""}) == ({"vg_compare": []}, [])  # none: the network alone
