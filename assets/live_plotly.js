@@ -23,8 +23,12 @@ export default function (component) {
   // The chart's height from the first frame on, so the page does not jump when plotly.js arrives.
   root.style.minHeight = `${data.height}px`;
   // The newest figure wins: a frame that arrives while plotly.js loads replaces the one before.
+  // If plotly.js cannot be loaded, the chart says so; the next frame tries again.
   loadPlotly(data.src).then((Plotly) => draw(Plotly, root)).catch((error) => {
-    root.textContent = `This chart could not be drawn: ${error}`;
+    if (!root._fullLayout) {
+      root.textContent = `This chart could not be drawn: ${error.message || error}. It is tried again with the ` +
+        "next update; reload the page if this stays.";
+    }
   });
 }
 
@@ -54,6 +58,7 @@ function draw(Plotly, root) {
   if (json === root.__drawn) return;  // this figure is on screen already
   root.__drawn = json;
   const { data, layout } = themed(JSON.parse(json));
+  if (!root._fullLayout) root.textContent = "";  // a message from a failed load, not a chart
   Plotly.react(root, data, layout, { displayModeBar: false, responsive: true });
   if (!root.__listening) {
     root.__listening = true;

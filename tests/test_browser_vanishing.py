@@ -71,3 +71,27 @@ def test_the_address_carries_the_setup_both_ways(app_server, page):
     # 20 layers is the page's default again: left out of the address
     assert "depth" not in params and params["train.seed"] == "3" and params["compare"] == ""
     assert_no_exception(page)
+
+
+def test_a_chart_whose_plotly_js_fails_to_load_says_so_and_recovers(app_server, page):
+    """While plotly.js cannot be loaded, the live charts say they could not be drawn; once it
+    can, the next rerun (a Step) loads it and draws them."""
+    blocked = {"on": True, "refused": 0}
+
+    def block_while_on(route):
+        if blocked["on"]:
+            blocked["refused"] += 1
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/app/static/plotly.min.js", block_while_on)
+    page.set_viewport_size({"width": 1500, "height": 1600})
+    goto_page(page, app_server, "vanishing")
+    page.get_by_text(re.compile("This chart could not be drawn")).first.wait_for(timeout=20_000)
+    assert blocked["refused"] >= 1 and page.locator(".np-plotly .main-svg").count() == 0
+    blocked["on"] = False
+    page.get_by_role("button", name=re.compile("Step")).click()
+    page.wait_for_function("() => document.querySelectorAll('.np-plotly .main-svg').length >= 4", timeout=30_000)
+    assert page.get_by_text(re.compile("This chart could not be drawn")).count() == 0
+    assert_no_exception(page)
