@@ -182,7 +182,7 @@ def live_view() -> None:
                              "all the characters of the text)")
     st.markdown("**Loss of every model, in bits per character**")
     live_plotly(loss_figure(lab.labels, lab.archs, t.loss_steps(), [h["step"] for h in t.history],
-                                [h["val_loss"] for h in t.history]), key="sq_loss")
+                            [h["val_loss"] for h in t.history]), key="sq_loss")
     st.caption("Solid: the training batches (smoothed); dotted: held-out text. Below about 2 bits per character "
                "words start to form. When the dotted line turns up while the solid one goes down, the model is "
                "memorising its text rather than learning the language.")

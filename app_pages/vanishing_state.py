@@ -13,6 +13,7 @@ import torch
 from engine import ConfigError, ExperimentConfig, Trainer
 from engine.config import CLASSIFY_SETS, HOT_FIELDS, structural_changes
 from engine.probes import activation_summary, record_activations
+from engine.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
 
 DATASETS = [n for n in CLASSIFY_SETS if n != "custom"]
 WIDTHS = [2, 4, 8, 16, 32, 64, 128, 256, 512]
@@ -126,7 +127,6 @@ def _one_of(text: str, choices, parse=str):
 
 def _url_widget(name: str, text: str):
     """The widget value for address parameter `name`; ValueError saying what is allowed."""
-    from engine.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
     text = text.strip()
     if name == "depth":
         if not text.isdigit() or not 1 <= int(text) <= MAX_DEPTH:
