@@ -7,7 +7,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from browser_helpers import assert_no_exception, goto_page, pause_unless_stopped
+from browser_helpers import assert_no_exception, goto_page, pause_unless_stopped, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -56,6 +56,9 @@ def test_play_trains_on_tweets_and_typed_markup_stays_text(app_server, page, scr
     expect(page.get_by_text(re.compile("^Test accuracy"))).to_be_visible(timeout=60_000)
     assert_no_exception(page)
 
+    # The test results push the rest of the page down: while that rerun is drawn, Streamlit can
+    # show the old and the new sentence box at once. Type once it has finished.
+    wait_for_app(page)
     box = page.get_by_label("Your sentence")
     box.fill("<script>window.__sentimentInjected = 1</script><b>bold?</b> I love this car 😀")
     box.press("Control+Enter")
