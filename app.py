@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched from a model 
 import streamlit as st
 
 from app_pages import registry
-from app_pages.common import prepare_engine, sidebar, warm_up_engine
+from app_pages.common.shell import prepare_engine, sidebar, warm_up_engine
 
 st.set_page_config(page_title="Neural Playground", page_icon="🧠", layout="wide")
 st.html(Path(__file__).with_name("assets").joinpath("style.css").read_text().join(["<style>", "</style>"]))
@@ -23,7 +23,7 @@ if not light:
     prepare_engine()
 sidebar()
 if not light:
-    from app_pages.live_plotly import preload_plotly
+    from app_pages.common.live_plotly import preload_plotly
     preload_plotly()
 navigation.run()
 if light:

@@ -1,6 +1,6 @@
 """python -m bench [--json PATH] [--repeats N] [--device cpu]: run the benchmarks, print a table.
 
-CPU ops run on one thread, as in the app and the CLI (engine.device.use_one_cpu_thread).
+CPU ops run on one thread, as in the app and the CLI (engine.core.device.use_one_cpu_thread).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from engine.device import DEVICE_CHOICES, describe_device, pick_device, use_one_cpu_thread
+from engine.core.device import DEVICE_CHOICES, describe_device, pick_device, use_one_cpu_thread
 
 from .cases import FRAME_SECONDS, frame_budget, probe_cost, trainer_vs_plain
 from .targets import p1_single_network, p2_many_variants, p4_probe_cost
@@ -42,7 +42,7 @@ def target_rows(results: dict) -> list[tuple[str, str, str]]:
     return [
         ("P1 one network, TF Playground defaults (target >= 6x)", "median (min..max)", ""),
         ("    plain PyTorch loop (baseline)", _mmm(p1["plain_epochs_per_s"], ".1f", "epochs/s"), "1.00"),
-        ("    fused path (engine/fast_mlp.py)", _mmm(p1["fast_epochs_per_s"], ".1f", "epochs/s"), f"{p1['ratio']:.2f}"),
+        ("    fused path (engine/mlp/fast_mlp.py)", _mmm(p1["fast_epochs_per_s"], ".1f", "epochs/s"), f"{p1['ratio']:.2f}"),
         (f"    Trainer.step({p1['epochs_per_repeat']} epochs), fused path", _mmm(p1["trainer_epochs_per_s"], ".1f", "epochs/s"),
          f"{p1['trainer_ratio']:.2f}"),
         ("    first use of the fused path: step(25)", f"{p1['first_call_s']:.3f} s", "(limit 2 s)"),
@@ -50,7 +50,7 @@ def target_rows(results: dict) -> list[tuple[str, str, str]]:
          "fused vs plain"),
         (f"P2 {p2['variants']} variants at once (target >= {p2['variants']}x)", "", ""),
         ("    plain loop, per step (baseline)", _mmm(p2["plain_us_per_step"], ".1f", "us"), "1.00"),
-        ("    batched (engine/batched_mlp.py), per network-step", _mmm(p2["batched_us_per_network_step"], ".2f", "us"),
+        ("    batched (engine/mlp/batched_mlp.py), per network-step", _mmm(p2["batched_us_per_network_step"], ".2f", "us"),
          f"{p2['ratio']:.1f}"),
         ("P4 per-step probes on the fused path (target <= +10 %)", "", ""),
         ("    no probes (baseline)", _mmm(p4["bare_steps_per_s"], ".0f", "steps/s"), "1.00"),

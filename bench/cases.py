@@ -7,9 +7,9 @@ from contextlib import contextmanager
 
 import torch
 
-import engine.trainer
-from engine.probes import plane_outputs
-from engine.trainer import Trainer
+import engine.mlp.trainer
+from engine.mlp.probes import plane_outputs
+from engine.mlp.trainer import Trainer
 
 from .timing import median_seconds, time_once
 from .workload import PlainLoop, playground_config
@@ -34,12 +34,12 @@ def trainer_vs_plain(device: torch.device, repeats: int = 7, epochs: int = 20) -
 def gradient_norms_disabled(n_layers: int):
     """Replace the trainer's gradient-norm probe with a stub that reads nothing (bench only)."""
     zeros = torch.zeros(n_layers)
-    original = engine.trainer.gradient_norms_by_layer
-    engine.trainer.gradient_norms_by_layer = lambda model: zeros
+    original = engine.mlp.trainer.gradient_norms_by_layer
+    engine.mlp.trainer.gradient_norms_by_layer = lambda model: zeros
     try:
         yield
     finally:
-        engine.trainer.gradient_norms_by_layer = original
+        engine.mlp.trainer.gradient_norms_by_layer = original
 
 
 def probe_cost(device: torch.device, repeats: int = 7, steps: int = 500, read_repeats: int = 20) -> dict:

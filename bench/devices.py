@@ -1,9 +1,9 @@
 """python -m bench.devices [--repeats N] [--steps N] [--json PATH]: training speed on CPU and GPU.
 
 Two workloads, each the app's own default setup:
-  charlm_transformer  engine/charlm.py CharLMTrainer, one model: the Sequence page's default
-                      Transformer (default_models()), corpus "readme", every other field default;
-  digits_autoencoder  engine/autoencoder.py AutoencoderTrainer with AutoencoderConfig() (the
+  charlm_transformer  engine/sequence/trainer.py CharLMTrainer, one model: the Sequence page's default
+                      Transformer (default_models()), corpus "guides", every other field default;
+  digits_autoencoder  engine/autoencoders/trainer.py AutoencoderTrainer with AutoencoderConfig() (the
                       scikit-learn digits, deep autoencoder, 2-D code).
 For each workload and each device present ("cpu" always, "cuda" when torch sees one), a fresh
 trainer is built on that device, warmed up with a few untimed steps, then `trainer.step(steps)`
@@ -29,10 +29,10 @@ from typing import Callable
 
 import torch
 
-from engine.autoencoder import AutoencoderTrainer
-from engine.autoencoder_config import AutoencoderConfig
-from engine.charlm import CharLMTrainer
-from engine.charlm_config import ARCH_NAMES, CharLMConfig, default_models
+from engine.autoencoders.config import AutoencoderConfig
+from engine.autoencoders.trainer import AutoencoderTrainer
+from engine.sequence.config import ARCH_NAMES, CharLMConfig, default_models
+from engine.sequence.trainer import CharLMTrainer
 
 from .timing import seconds_stats
 
@@ -45,7 +45,7 @@ NO_CUDA_LINE = "no CUDA device here: GPU/CPU ratio not measured"
 def transformer_config() -> CharLMConfig:
     """The Sequence page's defaults with its Transformer as the only model."""
     transformer = next(m for m in default_models() if m.arch == "transformer")
-    return CharLMConfig(corpus="readme", models=[transformer])
+    return CharLMConfig(corpus="guides", models=[transformer])
 
 
 def autoencoder_config() -> AutoencoderConfig:

@@ -1,10 +1,10 @@
 """The issue's targets P1, P2 and P4, each against a baseline measured in the same run.
 
 P1  one network, TensorFlow Playground's defaults (tfp_config): epochs/s of the fused path
-    (engine/fast_mlp.py, alone and inside Trainer.step) against the plain PyTorch loop;
+    (engine/mlp/fast_mlp.py, alone and inside Trainer.step) against the plain PyTorch loop;
     target >= 6x. Also: the first call's time (no compile pause over 2 s) and the largest
     weight difference between the fused path and the plain loop after the same epochs.
-P2  64 variants (seeds) at once (engine/batched_mlp.py): time per network-step against the
+P2  64 variants (seeds) at once (engine/mlp/batched_mlp.py): time per network-step against the
     plain loop's time per step; target >= 64x.
 P4  the fused path with per-step probes (every layer's gradient norm and every hidden
     layer's activation mean/std/saturation, each step) against the same path without;
@@ -16,10 +16,10 @@ import time
 
 import torch
 
-from engine.batched_mlp import BatchedMLP
-from engine.fast_mlp import FastMLP
-from engine.models import build_model
-from engine.trainer import Trainer
+from engine.mlp.batched_mlp import BatchedMLP
+from engine.mlp.fast_mlp import FastMLP
+from engine.mlp.models import build_model
+from engine.mlp.trainer import Trainer
 
 from .timing import seconds_stats, synchronize
 from .workload import PlainLoop, tfp_config

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.config import ExperimentConfig
-from engine.data import make_dataset, make_features
+from engine.mlp.config import ExperimentConfig
+from engine.mlp.data import make_dataset, make_features
 
 PLAYGROUND_DEFAULT = {
     "data": {"name": "circle", "n_samples": 500, "noise": 0.0, "test_fraction": 0.5, "features": ["x1", "x2"]},

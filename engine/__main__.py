@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import ConfigError
-from .device import DEVICE_CHOICES, pick_device, use_one_cpu_thread
+from .core.config import ConfigError
+from .core.device import DEVICE_CHOICES, pick_device, use_one_cpu_thread
 
 
 def _load_config(path: str):
@@ -78,8 +78,8 @@ def _cmd_defaults(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from .config import ExperimentConfig
-    from .export import export_script
+    from .mlp.config import ExperimentConfig
+    from .mlp.export import export_script
     config = _load_config(args.config)
     if not isinstance(config, ExperimentConfig):
         raise ConfigError("task", f"export writes scripts for classify2d and regress2d, not {config.task!r}")
@@ -93,8 +93,8 @@ def _cmd_export(args) -> int:
 
 def _cmd_attention(args) -> int:
     """One JSON object: the model, the tokens, and attentions (layers x heads x T x T)."""
-    from .attention import TextError, run_encoder
-    from .pretrained import load_minilm
+    from .attention.self_attention import TextError, run_encoder
+    from .core.pretrained import load_minilm
     if not args.text.strip():
         raise TextError("--text is empty: give a sentence")
     use_one_cpu_thread()

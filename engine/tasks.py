@@ -1,7 +1,7 @@
 """Which config class and trainer each task uses.
 
 The 2-D tasks (classify2d, regress2d) share ExperimentConfig and Trainer. Every other
-task lives in a module of its own with its own config dataclass and trainer, imported
+task lives in a package of its own (engine/<lab>/) with its own config dataclass and trainer, imported
 only when that task is asked for, so the CLI and the pages load no more than they use.
 
 A task module's config class has from_dict(dict) (validating, raising ConfigError that
@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import importlib
 
-from .config import ConfigError, parse_config_json
+from .core.config import ConfigError, parse_config_json
 
 # task -> (module, config class, trainer class)
 TASK_CLASSES: dict[str, tuple[str, str, str]] = {
-    "classify2d": ("engine.config", "ExperimentConfig", "engine.trainer:Trainer"),
-    "regress2d": ("engine.config", "ExperimentConfig", "engine.trainer:Trainer"),
-    "autoencoder": ("engine.autoencoder", "AutoencoderConfig", "engine.autoencoder:AutoencoderTrainer"),
-    "gan": ("engine.gan", "GANConfig", "engine.gan:GANTrainer"),
-    "charlm": ("engine.charlm", "CharLMConfig", "engine.charlm:CharLMTrainer"),
-    "sentiment": ("engine.sentiment", "SentimentConfig", "engine.sentiment:SentimentTrainer"),
+    "classify2d": ("engine.mlp.config", "ExperimentConfig", "engine.mlp.trainer:Trainer"),
+    "regress2d": ("engine.mlp.config", "ExperimentConfig", "engine.mlp.trainer:Trainer"),
+    "autoencoder": ("engine.autoencoders.config", "AutoencoderConfig", "engine.autoencoders.trainer:AutoencoderTrainer"),
+    "gan": ("engine.gan.config", "GANConfig", "engine.gan.trainer:GANTrainer"),
+    "charlm": ("engine.sequence.config", "CharLMConfig", "engine.sequence.trainer:CharLMTrainer"),
+    "sentiment": ("engine.sentiment.config", "SentimentConfig", "engine.sentiment.trainer:SentimentTrainer"),
 }
 DEFAULT_TASK = "classify2d"
 
@@ -53,10 +53,7 @@ def config_from_json(text: str):
 
 def default_config(task: str = DEFAULT_TASK):
     cls = config_class(task)
-    if task == "regress2d":
-        from .config import DataConfig, TrainConfig
-        return cls(task=task, data=DataConfig(name="plane"), train=TrainConfig(loss="mse"))
-    return cls(task=task) if task == "classify2d" else cls()
+    return cls.for_task(task) if task in ("classify2d", "regress2d") else cls()
 
 
 def make_trainer(config, device):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.autoencoder import AutoencoderConfig
+from engine.autoencoders.trainer import AutoencoderConfig
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -1,5 +1,5 @@
 """The charts an AppTest run drew: st.plotly_chart ones and the live views' in-place charts
-(app_pages/live_plotly.py), each as the figure dict plotly.js receives."""
+(app_pages/common/live_plotly.py), each as the figure dict plotly.js receives."""
 from __future__ import annotations
 
 import json

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Pages import `app_pages.common`, `engine`, `viz`: make the repo root importable for AppTest
+# Pages import `app_pages.common.shell`, `engine`, `viz`: make the repo root importable for AppTest
 # and for the tests themselves, whatever directory pytest was started from.
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))

@@ -5,7 +5,7 @@ Each page is run through the router (AppTest.from_file("app.py") then switch_pag
 only way people reach it: a page file run on its own is not a supported entry point
 (st.page_link only knows pages that st.navigation registered, so Home alone raises
 StreamlitPageNotFoundError, and pages read the seed the router's sidebar sets).
-app_pages/playground.py's own behaviour is tested in its own file.
+app_pages/playground/page.py's own behaviour is tested in its own file.
 """
 from pathlib import Path
 
@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # The first run imports torch and builds the engine; a slow 2-core CI machine needs room.
 RUN_TIMEOUT_S = 30
 # Tested by its own AppTest file: it trains, so it needs its own set-up.
-OWN_TESTS = {"app_pages/playground.py"}
+OWN_TESTS = {"app_pages/playground/page.py"}
 SIMPLE_PAGES = [p for p in PAGES if p.path not in OWN_TESTS]
 
 
@@ -98,14 +98,14 @@ def test_home_opens_without_pytorch_and_loads_it_in_the_background():
         "from streamlit.testing.v1 import AppTest\n"
         "at = AppTest.from_file('app.py', default_timeout=60).run()\n"
         "assert not at.exception, [e.value for e in at.exception]\n"
-        "import app_pages.common as common\n"
+        "import app_pages.common.shell as common\n"
         "assert common.TORCH_BEFORE_WARM_UP is False, 'Home imported torch'\n"
         "assert any(c.value.startswith('Device:') for c in at.sidebar.caption)\n"
         "deadline = time.monotonic() + 60\n"
-        "while 'engine.trainer' not in sys.modules and time.monotonic() < deadline:\n"
+        "while 'engine.mlp.trainer' not in sys.modules and time.monotonic() < deadline:\n"
         "    time.sleep(0.1)\n"
-        "assert 'engine.trainer' in sys.modules, 'no background import of the engine'\n"
-        "at.switch_page('app_pages/playground.py').run()\n"
+        "assert 'engine.mlp.trainer' in sys.modules, 'no background import of the engine'\n"
+        "at.switch_page('app_pages/playground/page.py').run()\n"
         "assert not at.exception, [e.value for e in at.exception]\n"
         "assert any('cpu' in c.value or 'cuda' in c.value for c in at.sidebar.caption)\n"
         "import torch\n"

@@ -1,4 +1,4 @@
-"""engine.attention against independent computations: the hand-computed attention against the
+"""engine.attention.self_attention against independent computations: the hand-computed attention against the
 model's own output_attentions (every layer, every head) and against PyTorch's
 scaled_dot_product_attention; the embedding X against the model's tables and LayerNorm; the
 sinusoidal encoding against its closed form; sentence embeddings batched (padded) against one
@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.attention import (TextError, all_heads_by_hand, check_attentions, cosine_matrix, encode, entropy_bits,
-                              head_by_hand, learned_position_embeddings, run_encoder, sentence_embeddings,
-                              similarity_by_distance, sinusoidal_encoding, toy_attention, weights_against_scale)
-from engine.pretrained import MAX_TOKENS, MODEL_NAME, load_minilm
+from engine.attention.self_attention import (TextError, all_heads_by_hand, check_attentions, cosine_matrix, encode,
+                                             entropy_bits, head_by_hand, learned_position_embeddings, run_encoder,
+                                             sentence_embeddings, similarity_by_distance, sinusoidal_encoding,
+                                             toy_attention, weights_against_scale)
+from engine.core.pretrained import MAX_TOKENS, MODEL_NAME, load_minilm
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCE = "The animal didn't cross the street because it was too tired."
@@ -245,7 +246,7 @@ def test_cli_refuses_empty_and_too_long_text(minilm, capsys):
 
 
 def test_engine_attention_imports_no_ui_library():
-    code = ("import sys, engine.attention; "
+    code = ("import sys, engine.attention.self_attention; "
             "print([m for m in sys.modules if m.split('.')[0] in ('streamlit', 'plotly', 'altair')])")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True, timeout=120)

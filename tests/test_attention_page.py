@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages.attention_state import MEAN, head_view, toy_arrays
-from engine.attention import run_encoder
-from engine.pretrained import load_minilm
+from app_pages.attention.state import MEAN, head_view, toy_arrays
+from engine.attention.self_attention import run_encoder
+from engine.core.pretrained import load_minilm
 from viz.attention import attention_heatmap_figure, head_grid_figure, line_view_figure, safe_label
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "attention.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "attention" / "page.py")
 TYPED = "My dog chased the ball into the garden"
 
 

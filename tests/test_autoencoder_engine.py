@@ -19,11 +19,11 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA as SklearnPCA
 
-from engine.autoencoder import AutoencoderConfig, AutoencoderTrainer, principal_angles_deg
-from engine.autoencoder_models import kl_to_standard_normal
-from engine.config import ConfigError
-from engine.digits import load_digits_split
 from autoencoder_helpers import one_cpu_thread, small  # noqa: F401 (one_cpu_thread: an autouse fixture)
+from engine.autoencoders.models import kl_to_standard_normal
+from engine.autoencoders.trainer import AutoencoderConfig, AutoencoderTrainer, principal_angles_deg
+from engine.core.config import ConfigError
+from engine.core.digits import load_digits_split
 from trainer_helpers import _weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -261,12 +261,12 @@ def test_cli_trains_an_autoencoder_config(tmp_path):
 
 
 def test_engine_autoencoder_imports_no_ui_library():
-    script = ("import json, sys\nfrom engine.autoencoder import AutoencoderConfig, AutoencoderTrainer\n"
+    script = ("import json, sys\nfrom engine.autoencoders.trainer import AutoencoderConfig, AutoencoderTrainer\n"
               "AutoencoderTrainer(AutoencoderConfig.build(hidden=8), 'cpu').step(2)\n"
               "print(json.dumps(sorted(sys.modules)))")
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     modules = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "engine.autoencoder" in modules
+    assert "engine.autoencoders.trainer" in modules
     assert not [m for m in modules if m.split(".")[0] in ("streamlit", "plotly", "altair", "sklearn")]

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.autoencoder import AutoencoderConfig, AutoencoderTrainer
 from autoencoder_helpers import one_cpu_thread, small  # noqa: F401 (one_cpu_thread: an autouse fixture)
+from engine.autoencoders.trainer import AutoencoderConfig, AutoencoderTrainer
 from trainer_helpers import _weights
 
 
@@ -119,7 +119,7 @@ def test_a_trained_denoising_autoencoder_removes_noise():
 def test_softmax_probe_matches_scikit_learn_and_a_trained_code_beats_chance():
     from sklearn.linear_model import LogisticRegression
 
-    from engine.autoencoder_models import softmax_probe_accuracy
+    from engine.autoencoders.models import softmax_probe_accuracy
     trainer = AutoencoderTrainer(small(kind="deep", latent_dim=8, hidden=64), "cpu")
     x, y, xt, yt = trainer.x_train_np, trainer.y_train, trainer.x_test_np, trainer.y_test
     mean, std = x.mean(axis=0), x.std(axis=0)

@@ -10,14 +10,13 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from app_pages.autoencoders_state import (MIN_TRAIN_SECONDS, PRESETS, TICK_SECONDS, AutoencoderRun,
-                                          config_from_widgets, default_widgets, explain, preset_config,
-                                          sample_indices)
-from engine.autoencoder import AutoencoderConfig, AutoencoderTrainer
-from viz.autoencoders import image_rows_figure, latent_grid_figure, latent_scatter_figure, tile_images
+from app_pages.autoencoders.state import (MIN_TRAIN_SECONDS, PRESETS, TICK_SECONDS, AutoencoderRun, config_from_widgets,
+                                          default_widgets, explain, preset_config, sample_indices)
+from engine.autoencoders.trainer import AutoencoderConfig, AutoencoderTrainer
 from tests.chart_helpers import charts, live_keys
+from viz.autoencoders import image_rows_figure, latent_grid_figure, latent_scatter_figure, tile_images
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "autoencoders.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "autoencoders" / "page.py")
 
 
 @pytest.fixture(autouse=True, scope="module")

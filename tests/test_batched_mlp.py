@@ -1,4 +1,4 @@
-"""Many variants at once (engine/batched_mlp.py): each variant equals a separate Trainer on
+"""Many variants at once (engine/mlp/batched_mlp.py): each variant equals a separate Trainer on
 its own config (autograd + torch.optim), padding changes nothing, bad mixes are refused."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine import ExperimentConfig, Trainer, make_dataset
-from engine.batched_mlp import BatchedMLP, check_variants, train_spread
+from engine.mlp.batched_mlp import BatchedMLP, check_variants, train_spread
 
 BASE = ExperimentConfig.from_dict({"data": {"name": "spiral", "n_samples": 200}, "model": {"hidden": [6, 4]},
                                    "train": {"batch_size": 7}})
@@ -39,9 +39,10 @@ def test_each_variant_equals_its_own_trainer(task, data, loss, activation, optim
     batched.step(23)  # 43 steps of 7 over 100 points: two epoch ends, each with a batch of 2
     losses = batched.evaluate()
     # Adam divides by the root of the squared gradient: where a gradient is near zero, a
-    # rounding difference can move a weight by up to about lr * 1e-3.
+    # rounding difference can move a weight by up to a few lr * 1e-3 (1.3e-3 * lr measured on
+    # one CPU whose matrix kernels add in another order).
     for v, config in enumerate(variants):
-        atol = 1e-3 * config.train.lr if optimizer == "adam" else 2e-6
+        atol = 3e-3 * config.train.lr if optimizer == "adam" else 2e-6
         t = _separate(config, dataset, 43)
         for (w, b), (_, lin) in zip(batched.weights(v), t.model.named_linears()):
             torch.testing.assert_close(w, lin.weight.detach(), rtol=1e-5, atol=atol)

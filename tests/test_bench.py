@@ -8,13 +8,13 @@ import math
 import pytest
 import torch
 
-import engine.trainer
+import engine.mlp.trainer
 from bench.__main__ import main, table, target_rows
 from bench.cases import frame_budget, gradient_norms_disabled, probe_cost, trainer_vs_plain
 from bench.targets import p1_single_network, p2_many_variants, p4_probe_cost
 from bench.timing import median_seconds, seconds_stats
 from bench.workload import PlainLoop, playground_config
-from engine.trainer import Trainer
+from engine.mlp.trainer import Trainer
 
 CPU = torch.device("cpu")
 
@@ -57,11 +57,11 @@ def test_probe_cost():
 
 
 def test_gradient_norm_stub_is_used_and_removed():
-    original = engine.trainer.gradient_norms_by_layer
+    original = engine.mlp.trainer.gradient_norms_by_layer
     t = Trainer(playground_config(), "cpu")
     with gradient_norms_disabled(3):
         assert set(t.step(3).grad_norms.values()) == {0.0}
-    assert engine.trainer.gradient_norms_by_layer is original
+    assert engine.mlp.trainer.gradient_norms_by_layer is original
     assert all(v > 0 for v in t.step(1).grad_norms.values())
 
 

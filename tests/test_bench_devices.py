@@ -9,10 +9,10 @@ import math
 import pytest
 import torch
 
-from bench.devices import (NO_CUDA_LINE, WORKLOADS, autoencoder_config, check_measured, gpu_cpu_ratio, main,
-                           run_all, summarize, table, transformer_config)
-from engine.autoencoder_config import AutoencoderConfig
-from engine.charlm_config import default_models
+from bench.devices import (NO_CUDA_LINE, WORKLOADS, autoencoder_config, check_measured, gpu_cpu_ratio, main, run_all,
+                           summarize, table, transformer_config)
+from engine.autoencoders.config import AutoencoderConfig
+from engine.sequence.config import default_models
 
 CPU = torch.device("cpu")
 
@@ -31,7 +31,7 @@ def cpu_results() -> dict:
 def test_workloads_are_the_app_defaults():
     c = transformer_config()
     transformer = next(m for m in default_models() if m.arch == "transformer")
-    assert c.corpus == "readme" and c.models == [transformer] and c.labels() == ["Transformer"]
+    assert c.corpus == "guides" and c.models == [transformer] and c.labels() == ["Transformer"]
     assert autoencoder_config() == AutoencoderConfig()
 
 

@@ -1,4 +1,4 @@
-"""Classical models and their neural counterparts (engine/bridges.py, rbf.py, som.py), each
+"""Classical models and their neural counterparts (engine/bridges/pairs.py, rbf.py, som.py), each
 checked against an independent computation: scikit-learn's solvers, closed forms, hand updates."""
 import math
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.bridges import (bridge_dataset, gini_loss, leaf_prediction_loss, logistic_bridge, neuron_objective,
-                            svm_bridge, tree_bridge, tree_impurity)
-from engine.config import ConfigError
-from engine.rbf import RBFConfig, RBFNetwork, RBFTrainer
-from engine.som import SOMConfig, SOMTrainer, decay, kmeans_counterpart, quantisation_error, radius_at
+from engine.bridges.pairs import (bridge_dataset, gini_loss, leaf_prediction_loss, logistic_bridge, neuron_objective,
+                                  svm_bridge, tree_bridge, tree_impurity)
+from engine.bridges.rbf import RBFConfig, RBFNetwork, RBFTrainer
+from engine.bridges.som import SOMConfig, SOMTrainer, decay, kmeans_counterpart, quantisation_error, radius_at
+from engine.core.config import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,7 @@ def test_som_on_digits_has_image_prototypes():
 
 # ---------------- transfer learning ----------------
 def test_transfer_curve_on_real_tweets_and_real_minilm_vectors():
-    from engine.bridges import embed_minilm, transfer_curve, transfer_sample
+    from engine.bridges.pairs import embed_minilm, transfer_curve, transfer_sample
     texts, labels = transfer_sample(180, seed=0)
     assert len(texts) == 180 and set(labels) == {0, 1}
     vectors = embed_minilm(texts)

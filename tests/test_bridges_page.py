@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages.bridges_state import DEFAULTS, TAB_NAMES, SOMRun, compute_logistic, som_config_from_widgets
-from engine.device import use_one_cpu_thread
+from app_pages.bridges.state import DEFAULTS, TAB_NAMES, SOMRun, compute_logistic, som_config_from_widgets
+from engine.core.device import use_one_cpu_thread
 from tests.chart_helpers import charts, live_keys
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "bridges.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "bridges" / "page.py")
 use_one_cpu_thread()  # as the app does: tiny models run faster on one thread
 
 

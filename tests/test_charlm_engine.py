@@ -12,11 +12,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.charlm import (MAX_TEXT, MAX_VOCAB, REPLACEMENT, CharLMConfig, CharLMTrainer, CharModelConfig, Corpus,
-                           split_blocks)
-from engine.charlm_models import (ARCHITECTURES, build_char_model, generate, gradient_through_time, hidden_states,
-                                  sinusoidal_positions)
-from engine.config import ConfigError
+from engine.core.config import ConfigError
+from engine.sequence.models import (ARCHITECTURES, build_char_model, generate, gradient_through_time, hidden_states,
+                                    sinusoidal_positions)
+from engine.sequence.trainer import (MAX_TEXT, MAX_VOCAB, REPLACEMENT, CharLMConfig, CharLMTrainer, CharModelConfig,
+                                     Corpus, split_blocks)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -256,15 +256,17 @@ def test_cli_trains_a_charlm_config_without_ui_libraries(tmp_path):
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line.get("step") for line in lines[:2]] == [3, 6] and lines[2]["done"]
     assert [m["label"] for m in lines[1]["models"]] == ["LSTM", "Transformer"]
-    assert lines[-1]["rc"] == 0 and "engine.charlm" in lines[-1]["modules"]
+    assert lines[-1]["rc"] == 0 and "engine.sequence.trainer" in lines[-1]["modules"]
     assert not [m for m in lines[-1]["modules"] if m.split(".")[0] in ("streamlit", "plotly", "altair")]
 
 
 def test_built_in_corpora_are_cut_to_length():
-    from engine.charlm import corpus_text
-    from engine.corpora import sentiment_rows
+    from engine.core.corpora import sentiment_rows
+    from engine.sequence.trainer import corpus_text
     tweets = corpus_text(CharLMConfig(corpus="tweets", corpus_chars=5000))
     assert len(tweets) == 5000 and tweets.startswith(sentiment_rows()[0].text.replace("\n", " "))
     assert tweets.count("\n") > 10  # one tweet per line
     readme = corpus_text(CharLMConfig(corpus="readme", corpus_chars=1000))
     assert len(readme) == 1000 and readme.startswith("# Neural Playground")
+    guides = corpus_text(CharLMConfig(corpus_chars=1000))  # the default corpus: the page guides
+    assert len(guides) == 1000 and guides.startswith("# ")

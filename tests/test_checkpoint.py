@@ -10,8 +10,8 @@ import pickle
 import pytest
 import torch
 
-from engine.data import grid_points, make_features
-from engine.trainer import Trainer
+from engine.mlp.data import grid_points, make_features
+from engine.mlp.trainer import Trainer
 from trainer_helpers import EXPLODING, SMALL, _losses, _same_weights, _weights
 
 

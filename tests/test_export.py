@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from engine import ExperimentConfig, Trainer, build_model, make_dataset, make_features
-from engine.data import FEATURE_FUNCTIONS, GENERATORS
-from engine.export import ACTIVATION_CODE, FEATURE_CODE, export_script
-from engine.registries import ACTIVATIONS, INITS, make_activation
+from engine.core.registries import ACTIVATIONS, INITS, make_activation
+from engine.mlp.data import FEATURE_FUNCTIONS, GENERATORS
+from engine.mlp.export import ACTIVATION_CODE, FEATURE_CODE, export_script
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""The fused MLP path (engine/fast_mlp.py) against autograd + torch.optim: the same
+"""The fused MLP path (engine/mlp/fast_mlp.py) against autograd + torch.optim: the same
 gradients, the same training runs within float rounding, and the Trainer falls back to
 autograd for what the fused path does not cover."""
 from __future__ import annotations
@@ -8,13 +8,13 @@ import math
 import pytest
 import torch
 
+import engine.mlp.fast_probes
 from bench.targets import FastLoop
 from bench.workload import PlainLoop, tfp_config
-import engine.fast_probes
 from engine import ExperimentConfig, Trainer, build_model, make_dataset, make_features
-from engine.fast_mlp import BLOCK_FLOATS, BLOCK_STEPS, FAST_ACTIVATIONS, FastMLP, fast_path_unsupported
-from engine.losses import data_loss
-from engine.probes import activation_summary, gradient_norms_by_layer
+from engine.core.losses import data_loss
+from engine.mlp.fast_mlp import BLOCK_FLOATS, BLOCK_STEPS, FAST_ACTIVATIONS, FastMLP, fast_path_unsupported
+from engine.mlp.probes import activation_summary, gradient_norms_by_layer
 
 SMALL = ExperimentConfig.from_dict({"data": {"name": "spiral", "n_samples": 200}, "model": {"hidden": [6, 5]}})
 CASES = {  # (task, data, loss): every loss head the fused path has
@@ -76,10 +76,11 @@ def test_training_equals_autograd_trainer(case, optimizer):
             assert math.isclose(a.grad_norms[name], b.grad_norms[name], rel_tol=1e-4, abs_tol=1e-7)
     for p, q in zip(_weights(fast), _weights(slow)):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
-    # the optimiser state handed back to torch.optim is the one it would hold
+    # the optimiser state handed back to torch.optim is the one it would hold (float32: a momentum
+    # buffer of 1e-3 summed in another order differs by up to 3e-7 on some CPUs' kernels)
     for p, q in zip(fast.model.parameters(), slow.model.parameters()):
         for key, value in slow.optimizer.state[q].items():
-            torch.testing.assert_close(fast.optimizer.state[p][key], value, rtol=1e-4, atol=1e-7)
+            torch.testing.assert_close(fast.optimizer.state[p][key], value, rtol=1e-4, atol=1e-6)
 
 
 def test_fused_loop_equals_a_hand_written_pytorch_loop():
@@ -151,7 +152,7 @@ def test_activation_statistics_of_every_step_and_layer(activations, by_layer, mo
     block: each step's statistics are probes.activation_summary of that step's batch; the
     same whether the layers are reduced at once or (a large network) one by one."""
     if by_layer:
-        monkeypatch.setattr(engine.fast_probes, "PRODUCT_FLOATS", 0)
+        monkeypatch.setattr(engine.mlp.fast_probes, "PRODUCT_FLOATS", 0)
     config = SMALL.replace(model={"hidden": [5, 4, 3], "activation": activations}, train={"batch_size": 6})
     f = FastMLP.from_config(config)
     model = build_model(config)
@@ -180,7 +181,7 @@ def test_activation_statistics_of_every_step_and_layer(activations, by_layer, mo
             got = result.activation_stats[s, i].tolist()
             assert got == pytest.approx([want["mean"], want["std"], want["saturated"]], rel=1e-5, abs=1e-6)
     norms = result.grad_norms
-    monkeypatch.setattr(engine.fast_probes, "PRODUCT_FLOATS", 1 << 20 if by_layer else 0)
+    monkeypatch.setattr(engine.mlp.fast_probes, "PRODUCT_FLOATS", 1 << 20 if by_layer else 0)
     torch.testing.assert_close(f.grad_norms(f._blocks[(4, 6, True)]["grads"], f._last_grad_scale), norms)
 
 

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine.backprop import inspect_weight, inspector_batch, inspector_config, inspector_network
-from engine.foundations import (SATURATION_SLOPE, activation_curve, activation_curves, loss_vs_margin,
-                                neuron_output, prediction_losses, regularised_objective, saturated_ranges,
-                                three_class_losses, zero_one_loss)
-from engine.registries import ACTIVATIONS
-from engine.surfaces import logistic_surface, make_surface, optimizer_path, optimizer_paths, rosenbrock, saddle
+from engine.core.registries import ACTIVATIONS
+from engine.foundations.backprop import inspect_weight, inspector_batch, inspector_config, inspector_network
+from engine.foundations.neuron import (SATURATION_SLOPE, activation_curve, activation_curves, loss_vs_margin,
+                                       neuron_output, prediction_losses, regularised_objective, saturated_ranges,
+                                       three_class_losses, zero_one_loss)
+from engine.foundations.surfaces import (logistic_surface, make_surface, optimizer_path, optimizer_paths, rosenbrock,
+                                         saddle)
 
 
 def sigmoid(x):

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages.foundations_state import latex_factor, nearest_option, neuron_weights, new_logistic_trainer, train_epochs
+from app_pages.foundations.state import latex_factor, nearest_option, neuron_weights, new_logistic_trainer, train_epochs
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "foundations.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "foundations" / "page.py")
 
 
 @pytest.fixture(scope="module")

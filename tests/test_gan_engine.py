@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from engine import ConfigError
-from engine.gan import (GANConfig, GANTrainer, gan_losses, mixture_centres, mmd_rbf, sample_noise, sample_target,
-                        GAUSS_MEAN, TARGETS)
-from engine.gan_digits import DigitsGANConfig, DigitsGANTrainer, load_digit_pixels
+from engine.gan.digits import DigitsGANConfig, DigitsGANTrainer, load_digit_pixels
+from engine.gan.trainer import (GAUSS_MEAN, TARGETS, GANConfig, GANTrainer, gan_losses, mixture_centres, mmd_rbf,
+                                sample_noise, sample_target)
 from engine.tasks import config_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent

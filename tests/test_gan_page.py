@@ -8,12 +8,12 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from app_pages.gan_state import (PRESETS, LiveRun, add_point, config_from_widgets, explain, heart, preset_config,
+from app_pages.gan.state import (PRESETS, LiveRun, add_point, config_from_widgets, explain, heart, preset_config,
                                  widgets_from_config)
-from engine.gan import GANConfig, GANTrainer
+from engine.gan.trainer import GANConfig, GANTrainer
 from tests.chart_helpers import charts, live_keys
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "gan.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "gan" / "page.py")
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.losses import data_loss, output_value, predictions, weight_penalty
-from engine.models import MLP
+from engine.core.losses import data_loss, output_value, predictions, weight_penalty
+from engine.mlp.models import MLP
 
 
 def _model(n_out, activations=("tanh", "tanh"), hidden=(5, 4), seed=0, **kw):

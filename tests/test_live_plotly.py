@@ -1,4 +1,4 @@
-"""The live views' in-place Plotly charts (app_pages/live_plotly.py): the figure as plotly.js gets
+"""The live views' in-place Plotly charts (app_pages/common/live_plotly.py): the figure as plotly.js gets
 it, plotly.js put in the static folder Streamlit serves, its address, and the theme."""
 import base64
 import json
@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 import pytest
 import streamlit as st
 
-from app_pages import live_plotly
-from app_pages.live_plotly import figure_json
+from app_pages.common import live_plotly
+from app_pages.common.live_plotly import figure_json
 
 
 def _strict(text: str):
@@ -60,7 +60,7 @@ def test_the_script_address_follows_the_server_base_path(monkeypatch, base, src)
 
 
 def test_static_serving_is_on_and_the_static_folder_is_not_committed():
-    root = Path(live_plotly.__file__).resolve().parent.parent
+    root = live_plotly.ROOT
     assert "enableStaticServing = true" in (root / ".streamlit" / "config.toml").read_text()
     assert "static/" in (root / ".gitignore").read_text().split()
 
@@ -82,7 +82,7 @@ def test_without_the_static_copy_the_live_charts_are_plain_plotly_charts(monkeyp
     from tests.chart_helpers import charts, live_keys
 
     monkeypatch.setattr(live_plotly, "SERVED", False)
-    at = AppTest.from_file(str(live_plotly.ROOT / "app_pages" / "vanishing.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(live_plotly.ROOT / "app_pages" / "vanishing" / "page.py"), default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not live_keys(at)
     assert set(charts(at)) == {"vg_depth_chart", "vg_heatmap", "vg_activations", "vg_loss"}
@@ -91,7 +91,7 @@ def test_without_the_static_copy_the_live_charts_are_plain_plotly_charts(monkeyp
 def test_each_live_chart_gets_its_figure_its_height_and_the_script_address():
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(live_plotly.ROOT / "app_pages" / "vanishing.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(live_plotly.ROOT / "app_pages" / "vanishing" / "page.py"), default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
     sent = {e.proto.id.split("-")[-1]: json.loads(e.proto.json) for e in at.get("bidi_component")
             if e.proto.component_name == "neural_playground.live_plotly"}

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from engine import ExperimentConfig
 from tests.chart_helpers import LIVE_PLOTLY, live_keys
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "playground.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "playground" / "page.py")
 
 
 def open_page(**query) -> AppTest:

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from app_pages.playground_state import (PRESETS, TICK_SECONDS, PlaygroundRun, config_from_widgets, parse_points_csv,
+from app_pages.playground.state import (PRESETS, TICK_SECONDS, PlaygroundRun, config_from_widgets, parse_points_csv,
                                         preset_config, widgets_from_config)
 from engine import ConfigError, ExperimentConfig, Trainer
 
@@ -134,7 +134,7 @@ def test_epoch_limit_stops_the_run():
 
 
 def test_live_runs_counts_the_runs_training_now_and_forgets_stale_ones():
-    from app_pages.playground_state import LiveRuns
+    from app_pages.playground.state import LiveRuns
     live = LiveRuns()
     assert live.ticked(1, now=100.0) == 1
     assert live.ticked(2, now=100.2) == 2
@@ -145,7 +145,7 @@ def test_live_runs_counts_the_runs_training_now_and_forgets_stale_ones():
 
 
 def test_many_sessions_playing_share_the_training_time_of_a_frame():
-    from app_pages.playground_state import MIN_TRAIN_SECONDS, TICK_SECONDS, PlaygroundRun
+    from app_pages.playground.state import MIN_TRAIN_SECONDS, TICK_SECONDS, PlaygroundRun
     run = PlaygroundRun(Trainer(ExperimentConfig()))
     run.draw_seconds = 0.05
     alone = run.training_budget(1)
@@ -160,7 +160,7 @@ def test_frames_come_less_often_when_drawing_them_takes_longer():
     """Twenty sessions drawing on two cores: each frame takes seconds of wall time. The live
     view then asks for frames less often (up to MAX_TICK_SECONDS) rather than having each
     one interrupted by the next request, and goes back to TICK_SECONDS when drawing is quick."""
-    from app_pages.playground_state import MAX_TICK_SECONDS, MIN_TRAIN_SECONDS, TICK_SECONDS, PlaygroundRun
+    from app_pages.playground.state import MAX_TICK_SECONDS, MIN_TRAIN_SECONDS, TICK_SECONDS, PlaygroundRun
     run = PlaygroundRun(Trainer(ExperimentConfig()))
     run.draw_seconds = 0.06                          # one session on an idle machine
     assert run.frame_interval() == TICK_SECONDS and not run.interval_is_stale()
@@ -178,7 +178,7 @@ def test_frames_come_less_often_when_drawing_them_takes_longer():
 
 
 def test_a_run_with_slow_frames_still_counts_as_training():
-    from app_pages.playground_state import LiveRuns
+    from app_pages.playground.state import LiveRuns
     live = LiveRuns()
     live.ticked(1, now=100.0, interval=2.0)          # a frame every 2 s
     assert live.ticked(2, now=103.0) == 2            # 3 s later: within two of its intervals
@@ -189,7 +189,7 @@ def test_frames_that_arrive_late_slow_the_live_view_down_and_it_recovers():
     """A browser that cannot keep up (a weak laptop, or twenty sessions on two cores) asks for
     its frames late: the interval rises to what the frames need, eases back once they keep
     time, and a new Play starts at five frames a second again."""
-    from app_pages.playground_state import TICK_SECONDS, PlaygroundRun
+    from app_pages.playground.state import TICK_SECONDS, PlaygroundRun
     run = PlaygroundRun(Trainer(ExperimentConfig()))
     run.draw_seconds = 0.06
     run.play()

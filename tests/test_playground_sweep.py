@@ -1,4 +1,4 @@
-"""The spread view (app_pages/playground_sweep.py + viz/sweep.py): it renders, trains every
+"""The spread view (app_pages/playground/sweep.py + viz/sweep.py): it renders, trains every
 variant on Train all, draws the curves, and refuses networks it cannot batch with a warning."""
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import ExperimentConfig
-from engine.batched_mlp import SpreadResult, train_spread
+from engine.mlp.batched_mlp import SpreadResult, train_spread
 from viz.sweep import final_loss_figure, spread_caption, spread_figure
 
 
 def _open(config: ExperimentConfig) -> AppTest:
-    source = ("from app_pages.playground_sweep import spread_section\n"
+    source = ("from app_pages.playground.sweep import spread_section\n"
               "from engine import ExperimentConfig\n"
               f"spread_section(ExperimentConfig.from_json({config.to_json(indent=None)!r}))\n")
     at = AppTest.from_string(source, default_timeout=60)

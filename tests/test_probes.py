@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
-from engine.models import build_model
-from engine.probes import activation_statistics, gradient_norms_by_layer, plane_outputs, record_activations
-from engine.trainer import Trainer
+from engine.mlp.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from engine.mlp.models import build_model
+from engine.mlp.probes import activation_statistics, gradient_norms_by_layer, plane_outputs, record_activations
+from engine.mlp.trainer import Trainer
 
 NP_ACT = {
     "tanh": np.tanh,

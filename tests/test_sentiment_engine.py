@@ -12,12 +12,13 @@ import pytest
 import torch
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from engine.config import ConfigError
-from engine.corpora import sentiment_rows
-from engine.sentiment import SentimentConfig, SentimentTrainer, prepared_text
-from engine.sentiment_data import (count_rows, dedup_key, deduplicate, inverse_document_frequency, parse_labelled_csv,
+from engine.core.config import ConfigError
+from engine.core.corpora import sentiment_rows
+from engine.sentiment.data import (count_rows, dedup_key, deduplicate, inverse_document_frequency, parse_labelled_csv,
                                    stratified_split, tfidf_rows, tokenize, tokenize_with_spans)
-from engine.sentiment_models import SparseLinear, minilm_vectors, sparse_batch
+from engine.sentiment.models import SparseLinear, minilm_vectors, sparse_batch
+from engine.sentiment.trainer import SentimentConfig, SentimentTrainer, prepared_text
+
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
@@ -165,7 +166,7 @@ def test_a_non_finite_loss_keeps_the_last_finite_weights(monkeypatch):
     trainer = SentimentTrainer(small_config(), "cpu")
     trainer.step(3)
     before = [p.detach().clone() for p in trainer.model.parameters()]
-    import engine.sentiment as sentiment
+    import engine.sentiment.trainer as sentiment
     monkeypatch.setattr(sentiment, "loss_of", lambda logits, y, name: logits.sum() * float("nan"))
     snap = trainer.step(5)
     assert snap.diverged and trainer.step_count == 3
@@ -273,7 +274,7 @@ def test_an_uploaded_csv_trains():
 
 
 def test_minilm_features_are_the_mean_of_the_real_tokens():
-    from engine.pretrained import load_minilm
+    from engine.core.pretrained import load_minilm
     tokenizer, model = load_minilm()
     texts = ["a short one", "a rather longer sentence about cars"]
     enc = tokenizer(texts[0], return_tensors="pt")

@@ -7,10 +7,11 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from app_pages.sentiment_state import SentimentLab, numbers_in_words, read_upload
-from engine.sentiment import SentimentConfig
-from viz.sentiment import highlight_html
+from app_pages.sentiment.state import SentimentLab, numbers_in_words, read_upload
+from engine.sentiment.trainer import SentimentConfig
 from tests.chart_helpers import charts, live_keys
+from viz.sentiment import highlight_html
+
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
@@ -21,7 +22,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "sentiment.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "sentiment" / "page.py")
 
 
 def open_page(**widgets) -> AppTest:

@@ -9,12 +9,12 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from app_pages.sequence_state import SAMPLE_REFRESH_STEPS, SequenceLab, config_from_widgets, default_widgets, \
-    text_limits_message
-from engine.charlm import MAX_TEXT, CharLMConfig, CharModelConfig
+from app_pages.sequence.state import (SAMPLE_REFRESH_STEPS, SequenceLab, config_from_widgets, default_widgets,
+                                      text_limits_message)
+from engine.sequence.trainer import MAX_TEXT, CharLMConfig, CharModelConfig
 from tests.chart_helpers import charts, live_keys
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "sequence.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "sequence" / "page.py")
 HOSTILE = "<script>alert(1)</script> <b>bold</b> שלום עולם 🙂 مرحبا "
 
 

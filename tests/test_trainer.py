@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import DataConfig, ExperimentConfig, TrainConfig
-from engine.trainer import Snapshot, Trainer
+from engine.mlp.config import DataConfig, ExperimentConfig, TrainConfig
+from engine.mlp.trainer import Snapshot, Trainer
 from trainer_helpers import CUSTOM, EXPLODING, SMALL, _losses, _same_weights, _weights
 
 

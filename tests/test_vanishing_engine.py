@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from engine import ConfigError, ExperimentConfig, Trainer
-from engine.export import export_script
+from engine.mlp.export import export_script
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages.vanishing_state import PRESETS
+from app_pages.vanishing.state import PRESETS
 from tests.chart_helpers import live_keys
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "vanishing.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "vanishing" / "page.py")
 
 
 def open_page() -> AppTest:
@@ -160,7 +160,7 @@ def test_a_preset_replaces_trained_networks_without_asking():
 def test_layer_ratio_never_warns():
     import warnings
 
-    from app_pages.vanishing_state import layer_ratio
+    from app_pages.vanishing.state import layer_ratio
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a NumPy RuntimeWarning fails the test
         assert layer_ratio(np.array([2e-6, 5.0, 1e-3, 0.3], dtype=np.float32)) == pytest.approx(2e-3)

@@ -3,7 +3,7 @@ trainers on the same data, its live tick and history, the explanation, and the f
 import numpy as np
 import pytest
 
-from app_pages.vanishing_state import (DEFAULT_PRESET, MAX_HISTORY_ROWS, PRESETS, LabRun, VanishingLab,
+from app_pages.vanishing.state import (DEFAULT_PRESET, MAX_HISTORY_ROWS, PRESETS, LabRun, VanishingLab,
                                        activation_quantiles, config_from_widgets, default_widgets, explain,
                                        preset_config, preset_widgets, sci)
 from engine import Trainer
@@ -143,7 +143,7 @@ def test_figures_draw_the_lab():
 
 
 def test_the_address_holds_what_differs_from_the_defaults_and_the_seed():
-    from app_pages.vanishing_state import default_widgets, widgets_to_query
+    from app_pages.vanishing.state import default_widgets, widgets_to_query
     assert widgets_to_query(default_widgets(), 0) == {"train.seed": "0"}  # a plain visit: a short address
     values = {**default_widgets(), "vg_depth": 12, "vg_lr": 0.0001, "vg_residual": True,
               "vg_compare": ["ReLU + residual ×20, exploding (clipped)", "tanh ×20"]}
@@ -154,7 +154,7 @@ def test_the_address_holds_what_differs_from_the_defaults_and_the_seed():
 
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_every_preset_and_comparison_comes_back_from_its_address(preset):
-    from app_pages.vanishing_state import default_widgets, preset_widgets, widgets_from_query, widgets_to_query
+    from app_pages.vanishing.state import default_widgets, preset_widgets, widgets_from_query, widgets_to_query
     values = {**default_widgets(), **preset_widgets(preset), "vg_dataset": "spiral",
               "vg_compare": [p for p in PRESETS if p != preset][:3]}
     restored, problems = widgets_from_query(widgets_to_query(values, 3))
@@ -163,7 +163,7 @@ def test_every_preset_and_comparison_comes_back_from_its_address(preset):
 
 
 def test_a_bad_parameter_is_reported_and_the_others_still_apply():
-    from app_pages.vanishing_state import widgets_from_query
+    from app_pages.vanishing.state import widgets_from_query
     values, problems = widgets_from_query({"depth": "0", "width": "33", "lr": "0.5", "activation": "swish",
                                            "compare": "tanh ×20;no such net", "residual": "maybe", "data": "moons",
                                            "init": " he ", "clip": "1", "task": "classify2d"})

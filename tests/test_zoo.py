@@ -1,10 +1,10 @@
-"""The architecture map's data and the forward-hook module summariser (engine/zoo.py),
+"""The architecture map's data and the forward-hook module summariser (engine/zoo/chart.py),
 checked against parameter counts and shapes worked out by hand."""
 import pytest
 import torch
 from torch import nn
 
-from engine.zoo import BUILDERS, EDGES, HEAVY, NODES, node, node_summary, summarise
+from engine.zoo.chart import BUILDERS, EDGES, HEAVY, NODES, node, node_summary, summarise
 
 PAGES = {"foundations", "playground", "vanishing", "autoencoders", "gan", "sequence", "attention", "sentiment",
          "bridges", "zoo"}
@@ -46,13 +46,27 @@ def test_map_data_is_consistent():
     assert len(keys) == len(set(keys)) and len(NODES) >= 25
     assert all(a in keys and b in keys for a, b in EDGES)
     for n in NODES:
-        assert (n.page is None) == (n.builder is None), n.key  # a node is built iff it has a page
+        assert n.builder is None or n.builder in BUILDERS, n.key  # a named builder is registered
+        assert (n.page is None) == (n.builder is None), n.key  # a node is built iff its builder is
         assert n.page is None or n.page in PAGES
-        assert n.builder is None or n.builder in BUILDERS
     with pytest.raises(LookupError, match="does not build"):
         node_summary("RBM")
     with pytest.raises(KeyError, match="no zoo node"):
         node("XYZ")
+
+
+def test_built_is_read_from_the_builders():
+    """The map cannot call a node built that no builder makes, nor hollow one that a page trains:
+    every autoencoder the Autoencoders page trains that has a node on the chart is built there."""
+    from engine.autoencoders.models import KINDS
+    on_chart = {"deep": "AE", "vae": "VAE", "denoising": "DAE", "sparse": "SAE"}
+    assert set(on_chart) <= set(KINDS)
+    for kind, key in on_chart.items():
+        n = node(key)
+        assert n.page == "autoencoders", key
+        assert node_summary(key)["total_params"] > 0, key
+    assert BUILDERS["sparse_autoencoder"].page == node("SAE").page
+    assert all(b.page in PAGES for b in BUILDERS.values())
 
 
 @pytest.mark.parametrize("key, total", [("P", 3), ("FF", 2 * 8 + 8 + 8 + 1), ("RBF", 12 * 2 + 12 + 12 + 1),
@@ -76,7 +90,7 @@ def _open_zoo():
     from pathlib import Path
 
     from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app_pages" / "zoo.py"), default_timeout=120)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app_pages" / "zoo" / "page.py"), default_timeout=120)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -110,7 +124,7 @@ def test_zoo_page_is_honest_about_what_it_does_not_build():
 def test_hopfield_energy_never_rises_and_the_projection_rule_recalls_digits():
     import numpy as np
 
-    from engine import hopfield
+    from engine.zoo import hopfield
     patterns = hopfield.digit_patterns((0, 1, 2, 3, 4, 7))
     w = hopfield.weights(patterns, "projection")
     assert np.allclose(w, w.T) and np.all(np.diag(w) == 0)
@@ -126,7 +140,7 @@ def test_hopfield_energy_never_rises_and_the_projection_rule_recalls_digits():
 def test_hebbs_rule_stores_orthogonal_patterns():
     import numpy as np
 
-    from engine import hopfield
+    from engine.zoo import hopfield
     h = np.array([[1.0]])
     for _ in range(6):  # Sylvester's construction: 64 mutually orthogonal ±1 rows
         h = np.block([[h, h], [h, -h]])

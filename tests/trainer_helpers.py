@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from engine.mlp.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 
 SMALL = ExperimentConfig(data=DataConfig(name="spiral", n_samples=200), model=ModelConfig(hidden=[6, 6]))
 # Regression with std-1 weights, ReLU and a learning rate of 10 blows up within a few steps.

@@ -1,5 +1,5 @@
 """Figures of the Playground page: decision boundary, loss curves, network diagram. The live
-view's boundary and curves are plain data for canvases (app_pages/live_canvas.py); the
+view's boundary and curves are plain data for canvases (app_pages/common/live_canvas.py); the
 Plotly boundary_figure serves the pages that draw a boundary once."""
 from __future__ import annotations
 

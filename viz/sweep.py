@@ -1,5 +1,5 @@
 """The spread view: loss curves of many variants of one experiment (16 seeds, or a sweep of
-learning rates) trained at once by engine.batched_mlp.train_spread.
+learning rates) trained at once by engine.mlp.batched_mlp.train_spread.
 
 Seeds: every run a thin line, the median a thick one, the band from the best to the worst
 run shaded: how much of a result is luck. Learning rates: one colour per rate, from light

@@ -1,0 +1,276 @@
+"""The Autoencoders page's logic, free of Streamlit so it is unit-tested as plain Python:
+widget values <-> config, presets, the live run (a time-boxed tick), the decoded point
+of a click on the latent plane, and the sentences that read the numbers out."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app_pages.common.frame_interval import interval_is_stale, rounded_interval
+from engine import ConfigError
+from engine.autoencoders.trainer import HOT_FIELDS, AutoencoderConfig, AutoencoderSnapshot, AutoencoderTrainer
+
+TICK_SECONDS = 0.35          # the live view asks for a frame about 3 times a second
+MAX_TICK_SECONDS = 3.0       # on a machine too busy for that, frames come less often, up to this
+MIN_TRAIN_SECONDS = 0.03     # training gets what drawing leaves of a frame, but never less than this
+MAX_TRAIN_SECONDS = 0.15
+GRID_SIZE = 12               # decoded images per side of the latent plane
+SAMPLE_IMAGES = 12           # test images shown with their reconstructions
+LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
+BATCH_SIZES = [16, 32, 64, 128, 256, 512]
+HIDDEN_WIDTHS = [16, 32, 64, 128, 256]
+BETAS = [0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0]
+SPARSITY_WEIGHTS = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+NOISE_LEVELS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8]
+MODEL_LABELS = {"linear": "Linear (no activation)", "deep": "Deep (MLP)", "conv": "Convolutional",
+                "sparse": "Sparse (L1 on the code)", "denoising": "Denoising", "vae": "Variational (VAE)"}
+LOSS_LABELS = {"squared": "Squared error", "bce": "Cross-entropy (BCE)"}
+NOISE_LABELS = {"gaussian": "Gaussian noise", "masking": "Masking (pixels set to 0)"}
+PROBE_EVERY_SECONDS = 2.0    # while playing, the feature classifier is refitted at most this often
+
+DEFAULT_PRESET = "Deep autoencoder, 2-D code"
+_VAE = {"kind": "vae", "latent_dim": 2, "hidden": 128, "activation": "relu", "loss": "bce", "lr": 0.003,
+        "batch_size": 64}
+PRESETS: dict[str, dict] = {
+    # Batches of 256 and a larger step: a linear model has no bad minima to fall into. Measured
+    # (seed 0): 1,000 steps bring the error within 0.1 % of PCA's and the largest angle to 5°.
+    "Linear autoencoder = PCA": {"kind": "linear", "latent_dim": 2, "loss": "squared", "lr": 0.01,
+                                 "batch_size": 256},
+    DEFAULT_PRESET: {"kind": "deep", "latent_dim": 2, "hidden": 128, "activation": "relu", "loss": "squared",
+                     "lr": 0.003, "batch_size": 64},
+    "Convolutional autoencoder, 2-D code": {"kind": "conv", "latent_dim": 2, "activation": "relu",
+                                            "loss": "squared", "lr": 0.003, "batch_size": 64},
+    # A wide code (32 numbers) that the L1 penalty keeps mostly switched off.
+    "Sparse autoencoder, 32-number code": {"kind": "sparse", "latent_dim": 32, "hidden": 128, "activation": "relu",
+                                           "sparsity": 0.3, "loss": "squared", "lr": 0.003, "batch_size": 64},
+    "Denoising autoencoder (30 % masked)": {"kind": "denoising", "latent_dim": 8, "hidden": 128, "activation": "relu",
+                                            "noise": "masking", "noise_level": 0.3, "loss": "squared", "lr": 0.003,
+                                            "batch_size": 64},
+    "VAE (β = 1)": {**_VAE, "beta": 1.0, "reparameterize": True},
+    "VAE without the reparameterisation trick": {**_VAE, "beta": 1.0, "reparameterize": False},
+    "β-VAE (β = 4)": {**_VAE, "beta": 4.0, "reparameterize": True},
+}
+
+# widget key -> config setting (its flat name: AutoencoderConfig.build takes these)
+WIDGET_FIELDS = {"ae_model": "kind", "ae_latent": "latent_dim", "ae_hidden": "hidden", "ae_depth": "depth",
+                 "ae_activation": "activation", "ae_recon": "loss", "ae_sparsity": "sparsity", "ae_noise": "noise",
+                 "ae_noise_level": "noise_level", "ae_beta": "beta", "ae_reparam": "reparameterize",
+                 "ae_optimizer": "optimizer", "ae_lr": "lr", "ae_batch": "batch_size"}
+
+
+def preset_config(name: str, seed: int = 0) -> AutoencoderConfig:
+    return AutoencoderConfig.build(**{**PRESETS[name], "seed": int(seed)})
+
+
+def widgets_from_config(config: AutoencoderConfig) -> dict:
+    d = config.flat()
+    return {key: d[name] for key, name in WIDGET_FIELDS.items()}
+
+
+def default_widgets() -> dict:
+    return widgets_from_config(preset_config(DEFAULT_PRESET))
+
+
+def config_from_widgets(state, seed: int) -> AutoencoderConfig:
+    """The config the widgets describe; raises ConfigError naming the field if impossible."""
+    d = {name: state[key] for key, name in WIDGET_FIELDS.items()}
+    d.update(latent_dim=int(d["latent_dim"]), hidden=int(d["hidden"]), depth=int(d["depth"]),
+             batch_size=int(d["batch_size"]), lr=float(d["lr"]), beta=float(d["beta"]),
+             sparsity=float(d["sparsity"]), noise_level=float(d["noise_level"]),
+             reparameterize=bool(d["reparameterize"]), seed=int(seed))
+    return AutoencoderConfig.build(**d)
+
+
+@dataclass
+class AutoencoderRun:
+    """What the page keeps between reruns: the trainer, whether it plays, the speed, and
+    the point of the latent plane a click asked to decode."""
+    trainer: AutoencoderTrainer
+    playing: bool = False
+    message: str = ""
+    steps_per_second: float = 0.0
+    clicked: tuple[float, float] | None = None
+    draw_seconds: float = 0.15      # how long the page took to draw the last frame, training excluded
+    frame_seconds: float = 0.25     # how long the last frame took in all (smoothed)
+    interval: float = TICK_SECONDS  # the frame interval the live view was drawn with
+    probe: dict | None = None       # the feature classifier's test accuracies at step probe_step
+    probe_step: int = -1
+    _probe_time: float = field(default=-1e9, repr=False)
+    _last: tuple[float, int] | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, config: AutoencoderConfig, device="cpu", playing: bool = False) -> "AutoencoderRun":
+        return cls(AutoencoderTrainer(config, device), playing=playing)
+
+    def training_budget(self) -> float:
+        """Seconds of training that fit in one frame beside the drawing: a frame must end well
+        inside the frame interval (see frame_interval)."""
+        return min(MAX_TRAIN_SECONDS, max(MIN_TRAIN_SECONDS, 0.8 * self.interval - self.draw_seconds))
+
+    def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
+        """Tell the run how long the last frame took in all, and how much of it was training."""
+        self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
+        self.frame_seconds = 0.5 * self.frame_seconds + 0.5 * frame_seconds
+
+    def frame_interval(self) -> float:
+        """Seconds between frames: TICK_SECONDS, or more when frames take longer. The browser asks
+        for frames on a fixed timer, and a request that arrives while a frame is still being
+        drawn interrupts it — on a busy machine the view would freeze while training went on."""
+        return rounded_interval(1.3 * self.frame_seconds, TICK_SECONDS, MAX_TICK_SECONDS)
+
+    def interval_is_stale(self) -> bool:
+        """The live view should be drawn again with frame_interval()."""
+        return interval_is_stale(self.frame_interval(), self.interval, TICK_SECONDS)
+
+    def tick(self, budget_s: float | None = None) -> AutoencoderSnapshot:
+        """One frame of the live view: train a time-boxed chunk if playing, then snapshot."""
+        trainer = self.trainer
+        budget_s = self.training_budget() if budget_s is None else budget_s
+        if not self.playing:
+            self._last = None
+            return trainer.snapshot()
+        snap = trainer.train_for(budget_s)
+        now = time.perf_counter()
+        if self._last is not None and now > self._last[0]:
+            self.steps_per_second = (trainer.step_count - self._last[1]) / (now - self._last[0])
+        self._last = (now, trainer.step_count)
+        self._stop_if_needed(snap)
+        return snap
+
+    def probe_accuracies(self) -> dict:
+        """The feature classifier's accuracies (codes, PCA, pixels), refitted when the network
+        has changed — while playing at most every PROBE_EVERY_SECONDS, as a fit takes tens of ms."""
+        now, step = time.perf_counter(), self.trainer.step_count
+        stale = self.probe is None or step != self.probe_step
+        if stale and (not self.playing or self.probe is None or now - self._probe_time >= PROBE_EVERY_SECONDS):
+            self.probe, self.probe_step, self._probe_time = self.trainer.probe_accuracies(), step, now
+        return self.probe
+
+    def step(self, n: int) -> AutoencoderSnapshot:
+        snap = self.trainer.step(n)
+        self._stop_if_needed(snap)
+        return snap
+
+    def _stop_if_needed(self, snap: AutoencoderSnapshot) -> None:
+        if snap.diverged:
+            self.playing = False
+            self.message = (f"The loss became NaN or infinite at learning rate {self.trainer.config.train.lr:g}: training "
+                            "paused and the last finite weights were kept. Lower the learning rate and press Play.")
+        elif snap.finished:
+            self.playing = False
+            self.message = f"Reached the step limit ({self.trainer.config.train.max_steps:,})."
+
+    def play(self) -> None:
+        self.playing = not (self.trainer.diverged or self.trainer.finished)
+        self.message = ""
+
+    def pause(self) -> None:
+        self.playing = False
+
+    def apply(self, config: AutoencoderConfig) -> list[str]:
+        """Hot changes go to the running trainer; returns the structural fields that need a new run."""
+        changed = self.trainer.apply(config)
+        if not changed and not self.trainer.diverged and self.message.startswith("The loss became"):
+            self.message = ""
+        return changed
+
+    def apply_hot(self, config: AutoencoderConfig) -> None:
+        """Only the hot settings of `config` (learning rate, batch size, β, ...) reach the running
+        trainer; its structure stays (the page asks before a structural change replaces it)."""
+        wanted, running = config.flat(), self.trainer.config
+        try:
+            hot = running.replace(**{name.split(".", 1)[1]: wanted[name.split(".", 1)[1]] for name in HOT_FIELDS})
+        except ConfigError:
+            return  # those values do not fit the running network: they wait for the new one
+        if hot != running:
+            self.apply(hot)
+
+    def click(self, x: float, y: float) -> None:
+        self.clicked = (float(x), float(y))
+
+    def clicked_code(self, plane: dict) -> np.ndarray | None:
+        """(1, d) code for the clicked point of the code plane (AutoencoderTrainer.code_plane):
+        origin + basis @ (x, y) — the code itself for 2 numbers, the point of the principal plane
+        for more; with a 1-number code, only x counts."""
+        if self.clicked is None:
+            return None
+        xy = np.array(self.clicked[:plane["basis"].shape[1]], dtype=np.float64)
+        return (plane["origin"] + plane["basis"] @ xy)[None].astype(np.float32)
+
+def sample_indices(labels: np.ndarray, n: int = SAMPLE_IMAGES) -> np.ndarray:
+    """The first test image of each digit 0, 1, 2, … then the next ones: n indices."""
+    labels = np.asarray(labels)
+    firsts = [int(np.flatnonzero(labels == d)[0]) for d in range(10) if (labels == d).any()]
+    rest = [i for i in range(len(labels)) if i not in firsts]
+    return np.array((firsts + rest)[:n])
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return "—"
+    if not math.isfinite(x):
+        return "NaN"
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}g}" if 1e-3 <= abs(x) < 1e5 else f"{x:.1e}"
+
+
+def explain(snap: AutoencoderSnapshot, config: AutoencoderConfig) -> list[str]:
+    """Sentences with the numbers on screen."""
+    m, k = config.model, config.model.latent_dim
+    lines = []
+    pca_train, ae_train = snap.pca_train_error, snap.train_recon
+    if m.kind == "linear":
+        gap = (ae_train / pca_train - 1) * 100 if pca_train > 0 else float("nan")
+        angles = snap.principal_angles_deg or []
+        lines.append(f"On the training images the linear autoencoder's squared error is **{fmt(ae_train)}** per "
+                     f"image, PCA's with {k} component{'s' if k > 1 else ''} **{fmt(pca_train)}**: "
+                     f"{'**' + format(gap, '.1f') + ' %** above' if gap >= 0.05 else 'level with'} PCA. It cannot "
+                     "go below: PCA's reconstruction is the best any rank-" + str(k) + " linear map can do.")
+        if angles:
+            lines.append(f"The largest principal angle between the decoder's {k} directions and PCA's is "
+                         f"**{angles[-1]:.1f}°**" + (" — the same subspace." if angles[-1] < 2 else
+                                                     ": the subspace is still turning toward PCA's.") +
+                         " The directions themselves need not be PCA's axes: any basis of that subspace is as good.")
+    elif m.kind != "vae" or config.train.loss == "squared":
+        lines.append(f"Test squared error per image: **{fmt(snap.test_squared_error)}**; PCA with {k} "
+                     f"component{'s' if k > 1 else ''}: **{fmt(snap.pca_test_error)}**. "
+                     + ("The nonlinear code does better than any linear one of the same size."
+                        if snap.test_squared_error < snap.pca_test_error else
+                        "Not yet better than PCA: keep training."))
+    if m.kind == "sparse":
+        share = snap.test_active_codes or 0.0
+        lines.append(f"Loss = reconstruction **{fmt(snap.train_recon)}** + sparsity penalty {m.sparsity:g} × mean|z| "
+                     f"= **{fmt(snap.train_sparsity_penalty)}** per training image. **{share:.0%}** of the test "
+                     f"codes' {k} numbers are on (not 0): each digit is drawn from a few active units. Raise the "
+                     "weight and fewer stay on, at some cost in reconstruction.")
+    if m.kind == "denoising" and snap.test_denoise_error is not None:
+        what = (f"{m.noise_level:.0%} of the pixels set to 0" if m.noise == "masking"
+                else f"Gaussian noise σ = {m.noise_level:g}")
+        lines.append(f"Trained on inputs with {what}, asked for the clean image. On a corrupted copy of the test "
+                     f"digits the noise alone leaves a squared error of **{fmt(snap.test_noisy_input_error)}** per "
+                     f"image; the autoencoder's reconstruction of it **{fmt(snap.test_denoise_error)}**.")
+    if m.kind == "vae":
+        lines.append(f"Loss = reconstruction **{fmt(snap.train_recon)}** + β·KL = {m.beta:g} × "
+                     f"**{fmt(snap.train_kl)}** per training image (test squared error {fmt(snap.test_squared_error)}, "
+                     f"PCA {fmt(snap.pca_test_error)}).")
+        if snap.step == 0:
+            lines.append("Press Step or Play to see which loss term sends gradient into the encoder.")
+        elif m.reparameterize:
+            lines.append(f"With the reparameterisation trick, z = μ + σ·ε: the reconstruction sends "
+                         f"**{fmt(snap.encoder_grad_norm_recon)}** of gradient norm into the encoder's weights "
+                         f"(‖∂recon/∂(μ, log σ²)‖ = {fmt(snap.code_grad_norm_recon)}), the KL term "
+                         f"**{fmt(snap.encoder_grad_norm_penalty)}**.")
+        else:
+            lines.append(f"**Without the trick**, z is drawn as a plain sample, which has no derivative with respect "
+                         f"to μ or σ: the reconstruction sends **{fmt(snap.encoder_grad_norm_recon)}** gradient into "
+                         f"the encoder (‖∂recon/∂(μ, log σ²)‖ = {fmt(snap.code_grad_norm_recon)}). Only the KL term "
+                         f"(**{fmt(snap.encoder_grad_norm_penalty)}**) trains it, and it pulls every code to N(0, 1): the "
+                         "digits pile up in one blob and the decoder learns an average digit.")
+        if snap.train_kl is not None and snap.step > 200 and snap.train_kl < 0.05 * k:
+            lines.append("The KL is close to 0: the codes carry almost no information about the image "
+                         "(posterior collapse)" + (" — lower β." if m.beta > 1 else "."))
+    return lines

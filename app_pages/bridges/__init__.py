@@ -1,0 +1,2 @@
+"""The Classical ML bridges page: page.py (widgets -> config -> engine -> figures) and state.py, its plain-Python logic (tested without Streamlit).
+Its guide: docs/pages/bridges.md."""

@@ -1,0 +1,171 @@
+"""The Bridges page's logic, free of Streamlit: the widgets' defaults, each pair's computation
+from widget values, and the live self-organising map with a `tick` that trains one frame."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.bridges.pairs import (ALL_SETS, TWO_CLASS_SETS, bridge_dataset, logistic_bridge, rbf_bridge, svm_bridge,
+                                  tree_bridge)
+from engine.bridges.som import SOM_DATASETS, SOMConfig, SOMTrainer, kmeans_counterpart
+
+TICK_SECONDS = 0.25          # the map redraws 4 times a second while it plays
+FRAME_TRAIN_SECONDS = 0.1    # at most this much training per frame
+C_VALUES = [0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0]
+GAMMAS = [0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
+SOM_SPEEDS = {"slow (20 points a frame)": 20, "normal (100 points a frame)": 100, "fast (500 points a frame)": 500,
+              "as fast as possible": 0}
+
+DEFAULTS = {
+    # logistic regression vs one sigmoid neuron
+    "br_lr_data": "gauss", "br_lr_noise": 0.3, "br_lr_C": 1.0, "br_lr_steps": 300,
+    # linear SVM vs hinge neuron
+    "br_svm_data": "gauss", "br_svm_noise": 0.3, "br_svm_C": 1.0, "br_svm_steps": 2000,
+    # RBF-kernel SVM vs RBF network
+    "br_rbf_data": "circle", "br_rbf_noise": 0.1, "br_rbf_C": 1.0, "br_rbf_gamma": 0.5, "br_rbf_centres": 10,
+    "br_rbf_steps": 800,
+    # decision tree vs softmax network
+    "br_tree_data": "spiral", "br_tree_noise": 0.1, "br_tree_criterion": "gini", "br_tree_depth": 6,
+    "br_tree_loss": "gini", "br_tree_hidden": 16, "br_tree_steps": 1500,
+    # k-means vs self-organising map
+    "br_som_data": "moons", "br_som_rows": 8, "br_som_cols": 8, "br_som_steps": 4000, "br_som_lr": 0.5,
+    "br_som_radius": 0.0, "br_som_speed": "normal (100 points a frame)",
+    # transfer learning
+    "br_tr_n": 1200,
+}
+TAB_NAMES = ["Logistic regression ↔ neuron", "Linear SVM ↔ hinge neuron", "RBF SVM ↔ RBF network",
+             "Decision tree ↔ softmax net", "k-means ↔ self-organising map", "Transfer learning"]
+TRANSFER_SAMPLES = [600, 1200, 2400]   # tweets embedded once (about 300 a second on a CPU), the last third for the test
+TRANSFER_SIZES = [25, 50, 100, 200, 400, 800, 1600]
+N_POINTS = 300  # points of every 2-D set here; 30 % are held out for the test scores
+
+
+def compute_logistic(data: str, noise: float, C: float, steps: int, seed: int) -> dict:
+    ds = bridge_dataset(data, N_POINTS, noise, seed)
+    return {"ds": ds, **logistic_bridge(ds, C=C, steps=steps)}
+
+
+def compute_svm(data: str, noise: float, C: float, steps: int, seed: int) -> dict:
+    ds = bridge_dataset(data, N_POINTS, noise, seed)
+    return {"ds": ds, **svm_bridge(ds, C=C, steps=steps)}
+
+
+def compute_rbf(data: str, noise: float, C: float, gamma: float, centres: int, steps: int, seed: int) -> dict:
+    ds = bridge_dataset(data, N_POINTS, noise, seed)
+    return {"ds": ds, **rbf_bridge(ds, C=C, gamma=gamma, n_centres=centres, steps=steps, seed=seed)}
+
+
+def compute_tree(data: str, noise: float, criterion: str, depth: int, loss: str, hidden: int, steps: int,
+                 seed: int) -> dict:
+    ds = bridge_dataset(data, N_POINTS, noise, seed)
+    return {"ds": ds, **tree_bridge(ds, criterion, depth, hidden, loss, steps, seed=seed)}
+
+
+def compute_transfer(n_total: int, seed: int) -> dict:
+    """The learning curves of the Transfer tab: embeds the sample with MiniLM (the slow part)."""
+    from engine.bridges.pairs import embed_minilm, transfer_curve, transfer_sample
+    texts, labels = transfer_sample(n_total, seed)
+    vectors = embed_minilm(texts)
+    n_test = n_total // 3
+    return transfer_curve(texts, labels, vectors, [s for s in TRANSFER_SIZES if s <= n_total - n_test], n_test,
+                          repeats=3, seed=seed)
+
+
+def coefficient_rows(r: dict) -> list[dict]:
+    """The table under the logistic / SVM pair: each parameter on both sides and their gap."""
+    rows = []
+    for i, name in enumerate(("w₁", "w₂", "b")):
+        sk, adam, final = float(r["sklearn"][i]), float(r["neuron_adam"][i]), float(r["neuron"][i])
+        rows.append({"parameter": name, "scikit-learn": sk, "neuron after Adam": adam,
+                     "neuron, final": final, "|difference|": abs(final - sk)})
+    return rows
+
+
+def relative_gap(r: dict) -> float:
+    """Largest |neuron - scikit-learn| over the parameters, relative to the largest |parameter|."""
+    return float(np.abs(r["neuron"] - r["sklearn"]).max() / max(np.abs(r["sklearn"]).max(), 1e-12))
+
+
+def som_config_from_widgets(state, seed: int) -> SOMConfig:
+    """Raises ConfigError naming the field when the widgets describe an impossible map."""
+    return SOMConfig(data=state["br_som_data"], n_samples=500, noise=0.1, rows=int(state["br_som_rows"]),
+                     cols=int(state["br_som_cols"]), steps=int(state["br_som_steps"]), lr_start=float(state["br_som_lr"]),
+                     lr_end=min(0.01, float(state["br_som_lr"])), radius_start=float(state["br_som_radius"]),
+                     seed=int(seed))
+
+
+@dataclass
+class SOMRun:
+    """What the page keeps for the live map: the trainer, its k-means counterpart, Play state."""
+    trainer: SOMTrainer
+    kmeans: dict
+    points_per_frame: int = 100   # 0 = as many as fit in the frame's time budget
+    playing: bool = False
+    message: str = ""
+    frames: int = field(default=0, repr=False)
+
+    @classmethod
+    def build(cls, config: SOMConfig, points_per_frame: int = 100) -> "SOMRun":
+        trainer = SOMTrainer(config)
+        km = kmeans_counterpart(trainer.x_np, config.rows * config.cols, seed=config.seed)
+        km.pop("model")
+        return cls(trainer, km, points_per_frame)
+
+    @property
+    def config(self) -> SOMConfig:
+        return self.trainer.config
+
+    def tick(self, budget_s: float = FRAME_TRAIN_SECONDS) -> None:
+        """One frame: if playing, present the frame's share of points (within the time budget);
+        at the end of the schedule the map stops by itself and says so."""
+        if not self.playing:
+            return
+        t = self.trainer
+        left = max(0, t.config.steps - t.step_count)
+        n = left if self.points_per_frame == 0 else min(self.points_per_frame, left)
+        if n:
+            t.train_for(budget_s, max_steps=n)
+        self.frames += 1
+        self._after()
+
+    def step(self, n: int = 100) -> None:
+        self.trainer.step(n)
+        self._after()
+
+    def _after(self) -> None:
+        t = self.trainer
+        if t.diverged:
+            self.playing = False
+            self.message = "The prototypes became NaN; the map stopped. Lower the learning rate."
+        elif t.finished and self.playing:
+            self.playing = False
+            self.message = (f"The schedule is over after {t.step_count:,} points: the radius is down to "
+                            f"{t.schedule()[1]:.2f} and the map has settled. ↺ Reset to watch it unfold again.")
+
+    def play(self) -> None:
+        if self.trainer.finished:
+            self.message = "The schedule is over: ↺ Reset starts a new map, or raise the number of steps."
+            return
+        self.message = ""
+        self.playing = True
+
+    def pause(self) -> None:
+        self.playing = False
+
+
+def som_story(run: SOMRun) -> str:
+    """A sentence on what the map is doing now, with its numbers."""
+    t = run.trainer
+    lr, radius = t.schedule()
+    qe = t.history[-1]["quantisation_error"]
+    km = run.kmeans["quantisation_error"]
+    phase = ("the neighbourhood is wide, so the whole map moves as one sheet and unfolds over the data"
+             if radius > 2 else "the neighbourhood is narrow: each unit now moves almost alone, as a k-means "
+             "centre does" if radius < 1 else "the neighbourhood shrinks and the map spreads out")
+    return (f"Step {t.step_count:,} of {t.config.steps:,}: learning rate {lr:.3f}, radius {radius:.2f} grid units — "
+            f"{phase}. Quantisation error {qe:.3f} against k-means' {km:.3f} with as many centres; the map keeps "
+            f"neighbouring units close in the data too (topographic error {t.history[-1]['topographic_error']:.1%}).")
+
+
+__all__ = ["ALL_SETS", "TWO_CLASS_SETS", "SOM_DATASETS", "DEFAULTS", "SOMRun"]

@@ -1,0 +1,247 @@
+"""The GAN lab's logic, free of Streamlit so it is unit-tested as plain Python: widget values
+<-> config, presets, the user's drawing, the live runs (2-D game and digits) and the
+sentences that read the numbers on screen."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine import ConfigError
+from engine.gan.digits import DigitsGANConfig, DigitsGANTrainer
+from engine.gan.trainer import STRUCTURAL, GANConfig, GANTrainer, structural_changes
+
+TICK_SECONDS = 0.25          # the live view redraws 4 times a second
+MIN_TRAIN_SECONDS = 0.05     # training gets what drawing leaves of a frame, but never less
+SPEEDS = {"Slow motion (1 step per frame)": 1, "10 steps per frame": 10, "Fast (as many as fit)": 0}
+LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.002, 0.003, 0.005, 0.01, 0.03, 0.1]
+TARGET_LABELS = {"ring": "Ring", "line": "Line", "mixture": "Gaussian mixture", "moons": "Two moons",
+                 "spiral": "Spiral", "gaussian": "Single gaussian", "drawn": "Draw your own"}
+LOSS_LABELS = {"minimax": "Minimax (original)", "nonsaturating": "Non-saturating", "least_squares": "Least squares"}
+HEATMAP_RESOLUTION = 48      # D is evaluated on 48 × 48 points per frame
+MANIFOLD_SIZE = 15           # a 15 × 15 grid of noise mapped through G
+
+
+def heart(n: int = 40) -> list[list[float]]:
+    """A heart outline: the drawing the "Draw your own" target starts from."""
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    x = 16 * np.sin(t) ** 3
+    y = 13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t)
+    return [[round(float(a) / 11, 3), round(float(b) / 11 + 0.15, 3)] for a, b in zip(x, y)]
+
+
+DEFAULT_PRESET = "Ring (start here)"
+COLLAPSE = {"target": "mixture", "n_modes": 8, "spread": 0.02, "g_activation": "tanh", "d_activation": "tanh",
+            "g_lr": 0.01, "d_lr": 0.002}
+PRESETS: dict[str, dict] = {
+    DEFAULT_PRESET: {"target": "ring"},
+    "Gaussian mixture (8 modes)": {"target": "mixture", "n_modes": 8, "spread": 0.05},
+    # G learns 5× faster than D: it moves all its points to whichever mode D rewards now,
+    # D learns to reject that mode, G jumps to another. Measured at steps 2,100-3,000, seeds
+    # 0-3: 0-2 of 8 modes covered (one snapshot of 40 reached 4). With G's rate equal to D's,
+    # 7-8 of 8 at every one of those snapshots; k = 5 alone cured 2 seeds of 4 (README, GAN lab).
+    "Mode collapse (mixture)": COLLAPSE,
+    "Mode collapse, cured: G as slow as D": {**COLLAPSE, "g_lr": 0.002},
+    "Two moons": {"target": "moons", "spread": 0.05},
+    "Spiral": {"target": "spiral", "spread": 0.03, "g_width": 64, "d_width": 64, "g_layers": 3},
+    "Single gaussian": {"target": "gaussian", "spread": 0.0},
+    "Draw your own": {"target": "drawn", "spread": 0.05},
+}
+COLLAPSE_NOTE = (
+    "**Mode collapse.** In the *Mode collapse* preset the generator learns five times faster than the "
+    "discriminator, so it keeps moving all its points to whichever mode D currently rates as real; D then learns "
+    "that this mode is fake, and G jumps to another. Watch *Modes covered*. **What to try:** lower G's learning "
+    "rate to D's, 0.002 (the *cured* preset: all 8 modes within about 2,000 steps), so that D keeps up and "
+    "punishes a generator that piles up on one mode. More discriminator steps (k = 5) help on some seeds only; "
+    "the least squares loss did not reliably cure it either.")
+
+WIDGET_FIELDS = {  # widget key -> config field
+    "gan_target": "target", "gan_modes": "n_modes", "gan_spread": "spread", "gan_loss": "loss", "gan_k": "d_steps",
+    "gan_batch": "batch_size", "gan_noise_dim": "noise_dim", "gan_noise_type": "noise_type",
+    "gan_g_layers": "g_layers", "gan_g_width": "g_width", "gan_g_act": "g_activation", "gan_g_opt": "g_optimizer",
+    "gan_g_lr": "g_lr", "gan_d_layers": "d_layers", "gan_d_width": "d_width", "gan_d_act": "d_activation",
+    "gan_d_opt": "d_optimizer", "gan_d_lr": "d_lr",
+}
+DIGIT_STRUCTURAL = ("noise_dim", "hidden", "seed")  # what DigitsGANTrainer.apply refuses
+DIGIT_FIELDS = {"gan_dg_lr": "lr", "gan_dg_k": "d_steps", "gan_dg_loss": "loss", "gan_dg_noise": "noise_dim",
+                "gan_dg_hidden": "hidden"}
+
+
+def preset_config(name: str, seed: int = 0, points: list | None = None) -> GANConfig:
+    d = dict(PRESETS[name])
+    if d.get("target") == "drawn":
+        d["points"] = points if points and len(points) >= 3 else heart()
+    return GANConfig.from_dict({**d, "seed": int(seed)})
+
+
+def widgets_from_config(config: GANConfig) -> dict:
+    return {key: getattr(config, name) for key, name in WIDGET_FIELDS.items()}
+
+
+def config_from_widgets(state, seed: int) -> GANConfig:
+    """The config the widgets describe; raises ConfigError naming the field if impossible."""
+    d = {name: state[key] for key, name in WIDGET_FIELDS.items()}
+    d["points"] = [list(p) for p in state.get("gan_points", [])] if d["target"] == "drawn" else []
+    return GANConfig.from_dict({**d, "seed": int(seed)})
+
+
+def digit_widgets(config: DigitsGANConfig) -> dict:
+    return {key: getattr(config, name) for key, name in DIGIT_FIELDS.items()}
+
+
+def digits_config_from_widgets(state, seed: int) -> DigitsGANConfig:
+    return DigitsGANConfig.from_dict({**{name: state[key] for key, name in DIGIT_FIELDS.items()}, "seed": int(seed)})
+
+
+def structural_fields(old: GANConfig | DigitsGANConfig, new: GANConfig | DigitsGANConfig) -> list[str]:
+    """The settings that differ and need a new game (for either lab)."""
+    if isinstance(old, GANConfig):
+        return structural_changes(old, new)
+    return [k for k in DIGIT_STRUCTURAL if getattr(old, k) != getattr(new, k)]
+
+
+def hot_config(running: GANConfig | DigitsGANConfig, wanted: GANConfig | DigitsGANConfig):
+    """`running` with the hot settings of `wanted` (learning rates, k, loss, batch size, step
+    limit): what a running game takes while the page asks about a structural change."""
+    keep = STRUCTURAL if isinstance(running, GANConfig) else DIGIT_STRUCTURAL
+    d = wanted.to_dict()
+    d.update({k: getattr(running, k) for k in keep})
+    return type(running).from_dict(d)
+
+
+def keep_widgets(config: GANConfig | DigitsGANConfig) -> dict:
+    """The widget values (and the drawing, for a drawn target) that describe `config`."""
+    if isinstance(config, DigitsGANConfig):
+        return digit_widgets(config)
+    values = widgets_from_config(config)
+    if config.target == "drawn":
+        values["gan_points"] = [list(p) for p in config.points]
+    return values
+
+
+def add_point(points: list, x: float, y: float, domain: float = 2.0) -> list:
+    """A new list with (x, y) added, rounded and kept inside the plane."""
+    x, y = (round(float(min(domain, max(-domain, v))), 3) for v in (x, y))
+    return [list(p) for p in points] + [[x, y]]
+
+
+@dataclass
+class LiveRun:
+    """What the page keeps between reruns for one trainer: whether it plays, the speed,
+    how long drawing takes (the rest of a frame is for training)."""
+    trainer: GANTrainer | DigitsGANTrainer
+    playing: bool = False
+    message: str = ""
+    steps_per_second: float = 0.0
+    draw_seconds: float = 0.1
+    _last: tuple[float, int] | None = field(default=None, repr=False)
+
+    def tick_seconds(self) -> float:
+        """The live view's interval: TICK_SECONDS, or longer on a machine so busy that drawing a
+        frame takes longer than that (a tick that arrives while a frame is drawing interrupts it,
+        and the numbers on screen would never update)."""
+        return max(TICK_SECONDS, 1.5 * self.draw_seconds)
+
+    def training_budget(self) -> float:
+        """Seconds of training that fit in a frame beside the drawing, so the frame ends well
+        inside the interval."""
+        return max(MIN_TRAIN_SECONDS, 0.8 * self.tick_seconds() - self.draw_seconds)
+
+    def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
+        self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
+
+    def tick(self, speed_steps: int = 0, budget_s: float | None = None):
+        """One frame: if playing, train `speed_steps` steps (0: as many as fit the budget); a snapshot."""
+        t = self.trainer
+        if not self.playing:
+            self._last = None
+            return t.snapshot()
+        budget = self.training_budget() if budget_s is None else budget_s
+        snap = t.train_for(budget, max_steps=speed_steps or 1_000_000)
+        now = time.perf_counter()
+        if self._last is not None and now > self._last[0]:
+            self.steps_per_second = (t.step_count - self._last[1]) / (now - self._last[0])
+        self._last = (now, t.step_count)
+        self._check_stopped(snap)
+        return snap
+
+    def _check_stopped(self, snap) -> None:
+        if snap.diverged:
+            self.playing = False
+            self.message = ("A loss or a weight became NaN or infinite: training paused and the last finite weights "
+                            "were kept. Lower the learning rates (or pick Adam), then press Play again.")
+        elif snap.finished:
+            self.playing = False
+            self.message = "Reached the step limit."
+
+    def play(self) -> None:
+        self.playing = not (self.trainer.diverged or self.trainer.finished)
+        self.message = ""
+
+    def pause(self) -> None:
+        self.playing = False
+
+    @property
+    def has_trained(self) -> bool:
+        return self.trainer.step_count >= 1
+
+    def apply_hot(self, config: GANConfig | DigitsGANConfig) -> None:
+        """Only the hot settings of `config` reach the running game; its structure stays (the
+        page asks before a structural change replaces it)."""
+        try:
+            hot = hot_config(self.trainer.config, config)
+        except ConfigError:
+            return  # those values do not fit the running game: they wait for the new one
+        if hot != self.trainer.config:
+            self.trainer.apply(hot)
+
+    def step(self, what: str = "both", n: int = 1):
+        """A manual step (pauses first): both players, only D ("d") or only G ("g")."""
+        self.pause()
+        t = self.trainer
+        snap = t.step_d_only(n) if what == "d" else t.step_g_only(n) if what == "g" else t.step(n)
+        self._check_stopped(snap)
+        return snap
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return "—"
+    if not math.isfinite(x):
+        return "—" if math.isnan(x) else "∞"
+    return f"{x:.{digits}f}" if abs(x) >= 10 ** -digits or x == 0 else f"{x:.1e}"
+
+
+def explain(snap, config: GANConfig, arrows: np.ndarray | None = None) -> list[str]:
+    """Sentences with the numbers on screen: what D believes, how far the distributions
+    are apart, and what the arrows say."""
+    if snap.step == 0:
+        return ["Nothing trained yet. Purple points are G's output for fixed noise; green points are real. "
+                "Press **Step** or **Play**."]
+    lines = [f"D rates the real points real with p = **{snap.d_real:.2f}** on average, the generated ones with "
+             f"p = **{snap.d_fake:.2f}**."]
+    gap = snap.d_real - snap.d_fake
+    if gap > 0.4:
+        lines.append("D separates them easily: the generated points sit where D says *fake*, and the arrows pull "
+                     "them toward the green regions.")
+    elif abs(gap) < 0.1 and abs(snap.d_real - 0.5) < 0.15 and snap.mmd < 0.1:
+        lines.append("Both are near ½ and the clouds overlap: D can hardly tell real from generated any more — the "
+                     "equilibrium the game aims for, where G's distribution matches the data.")
+    elif abs(gap) < 0.1:
+        lines.append("D gives both about the same score, yet the clouds lie apart: D has not learned (or has "
+                     "forgotten) where the data is. Give it more steps — **D only**, or a larger k.")
+    else:
+        lines.append("D still tells them apart, but not with confidence: the game is under way.")
+    lines.append(f"The distance between the two clouds, MMD², is **{fmt(snap.mmd)}** (0 means the same distribution).")
+    if snap.modes_covered is not None:
+        lines.append(f"Modes covered: **{snap.modes_covered} of {config.n_modes}**."
+                     + (" Fewer than half: **mode collapse**." if snap.modes_covered < config.n_modes / 2 else ""))
+    if arrows is not None and len(arrows):
+        norms = np.linalg.norm(arrows, axis=1)
+        if config.loss == "minimax" and np.median(norms) < 0.05 and snap.d_fake < 0.2:
+            lines.append("The arrows are short although D rejects the fakes: with the **minimax** loss, log(1 − D) is "
+                         "flat where D(G(z)) ≈ 0, so G's gradient vanishes exactly when it needs it. "
+                         "The non-saturating loss fixes that.")
+    return lines

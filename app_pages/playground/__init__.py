@@ -1,0 +1,2 @@
+"""The Playground page: page.py (widgets -> config -> engine -> figures) and state.py, its plain-Python logic (tested without Streamlit).
+Its guide: docs/pages/playground.md."""

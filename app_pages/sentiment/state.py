@@ -1,0 +1,260 @@
+"""The Sentiment lab's logic, free of Streamlit so it is unit-tested as plain Python: widget
+values -> config, the run kept between reruns (Play/Pause/Step, a time-boxed tick), the
+uploaded CSV, and the tables the page shows (how a text becomes numbers, mistakes)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine import ConfigError
+from engine.sentiment.data import MINILM_MAX_ROWS, parse_labelled_csv, tokenize
+from engine.sentiment.trainer import HOT_FIELDS, SentimentConfig, SentimentTrainer, structural_changes
+
+TICK_SECONDS = 0.5           # the live view redraws twice a second
+FRAME_TRAIN_SECONDS = 0.3    # training per frame; drawing the charts takes the rest
+REPRESENTATIONS = {
+    "tfidf": "TF-IDF (bag of words, weighted)",
+    "bow": "Bag of words (counts)",
+    "embedding_bag": "Learned embeddings, averaged (EmbeddingBag)",
+    "transformer": "Small Transformer encoder",
+    "minilm": f"Frozen MiniLM sentence vectors ({MINILM_MAX_ROWS:,}-row sample)",
+}
+ROW_LIMITS = [1000, 2000, 5000, 10000, 20000, 0]   # 0 = all
+VOCAB_SIZES = [500, 1000, 2000, 3000, 5000, 10000, 20000]
+EMBED_DIMS = [16, 32, 64, 128]
+MAX_TOKENS = [16, 24, 32, 40, 64, 128]
+HEADS = [1, 2, 4, 8]
+WIDTHS = [8, 16, 32, 64, 128, 256, 512]
+LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
+BATCH_SIZES = [8, 16, 32, 64, 128, 256, 512]
+SHARES = [0.05, 0.1, 0.15, 0.2, 0.3]
+LOSS_NAMES = {"ce": "cross-entropy", "mse": "squared error (probabilities)", "hinge": "hinge (multi-class margin)"}
+EXAMPLE_SENTENCE = "The flight was late again, but the crew were wonderful!"
+
+
+def default_widgets() -> dict:
+    """Widget key -> default value; the defaults train to about 75 % test accuracy (the
+    majority class: 43 %) in about 15 s on one CPU thread."""
+    return {"sn_source": "tweets", "sn_classes": 3, "sn_min_conf": 0.0, "sn_dedup": True, "sn_max_rows": 0,
+            "sn_val": 0.1, "sn_test": 0.1, "sn_rep": "tfidf", "sn_vocab": 3000, "sn_embed": 64, "sn_max_tokens": 40,
+            "sn_layers": 1, "sn_heads": 2, "sn_depth": 1, "sn_width": 64, "sn_activation": "relu", "sn_dropout": 0.2,
+            "sn_loss": "ce", "sn_optimizer": "adam", "sn_lr": 0.003, "sn_batch": 64, "sn_epochs": 4,
+            "sn_patience": 0, "sn_l2": 0.0, "sn_sentence": EXAMPLE_SENTENCE, "sn_method": "gradient"}
+
+
+def config_from_widgets(state, seed: int, upload_rows: list | None = None) -> SentimentConfig:
+    """The config the widgets describe; raises ConfigError naming the field if impossible."""
+    upload = state["sn_source"] == "upload"
+    return SentimentConfig.from_dict({
+        "task": "sentiment",
+        "data": {"source": state["sn_source"], "n_classes": int(state["sn_classes"]),
+                 "min_confidence": float(state["sn_min_conf"]), "dedup": bool(state["sn_dedup"]),
+                 "max_rows": int(state["sn_max_rows"]), "val_fraction": float(state["sn_val"]),
+                 "test_fraction": float(state["sn_test"]), "rows": list(upload_rows or []) if upload else []},
+        "model": {"representation": state["sn_rep"], "vocab_size": int(state["sn_vocab"]),
+                  "embed_dim": int(state["sn_embed"]), "max_tokens": int(state["sn_max_tokens"]),
+                  "layers": int(state["sn_layers"]), "heads": int(state["sn_heads"]),
+                  "hidden": [int(state["sn_width"])] * int(state["sn_depth"]), "activation": state["sn_activation"],
+                  "dropout": float(state["sn_dropout"])},
+        "train": {"loss": state["sn_loss"], "optimizer": state["sn_optimizer"], "lr": float(state["sn_lr"]),
+                  "batch_size": int(state["sn_batch"]), "epochs": int(state["sn_epochs"]),
+                  "early_stopping": int(state["sn_patience"]), "l2": float(state["sn_l2"]), "seed": int(seed)}})
+
+
+def widgets_from_config(config: SentimentConfig) -> dict:
+    """The widget values (and the uploaded rows) that describe `config`, the seed aside; with no
+    hidden layer the width widget keeps its value."""
+    d, m, t = config.data, config.model, config.train
+    w = {"sn_source": d.source, "sn_classes": d.n_classes, "sn_min_conf": d.min_confidence, "sn_dedup": d.dedup,
+         "sn_max_rows": d.max_rows, "sn_val": d.val_fraction, "sn_test": d.test_fraction, "sn_rep": m.representation,
+         "sn_vocab": m.vocab_size, "sn_embed": m.embed_dim, "sn_max_tokens": m.max_tokens, "sn_layers": m.layers,
+         "sn_heads": m.heads, "sn_depth": len(m.hidden), "sn_activation": m.activation, "sn_dropout": m.dropout,
+         "sn_loss": t.loss, "sn_optimizer": t.optimizer, "sn_lr": t.lr, "sn_batch": t.batch_size,
+         "sn_epochs": t.epochs, "sn_patience": t.early_stopping, "sn_l2": t.l2}
+    if d.source == "upload":
+        w["sn_upload_rows"] = [list(r) for r in d.rows]
+    if m.hidden:
+        w["sn_width"] = m.hidden[0]
+    return w
+
+
+def hot_config(running: SentimentConfig, wanted: SentimentConfig) -> SentimentConfig:
+    """`running` with the hot settings of `wanted` (learning rate, momentum, L2, epochs, patience)."""
+    sections: dict[str, dict] = {}
+    for section, k in HOT_FIELDS:
+        sections.setdefault(section, {})[k] = getattr(getattr(wanted, section), k)
+    return running.replace(**sections)
+
+
+def read_upload(data: bytes) -> tuple[list[list[str]] | None, str, list[str]]:
+    """(rows, error, notes) of an uploaded CSV: rows is None and error says what to fix when
+    the file cannot be used."""
+    try:
+        rows, notes = parse_labelled_csv(data)
+    except ValueError as e:
+        return None, f"This file cannot be used: {e}", []
+    return rows, "", notes
+
+
+@dataclass
+class SentimentLab:
+    """What the page keeps between reruns: the trainer, whether it plays, the last message."""
+    trainer: SentimentTrainer
+    playing: bool = False
+    message: str = ""
+    texts_per_second: float = 0.0
+
+    @classmethod
+    def build(cls, config: SentimentConfig, device="cpu") -> "SentimentLab":
+        return cls(SentimentTrainer(config, device))
+
+    def tick(self, budget_s: float = FRAME_TRAIN_SECONDS) -> None:
+        """One frame of the live view: train for about budget_s when playing."""
+        if not self.playing:
+            return
+        t = self.trainer
+        before, start = t.step_count, time.perf_counter()
+        t.train_for(budget_s)
+        elapsed = time.perf_counter() - start
+        if elapsed > 0 and t.step_count > before:
+            self.texts_per_second = (t.step_count - before) * t.config.train.batch_size / elapsed
+        self._check_stop()
+
+    def _check_stop(self) -> None:
+        t = self.trainer
+        if t.diverged:
+            self.playing = False
+            self.message = ("The loss became NaN or infinite, so training paused and kept the last finite weights "
+                            "and curves. Lower the learning rate (a new one lets training go on) or use Adam.")
+        elif t.stopped_early:
+            self.playing = False
+            best = min(t.history, key=lambda h: h["val_loss"])
+            self.message = (f"Early stopping: the validation loss has not improved for {t.config.train.early_stopping} "
+                            f"checks, so training stopped and went back to the best weights (epoch {best['epoch']:.2f}).")
+        elif t.finished:
+            self.playing = False
+            self.message = f"Done: {t.config.train.epochs} epoch(s). Raise *Epochs* and press Play to train on."
+        else:
+            self.message = ""
+
+    def play(self) -> None:
+        if self.trainer.finished or self.trainer.diverged:
+            self._check_stop()
+            return
+        self.playing = True
+        self.message = ""
+
+    def pause(self) -> None:
+        self.playing = False
+
+    def step(self) -> None:
+        """Train to the next validation check (a fraction of an epoch set by the checks per epoch)."""
+        t = self.trainer
+        spe = t.steps_per_epoch
+        r = t.step_count % spe
+        marks = sorted(t._check_marks)
+        nxt = next((m for m in marks if m > r), spe + marks[0])
+        t.step(nxt - r)
+        self._check_stop()
+
+    @property
+    def has_trained(self) -> bool:
+        return self.trainer.step_count >= 1
+
+    def changes(self, config: SentimentConfig) -> list[str]:
+        """The settings that differ from the running model's and need a new one."""
+        return structural_changes(self.trainer.config, config)
+
+    def apply_hot(self, config: SentimentConfig) -> None:
+        """Only the hot settings of `config` reach the running model; its structure stays (the
+        page asks before a structural change replaces it)."""
+        try:
+            hot = hot_config(self.trainer.config, config)
+        except ConfigError:
+            return
+        self.apply(hot)
+
+    def apply(self, config: SentimentConfig) -> bool:
+        """Hot changes go to the running trainer; False when the change needs a new run."""
+        if structural_changes(self.trainer.config, config):
+            return False
+        if self.trainer.config != config:
+            self.trainer.apply(config)
+            self._check_stop() if not self.playing else None
+            if self.message.startswith("Done") and not self.trainer.finished:
+                self.message = ""
+        return True
+
+
+def encoding_table(trainer: SentimentTrainer, text: str, limit: int = 12) -> tuple[list[dict], str]:
+    """How `text` becomes the model's input, as table rows, and one sentence about it."""
+    rep = trainer.config.model.representation
+    d = trainer.data
+    tokens = tokenize(text)
+    if rep in ("bow", "tfidf"):
+        batch = trainer.encode([tokens])
+        values = dict(zip(batch["indices"].tolist(), batch["weights"].tolist()))
+        rows = []
+        for t in dict.fromkeys(tokens):
+            j = d.index.get(t)
+            row = {"word": t, "column": j, "count": tokens.count(t)}  # column None: not in the vocabulary
+            if rep == "tfidf":
+                row["idf"] = round(float(d.idf[j]), 3) if j is not None else None
+            row["value"] = round(values.get(j, 0.0), 4) if j is not None else 0.0
+            rows.append(row)
+        what = ("a vector of counts" if rep == "bow" else "counts × idf (rare words weigh more), scaled to length 1")
+        return rows[:limit], (f"The text becomes {what} with {len(d.vocab):,} columns, one per vocabulary word; "
+                              f"all but {len(values)} are zero. A word without a column is not in the vocabulary.")
+    if rep in ("embedding_bag", "transformer"):
+        ids = trainer.encode([tokens])["ids"][0].tolist()
+        rows = [{"position": i, "word": t, "id": ids[i] if i < len(ids) else None,  # None: beyond the window
+                 "known": t in d.index} for i, t in enumerate(tokens)]
+        dim = trainer.config.model.embed_dim
+        how = ("averaged into one vector" if rep == "embedding_bag"
+               else "mixed by self-attention with their positions, then averaged")
+        return rows[:limit], (f"Each word becomes an id (unknown words share id 1), each id a learned vector of {dim} "
+                              f"numbers; the vectors are {how}, and the classifier reads that.")
+    return [], ("MiniLM (6 layers, pretrained, frozen) reads the text and its 384-number output, averaged over the "
+                "tokens, is the classifier's input; only the classifier learns.")
+
+
+def numbers_in_words(trainer: SentimentTrainer) -> str:
+    """One sentence about overfitting, from the curves on screen."""
+    h = trainer.history
+    if len(h) < 3:
+        return "Press **Play**: the curves start at chance level and fall as the network learns."
+    best = min(range(len(h)), key=lambda i: h[i]["val_loss"])
+    gap = h[-1]["train_accuracy"] - h[-1]["val_accuracy"]
+    if (best <= len(h) - 3 and h[-1]["val_loss"] > h[best]["val_loss"] * 1.005
+            and h[-1]["train_loss"] < h[best]["train_loss"]):
+        return (f"**Overfitting**: the validation loss was lowest at epoch {h[best]['epoch']:.2f} "
+                f"({h[best]['val_loss']:.3f}) and has risen to {h[-1]['val_loss']:.3f} while the training loss keeps "
+                f"falling; the training accuracy is {gap:.0%} above the validation accuracy. More dropout, L2, a "
+                "smaller network or early stopping help.")
+    return (f"The validation loss is still falling (best {h[best]['val_loss']:.3f}); training accuracy is "
+            f"{gap:+.0%} against validation.")
+
+
+def misclassified_rows(trainer: SentimentTrainer, limit: int = 30) -> list[dict]:
+    return [{"text": r["text"], "label": r["label"], "predicted": r["predicted"],
+             "confidence": round(r["confidence"], 3)} for r in trainer.misclassified(limit)]
+
+
+def explanation_sentence(e: dict, class_names: list[str], linear: bool) -> str:
+    """What the attribution numbers add up to."""
+    target = class_names[e["target"]]
+    total = float(np.nansum([s for s in e["scores"] if s is not None]))
+    if e["method"] == "gradient":
+        text = (f"Gradient × input: each word's part of z({target}) − mean of the other logits = **{e['score']:.3f}**. "
+                f"The parts add up to {total:.3f}; the empty text scores {e['empty_score']:.3f}")
+        if linear:
+            text += (f", and {total:.3f} + {e['empty_score']:.3f} = {total + e['empty_score']:.3f}: exact, because "
+                     "this classifier is linear in the word features.")
+        else:
+            text += (". With hidden layers or embeddings the parts are a first-order estimate and need not add up "
+                     "exactly.")
+        return text
+    return (f"Occlusion: how much z({target}) − mean of the other logits (**{e['score']:.3f}**) drops when that word is "
+            "removed from the text.")

@@ -1,0 +1,296 @@
+"""The Sequence models page's logic, free of Streamlit so it is unit-tested as plain Python:
+widget values -> CharLMConfig, and the run-state object the page keeps between reruns (the
+trainer, Play/Pause, samples refreshed as training goes, gradient-through-time curves)."""
+from __future__ import annotations
+
+import math
+import time
+import unicodedata
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine import ConfigError
+from engine.sequence.models import RECURRENT
+from engine.sequence.trainer import (HOT_FIELDS, HOT_MODEL_FIELDS, MAX_TEXT, MIN_TEXT, CharLMConfig, CharLMTrainer,
+                                     CharModelConfig, structural_changes)
+
+ARCHS = ["rnn", "lstm", "gru", "transformer"]
+ARCH_LABELS = {"rnn": "RNN (tanh)", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer"}
+CORPUS_LABELS = {"guides": "This app's guides", "readme": "This app's README", "tweets": "Tweets (sentiment corpus)",
+                 "text": "Paste your own text"}
+HIDDEN_SIZES = [16, 32, 48, 64, 96, 128, 192, 256]
+LEARNING_RATES = [0.0003, 0.001, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1, 0.3, 1.0]
+CONTEXTS = [8, 16, 24, 32, 48, 64, 96, 128]
+BATCH_SIZES = [8, 16, 32, 64, 128]
+CLIP_NORMS = [0.0, 0.25, 1.0, 5.0]
+TICK_SECONDS = 1.5           # the live view redraws every 1.5 s: most of each frame goes to training
+MIN_TRAIN_SECONDS = 0.2
+SAMPLE_REFRESH_STEPS = 25    # a model's sample is redrawn once it has trained this many more steps,
+SAMPLE_REFRESH_SECONDS = 4.0  # or after this long if it trained at all (slow machines see samples change too)
+GTT_REFRESH_SECONDS = 2.0
+PROBE_LIMIT = 120            # characters of a typed string shown in the hidden-state view
+DEFAULT_PROMPT = "The "
+DEFAULT_PROBE = 'Press "Play" and see (x + y) * 2 at https://example.com'
+EXAMPLE_TEXT = ("the cat sat on the mat. the dog sat on the log. the cat saw the dog. "
+                "the dog saw the cat. a cat and a dog sat on a mat and a log. ") * 3
+
+
+def default_widgets() -> dict:
+    base = CharLMConfig()
+    w = {"sq_models": list(ARCHS), "sq_corpus": "guides", "sq_text": EXAMPLE_TEXT, "sq_context": base.context,
+         "sq_batch": base.batch_size, "sq_clip": base.clip_grad_norm, "sq_prompt": DEFAULT_PROMPT,
+         "sq_temperature": 0.8, "sq_topk": 0, "sq_length": 160, "sq_probe": DEFAULT_PROBE}
+    for m in base.models:
+        w.update(model_widgets(m))
+    return w
+
+
+def model_widgets(m: CharModelConfig) -> dict:
+    """The widget values of one model's tab."""
+    a = m.arch
+    w = {f"sq_{a}_hidden": m.hidden, f"sq_{a}_layers": m.layers, f"sq_{a}_dropout": m.dropout,
+         f"sq_{a}_optimizer": m.optimizer, f"sq_{a}_lr": m.lr}
+    if a == "transformer":
+        w.update({"sq_transformer_heads": m.heads, "sq_transformer_positions": m.positions})
+    return w
+
+
+def config_from_widgets(state, seed: int) -> CharLMConfig:
+    """The config the widgets describe; raises ConfigError naming the field if impossible."""
+    models = []
+    for a in [a for a in ARCHS if a in state["sq_models"]]:  # always in the same order
+        extra = ({"heads": state["sq_transformer_heads"], "positions": state["sq_transformer_positions"]}
+                 if a == "transformer" else {})
+        models.append(CharModelConfig(a, hidden=int(state[f"sq_{a}_hidden"]), layers=int(state[f"sq_{a}_layers"]),
+                                      dropout=float(state[f"sq_{a}_dropout"]),
+                                      optimizer=state[f"sq_{a}_optimizer"], lr=float(state[f"sq_{a}_lr"]), **extra))
+    corpus = state["sq_corpus"]
+    return CharLMConfig.from_dict({
+        "corpus": corpus, "text": state["sq_text"] if corpus == "text" else "",
+        "context": int(state["sq_context"]), "batch_size": int(state["sq_batch"]),
+        "clip_grad_norm": float(state["sq_clip"]), "seed": int(seed), "models": [vars(m) for m in models]})
+
+
+def widgets_from_config(config: CharLMConfig) -> dict:
+    """The widget values that describe `config` (its models' settings; the others' tabs stay)."""
+    w = {"sq_models": [m.arch for m in config.models], "sq_corpus": config.corpus, "sq_context": config.context,
+         "sq_batch": config.batch_size, "sq_clip": config.clip_grad_norm}
+    if config.corpus == "text":
+        w["sq_text"] = config.text
+    for m in config.models:
+        w.update(model_widgets(m))
+    return w
+
+
+def hot_config(running: CharLMConfig, wanted: CharLMConfig) -> CharLMConfig:
+    """`running` with the hot settings of `wanted`: clipping, the step limit, and each model's
+    learning rate and label (matched by architecture, one model per architecture on this page)."""
+    d = running.to_dict()
+    w = wanted.to_dict()
+    d.update({k: w[k] for k in HOT_FIELDS})
+    by_arch = {m["arch"]: m for m in w["models"]}
+    for m in d["models"]:
+        if m["arch"] in by_arch:
+            m.update({k: by_arch[m["arch"]][k] for k in HOT_MODEL_FIELDS})
+    return CharLMConfig.from_dict(d)
+
+
+def describe_chars(chars: list[str], limit: int = 12) -> str:
+    """Characters named in words, safe for Markdown: 'U+05E9 HEBREW LETTER SHIN, …'."""
+    names = [f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed character')}" for c in chars[:limit]]
+    more = f" and {len(chars) - limit} more" if len(chars) > limit else ""
+    return ", ".join(names) + more
+
+
+def text_limits_message(text: str) -> str | None:
+    """Why a pasted text is refused, or None when its length is within the limits."""
+    n = len(text)
+    if n < MIN_TEXT:
+        return f"The pasted text has {n:,} characters; paste at least {MIN_TEXT:,}."
+    if n > MAX_TEXT:
+        return (f"The pasted text has {n:,} characters, more than the {MAX_TEXT:,} allowed. Paste a shorter part: "
+                "a few tens of thousands of characters is plenty for these small models.")
+    return None
+
+
+@dataclass
+class SequenceLab:
+    """What the page keeps between reruns."""
+    trainer: CharLMTrainer
+    playing: bool = False
+    message: str = ""
+    steps_per_second: float = 0.0
+    draw_seconds: float = 0.3
+    samples: dict[int, tuple[int, str]] = field(default_factory=dict)  # model -> (step drawn at, text)
+    _sample_time: float = 0.0
+    prompt_unknown: list[str] = field(default_factory=list)
+    sampling: tuple = (DEFAULT_PROMPT, 0.8, 0, 160)  # prompt, temperature, top-k, length
+    gtt: list[np.ndarray] = field(default_factory=list)
+    gtt_step: int = -1
+    _gtt_time: float = 0.0
+    _next_sample: int = 0
+    _reported: tuple = ()
+    _last: tuple[float, int] | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, config: CharLMConfig, device="cpu", sampling: tuple | None = None) -> "SequenceLab":
+        lab = cls(CharLMTrainer(config, device))
+        if sampling:
+            lab.sampling = sampling
+        lab.trainer.snapshot()
+        lab.refresh_all()
+        return lab
+
+    @property
+    def labels(self) -> list[str]:
+        return self.trainer.labels
+
+    @property
+    def archs(self) -> list[str]:
+        return [m.arch for m in self.trainer.config.models]
+
+    # ---- training ----
+    def training_budget(self) -> float:
+        """Seconds of training that fit in one frame next to the drawing."""
+        return max(MIN_TRAIN_SECONDS, 0.75 * TICK_SECONDS - self.draw_seconds)
+
+    def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
+        self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
+
+    def tick(self, budget_s: float | None = None) -> float:
+        """One frame: if playing, train a time-boxed chunk, then refresh one model's sample
+        (round robin) and the gradient curves now and then. Returns the seconds trained."""
+        if not self.playing:
+            self._last = None
+            return 0.0
+        start = time.perf_counter()
+        t = self.trainer
+        t.train_for(self.training_budget() if budget_s is None else budget_s)
+        trained = time.perf_counter() - start
+        now = time.perf_counter()
+        if self._last is not None and now > self._last[0]:
+            self.steps_per_second = (t.step_count - self._last[1]) / (now - self._last[0])
+        self._last = (now, t.step_count)
+        self._check_stopped()
+        self.refresh_one_sample()
+        if now - self._gtt_time > GTT_REFRESH_SECONDS:
+            self.refresh_gtt()
+        return trained
+
+    def _check_stopped(self) -> None:
+        t = self.trainer
+        bad = [label for label, d in zip(t.labels, t.model_diverged) if d]
+        if bad:
+            self.message = (f"{', '.join(bad)}: the loss became NaN or infinite, so that model stopped and keeps its "
+                            "last finite weights (the others go on when you press Play). Lower its learning rate "
+                            "or turn gradient clipping on.")
+            if self.playing and self._reported != tuple(bad):
+                self.playing = False  # pause so the message is read; Play goes on with the others
+            self._reported = tuple(bad)
+        if t.diverged:
+            self.playing = False
+        if t.finished:
+            self.playing = False
+            self.message = f"The step limit ({t.config.max_steps:,}) is reached."
+
+    def step(self, n: int = 1) -> None:
+        self.trainer.step(n)
+        self._check_stopped()
+        self.refresh_all()
+
+    def play(self) -> None:
+        self.playing = not self.trainer.diverged and not self.trainer.finished
+
+    def pause(self) -> None:
+        self.playing = False
+
+    @property
+    def has_trained(self) -> bool:
+        return self.trainer.step_count >= 1
+
+    def changes(self, config: CharLMConfig) -> list[str]:
+        """The settings that differ from the running models' and need new ones."""
+        return structural_changes(self.trainer.config, config)
+
+    def apply_hot(self, config: CharLMConfig) -> None:
+        """Only the hot settings of `config` reach the running models; their structure stays
+        (the page asks before a structural change replaces them)."""
+        try:
+            hot = hot_config(self.trainer.config, config)
+        except ConfigError:
+            return
+        if hot != self.trainer.config:
+            self.trainer.apply(hot)
+
+    def apply(self, config: CharLMConfig) -> bool:
+        """Hot changes (learning rates, clipping) keep the progress; False when the change needs new models."""
+        if self.trainer.apply(config):
+            return False
+        return True
+
+    # ---- views ----
+    def set_sampling(self, prompt: str, temperature: float, top_k: int, length: int) -> None:
+        new = (prompt, float(temperature), int(top_k), int(length))
+        if new != self.sampling:
+            self.sampling = new
+            self.refresh_samples()
+
+    def _sample(self, i: int) -> None:
+        prompt, temperature, top_k, length = self.sampling
+        text, unknown = self.trainer.sample(i, prompt, length, temperature, top_k)
+        self.samples[i] = (self.trainer.step_count, text)
+        self.prompt_unknown = unknown
+        self._sample_time = time.perf_counter()
+
+    def refresh_samples(self) -> None:
+        for i in range(len(self.trainer.models)):
+            self._sample(i)
+
+    def refresh_one_sample(self) -> None:
+        """Redraw the next model's sample (round robin) once it is SAMPLE_REFRESH_STEPS behind,
+        or behind at all and no sample was drawn for SAMPLE_REFRESH_SECONDS: one model per
+        frame, so a frame's cost stays bounded however many models train."""
+        n = len(self.trainer.models)
+        i = self._next_sample % n
+        behind = self.trainer.step_count - self.samples.get(i, (-10**9, ""))[0]
+        if behind >= SAMPLE_REFRESH_STEPS or (behind > 0 and
+                                              time.perf_counter() - self._sample_time >= SAMPLE_REFRESH_SECONDS):
+            self._sample(i)
+            self._next_sample += 1
+
+    def refresh_gtt(self) -> None:
+        self.gtt = [self.trainer.gradient_through_time(i) for i in range(len(self.trainer.models))]
+        self.gtt_step = self.trainer.step_count
+        self._gtt_time = time.perf_counter()
+
+    def refresh_all(self) -> None:
+        self.refresh_samples()
+        self.refresh_gtt()
+
+    # ---- numbers for the page ----
+    def recurrent_indices(self) -> list[int]:
+        return [i for i, a in enumerate(self.archs) if a in RECURRENT]
+
+    def transformer_indices(self) -> list[int]:
+        return [i for i, a in enumerate(self.archs) if a == "transformer"]
+
+    def forgetting_summary(self) -> list[str]:
+        """One sentence per model: how much of the gradient reaches the first character of the
+        window compared with the last one."""
+        out = []
+        for label, curve in zip(self.labels, self.gtt):
+            if len(curve) < 2 or not np.all(np.isfinite(curve)) or curve[-1] <= 0:
+                continue
+            ratio = float(curve[0] / curve[-1])
+            words = ("barely reaches it" if ratio < 1e-3 else "fades on the way" if ratio < 0.1
+                     else "reaches it in good health")
+            out.append(f"**{label}**: the character {len(curve) - 1} places back gets {_sci(ratio)} of the "
+                       f"gradient of the last one — the signal {words}.")
+        return out
+
+
+def _sci(x: float) -> str:
+    if not math.isfinite(x):
+        return "∞"
+    return f"{x:.2g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.0e}"
