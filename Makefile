@@ -2,12 +2,13 @@
 # make test : set up .venv, test tools and Debian's chromium (first time only), run the suite
 # make test-slow: the soak tests kept out of make test
 # make bench: run the benchmarks
+# make screenshots: renew docs/images/*.png from the real server in Chromium
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-slow bench install install-dev chromium clean
+.PHONY: run test test-slow bench screenshots install install-dev chromium clean
 # Test files run on this many processes (pytest-xdist); CI machines have two cores.
 TEST_WORKERS ?= 2
 
@@ -43,6 +44,10 @@ bench: install-dev chromium
 	if $(PY) -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then $(PY) -m bench --device cuda; fi
 	$(PY) -m bench.devices
 	$(PY) -m bench.browser
+
+# The README's and the guides' pictures, taken from the real server in Debian's chromium.
+screenshots: install-dev chromium
+	$(PY) docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache
