@@ -14,11 +14,28 @@ from app_pages.common.shell import prepare_engine, sidebar, warm_up_engine
 st.set_page_config(page_title="Neural Playground", page_icon="🧠", layout="wide")
 st.html(Path(__file__).with_name("assets").joinpath("style.css").read_text().join(["<style>", "</style>"]))
 
-navigation = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p.default)
-                            for p in registry.PAGES])
+
+def _page(info: registry.PageInfo) -> st.Page:
+    # Streamlit serves the default page at "/" only, whatever its url_path; its name in the page
+    # list ("/home") is a hidden page below that sends the browser there.
+    if info.default:
+        return st.Page(info.path, title=info.title, icon=info.icon, default=True)
+    return st.Page(info.path, title=info.title, icon=info.icon, url_path=info.url_path)
+
+
+pages = [_page(p) for p in registry.PAGES]
+home = next(page for page, info in zip(pages, registry.PAGES) if info.default)
+
+
+def go_home() -> None:
+    st.switch_page(home)
+
+
+aliases = [st.Page(go_home, title="Home", url_path=registry.HOME, visibility="hidden")]
+navigation = st.navigation(pages + aliases)
 # The Home page needs no PyTorch: it opens without importing it (seconds on a small machine),
 # and PyTorch is imported in the background for the page the user opens next.
-light = navigation.url_path in ("", "home")
+light = navigation.url_path in ("", registry.HOME)
 if not light:
     prepare_engine()
 sidebar()

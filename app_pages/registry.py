@@ -13,8 +13,9 @@ class PageInfo:
     default: bool = False
 
 
+HOME = "home"  # the default page is served at "/"; "/home" leads there too
 PAGES = [
-    PageInfo("app_pages/home/page.py", "Home", "🏠", "home", "What the app teaches and where to start.", default=True),
+    PageInfo("app_pages/home/page.py", "Home", "🏠", HOME, "What the app teaches and where to start.", default=True),
     PageInfo("app_pages/foundations/page.py", "Foundations", "🧮", "foundations",
              "One neuron, activations, losses, gradient descent on a surface, backprop step by step."),
     PageInfo("app_pages/playground/page.py", "Playground", "🧪", "playground",

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from browser_helpers import assert_no_error_dialog, assert_no_exception, goto_page
-from app_pages.registry import PAGES
+from app_pages.registry import HOME, PAGES
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -95,3 +95,10 @@ def test_deep_link_on_a_cold_server_goes_through_the_router(fresh_app_server, pa
     target = next(p for p in PAGES if not p.default)
     goto_page(page, fresh_app_server, target.url_path)
     _check_routed_page(page, fresh_app_server, target)
+
+
+def test_home_by_its_name_leads_to_home(app_server, page):
+    """/home, Home's address in the page list, is not a dead end: it leads to the default page."""
+    goto_page(page, app_server, HOME)
+    page.wait_for_url(re.compile(rf"{re.escape(app_server)}/?$"), timeout=SETTLED_TIMEOUT_MS)
+    _check_routed_page(page, app_server, next(p for p in PAGES if p.default))

@@ -125,3 +125,17 @@ def test_clicking_a_neuron_enlarges_what_it_computes(app_server, page):
     }""")
     assert outline == [[1, 0]]
     assert_no_exception(page)
+
+
+@pytest.mark.parametrize("address, expect_text", [
+    ("playground?task=classify2d&data.name=circle&train.batch_size=200&train.seed=0", None),
+    ("playground?data.n_samples=20000", None),
+    ("playground?model.hidden=512,512,512,512,512,512,512,512,512,512", "cannot be shown on this page"),
+    ("playground?train.seed=%C2%B2", "is not a whole number"),
+])
+def test_addresses_a_user_shares_open_without_an_exception(app_server, page, address, expect_text):
+    goto_page(page, app_server, address)
+    assert_no_exception(page)
+    if expect_text:
+        assert page.get_by_text(expect_text).first.is_visible()
+    assert metric(page, "Epoch") == "0"  # the live view is drawn

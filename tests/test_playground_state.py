@@ -3,6 +3,7 @@ import math
 import time
 
 import numpy as np
+import torch
 import pytest
 
 from app_pages.playground.state import (PRESETS, TICK_SECONDS, PlaygroundRun, config_from_widgets, parse_points_csv,
@@ -218,3 +219,24 @@ def test_frames_that_arrive_late_slow_the_live_view_down_and_it_recovers():
     run.pause()
     run.play()
     assert run.frame_interval() == TICK_SECONDS
+
+
+@pytest.mark.parametrize("error, says", [(RuntimeError("CUDA error: an illegal memory access"), "RuntimeError: CUDA"),
+                                         (MemoryError(), "ran out of memory")])
+def test_a_step_that_raises_pauses_with_one_line_and_keeps_the_last_weights(monkeypatch, error, says):
+    run = PlaygroundRun(Trainer(ExperimentConfig(), "cpu"))
+    run.play()
+    run.tick(budget_s=0.05)
+    weights = [p.detach().clone() for p in run.trainer.model.parameters()]
+    steps = run.trainer.step_count
+
+    def fail(*args, **kwargs):
+        raise error
+    monkeypatch.setattr(run.trainer, "train_for", fail)
+    monkeypatch.setattr(run.trainer, "run_epochs", fail)
+    snap = run.tick(budget_s=0.05)  # the frame still draws from a snapshot
+    assert not run.playing and says in run.message and "press Play" in run.message
+    assert snap.step == steps and all(torch.equal(a, b) for a, b in zip(weights, run.trainer.model.parameters()))
+    run.message = ""
+    run.step_epoch()  # the Step button reports the same way
+    assert says in run.message and not run.playing

@@ -4,6 +4,7 @@ Plotly boundary_figure serves the pages that draw a boundary once."""
 from __future__ import annotations
 
 import base64
+import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -174,7 +175,8 @@ def network_figure(input_labels: list[str], input_maps: np.ndarray, neuron_maps:
     fig = go.Figure()
 
     # Edges, grouped by sign and thickness so that a few traces draw them all.
-    wmax = max(float(np.abs(w).max()) for w in weights) or 1.0
+    # A weight that is not finite (a diverged run) is drawn as the thinnest line; the hover says nan.
+    wmax = max((float(np.abs(w[np.isfinite(w)]).max()) for w in weights if np.isfinite(w).any()), default=0.0) or 1.0
     groups: dict[tuple[bool, int], tuple[list, list]] = {}
     mid_x, mid_y, mid_text = [], [], []
     names = ["input"] + [f"hidden{i + 1}" for i in range(len(neuron_maps))] + ["output"]
@@ -182,7 +184,7 @@ def network_figure(input_labels: list[str], input_maps: np.ndarray, neuron_maps:
         for j in range(w.shape[0]):
             for i in range(w.shape[1]):
                 value = float(w[j, i])
-                key = (value >= 0, int(np.ceil(6 * abs(value) / wmax)))
+                key = (value >= 0, int(np.ceil(6 * min(abs(value), wmax) / wmax)) if math.isfinite(value) else 0)
                 xs, yy = groups.setdefault(key, ([], []))
                 xs += [c + size / 2, c + 1 - size / 2, None]
                 yy += [ys[c][i], ys[c + 1][j], None]
@@ -237,7 +239,8 @@ def neuron_figure(grid: np.ndarray, title: str, train_xy: np.ndarray, train_y: n
     """One neuron's output over the plane, enlarged, with the training points on it."""
     res = grid.shape[0]
     axis = np.linspace(-DOMAIN, DOMAIN, res)
-    scale = float(np.max(np.abs(grid))) or 1.0
+    scale = float(np.nanmax(np.abs(grid), initial=0.0)) if np.isfinite(grid).any() else 1.0
+    scale = scale if math.isfinite(scale) and scale > 0 else 1.0
     fig = go.Figure(go.Heatmap(x=axis, y=axis, z=grid, zmin=-scale, zmax=scale, colorscale=DIVERGING,
                                colorbar=dict(thickness=10, title=dict(text="activation")),
                                hovertemplate="x₁=%{x:.2f}<br>x₂=%{y:.2f}<br>activation %{z:.3f}<extra></extra>"))

@@ -4,9 +4,10 @@ import numpy as np
 import streamlit as st
 
 from app_pages.attention.state import (DEFAULT_SENTENCES, DEFAULT_TEXT, MEAN, TOY_DEFAULT, EncoderCache, SentenceCache,
-                                       default_from_token, head_view, md_escape, parse_sentences, toy_arrays)
+                                       default_from_token, head_view, parse_sentences, toy_arrays)
 from app_pages.common.guide import page_title
 from app_pages.common.shell import ensure_global_seed
+from app_pages.common.text import md_escape
 from engine.attention.self_attention import (TextError, all_heads_by_hand, cosine_matrix, entropy_bits, head_by_hand,
                                              learned_position_embeddings, similarity_by_distance, sinusoidal_encoding,
                                              toy_attention, weights_against_scale)

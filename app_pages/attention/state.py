@@ -65,12 +65,6 @@ def head_view(run: EncoderRun, layer: int, head, hide_special: bool) -> tuple[np
     return w, [run.tokens[i] for i in keep], keep
 
 
-def md_escape(text: str) -> str:
-    """User text made literal inside st.markdown: Markdown and LaTeX ($) marks escaped, so a
-    token such as '*' or '$' prints as itself. (HTML is never enabled on this page.)"""
-    return "".join("\\" + ch if ch in "\\`*_{}[]()<>#+-.!|~$:" else ch for ch in text)
-
-
 def default_from_token(tokens: list[str]) -> int:
     """The token the line view starts from: 'it' when the sentence has one (the classic
     coreference example), else the first word after [CLS]."""

@@ -1,11 +1,14 @@
 """The app's shell, shared by every page: the sidebar (device and global seed), the engine's
 device, and PyTorch's import (in the foreground for a lab, in the background after Home)."""
 import gc
+import re
 import sys
 import threading
 from functools import lru_cache
 
 import streamlit as st
+
+from app_pages.common.text import md_escape
 
 
 @lru_cache(maxsize=1)
@@ -50,11 +53,30 @@ def warm_up_engine() -> None:
             threading.Thread(target=work, name="engine-warm-up", daemon=True).start()
 
 
+MAX_SEED = 2**31 - 1
+
+
+def seed_from_address(text: str | None) -> int | None:
+    """The seed an address parameter holds: a whole number 0..2³¹-1 written in ASCII digits;
+    None for anything else ("²" passes str.isdigit but not int(), and a 5,000-digit number
+    exceeds Python's integer-string limit: neither may reach int())."""
+    if text is None or not re.fullmatch(r"[0-9]{1,10}", text.strip()):
+        return None
+    seed = int(text.strip())
+    return seed if seed <= MAX_SEED else None
+
+
 def ensure_global_seed() -> None:
-    """Start the session's seed from the address (train.seed) when a shared link carries one."""
+    """Start the session's seed from the address (train.seed) when a shared link carries one;
+    a seed it cannot use is named in a warning and 0 is used."""
     if "global_seed" not in st.session_state:
-        seed = st.query_params.get("train.seed", "0")
-        st.session_state.global_seed = int(seed) if seed.isdigit() and int(seed) < 2**31 else 0
+        text = st.query_params.get("train.seed")
+        seed = seed_from_address(text)
+        if seed is None and text is not None:
+            shown = md_escape(text if len(text) <= 20 else text[:20] + "…")
+            st.session_state.seed_warning = (f"The address's seed train.seed={shown} is not a whole number from 0 "
+                                             f"to {MAX_SEED:,}; the seed is 0.")
+        st.session_state.global_seed = seed or 0
 
 
 def sidebar() -> None:
@@ -65,5 +87,7 @@ def sidebar() -> None:
             st.caption(f"Device: **{describe_device(app_device())}**")
         else:
             st.caption("Device: chosen when PyTorch has loaded (CUDA, then Apple MPS, then CPU)")
-        st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="global_seed",
+        if "seed_warning" in st.session_state:
+            st.warning(st.session_state.pop("seed_warning"), icon="⚠️")
+        st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="global_seed",
                         help="Seeds the data, the initial weights, the batch order and dropout. Same seed, same run.")

@@ -10,9 +10,11 @@ from app_pages.common.guide import page_title
 from app_pages.common.live_canvas import curves_canvas, plane_canvas
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.shell import app_device, ensure_global_seed
-from app_pages.playground.state import (DATASETS, DATASET_LABELS, DEFAULT_PRESET, LEARNING_RATES, MAX_LAYERS,
-                                        MAX_NEURONS, PENALTY_RATES, PRESETS, SPEEDS, PlaygroundRun, config_from_widgets,
-                                        format_loss, parse_points_csv, preset_config, widgets_from_config)
+from app_pages.common.text import md_escape
+from app_pages.playground.state import (BATCH_SIZES, CLIP_NORMS, DATASETS, DATASET_LABELS, DEFAULT_PRESET,
+                                        LEARNING_RATES, MAX_LAYERS, MAX_NEURONS, PENALTY_RATES, POINT_COUNTS, PRESETS,
+                                        SPEEDS, PlaygroundRun, config_from_widgets, format_loss, options_with,
+                                        parse_points_csv, preset_config, widgets_for, widgets_from_config)
 from app_pages.playground.sweep import spread_section
 from engine import ConfigError, ExperimentConfig, Trainer
 from engine.core.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
@@ -28,9 +30,12 @@ LOSS_LABELS = {"bce": "BCE (sigmoid)", "ce": "CE (softmax)", "mse": "Squared err
 
 
 # ---------- state: first visit, presets, uploads ----------
-def load_config_into_widgets(config: ExperimentConfig) -> None:
-    """Show `config` in every widget. Only from callbacks or before the widgets are drawn."""
-    state.update(widgets_from_config(config))
+def load_config_into_widgets(config: ExperimentConfig) -> list[str]:
+    """Show `config` in every widget, and return a sentence for each setting the page cannot show
+    (with what it uses instead). Only from callbacks or before the widgets are drawn."""
+    values, notes = widgets_for(config)
+    state.update(values)
+    return notes
 
 
 ensure_global_seed()
@@ -46,7 +51,8 @@ if "pg_dataset" not in state:  # first visit, or back from another page (Streaml
         config, state.pg_url_warnings = ExperimentConfig.from_query(dict(st.query_params))
     else:
         config = preset_config(DEFAULT_PRESET, state.global_seed)
-    values = widgets_from_config(config)
+    values, notes = widgets_for(config)
+    state.pg_url_warnings = state.get("pg_url_warnings", []) + notes
     values.pop("global_seed")  # the sidebar has drawn that widget already (and read the URL's seed)
     state.update(values)
 
@@ -61,26 +67,39 @@ def on_config_upload() -> None:
     upload = state.pg_config_upload
     if upload is None:
         return
+    name = md_escape(upload.name)
     try:
-        load_config_into_widgets(ExperimentConfig.from_json(upload.getvalue().decode("utf-8", "replace")))
-        state.pg_replace_ok = True
-        state.pg_notice = ("success", f"Loaded the config from {upload.name}.")
+        notes = load_config_into_widgets(ExperimentConfig.from_json(upload.getvalue().decode("utf-8", "replace")))
     except ConfigError as e:
-        state.pg_notice = ("error", f"{upload.name} is not a valid config: {e}. Your current network is unchanged.")
+        state.pg_notice = ("error", f"{name} is not a valid config: {md_escape(e)}. Your current network is unchanged.")
+        return
+    state.pg_replace_ok = True
+    if notes:
+        state.pg_notice = ("warning", f"Loaded the config from {name}, with changes:\n\n" +
+                           "\n".join(f"- {md_escape(n)}" for n in notes))
+    else:
+        state.pg_notice = ("success", f"Loaded the config from {name}.")
 
 
 def on_checkpoint_upload() -> None:
     upload = state.pg_checkpoint_upload
     if upload is None:
         return
+    name = md_escape(upload.name)
     try:
         trainer = Trainer.from_checkpoint(upload.getvalue(), app_device())
     except (ValueError, ConfigError) as e:
-        state.pg_notice = ("error", f"Could not load {upload.name}: {e}. Your current network is unchanged.")
+        state.pg_notice = ("error", f"Could not load {name}: {md_escape(e)}. Your current network is unchanged.")
         return
-    load_config_into_widgets(trainer.config)
+    values, notes = widgets_for(trainer.config)
+    if notes:  # its weights belong to a network the page cannot show: loading it would mean dropping them
+        state.pg_notice = ("error", f"Could not load {name}: its network is not one this page can show "
+                                    f"({md_escape(' '.join(notes))}) Train it with `python -m engine train`. "
+                                    "Your current network is unchanged.")
+        return
+    state.update(values)
     state.pg_run = PlaygroundRun(trainer)
-    state.pg_notice = ("success", f"Loaded the checkpoint {upload.name} (step {trainer.step_count}).")
+    state.pg_notice = ("success", f"Loaded the checkpoint {name} (step {trainer.step_count}).")
 
 
 def on_points_upload() -> None:
@@ -132,8 +151,7 @@ def on_play_pause(play: bool) -> None:
 def on_step(step_drawn: int) -> None:
     run = state.get("pg_run")
     if run is not None and (run.playing or run.trainer.step_count == step_drawn):
-        run.pause()
-        run.trainer.run_epochs(1)
+        run.step_epoch()
 
 
 def on_clear_points() -> None:
@@ -161,11 +179,11 @@ st.caption("Pick data, shape a network, press **Play**, and watch it learn: ever
 if state.get("pg_url_warnings"):
     with st.container(border=True):
         for w in state.pg_url_warnings:
-            st.warning(w, icon="⚠️")
+            st.warning(md_escape(w), icon="⚠️")
         st.button("Dismiss", key="pg_dismiss_url", on_click=lambda: state.pop("pg_url_warnings", None))
 if "pg_notice" in state:
     kind, text = state.pop("pg_notice")
-    (st.success if kind == "success" else st.error)(text)
+    {"success": st.success, "warning": st.warning}.get(kind, st.error)(text)
 
 config_problem = st.empty()  # filled below if the widgets describe an impossible network
 run: PlaygroundRun | None = state.get("pg_run")
@@ -174,7 +192,7 @@ bar[3].selectbox("Speed", list(SPEEDS), index=2, key="pg_speed", label_visibilit
 bar[4].selectbox("Preset", ["Choose a preset…"] + list(PRESETS), key="pg_preset", on_change=on_preset,
                  label_visibility="collapsed")
 
-train_cols = st.columns([1.5, 1.1, 1.2, 1.1, 1.1, 1, 1, 1])
+train_cols = st.columns([1.5, 1.1, 1.2, 1.1, 1.1, 1, 1, 1, 1])
 classification = not (state.pg_dataset in ("plane", "multigauss") or
                       (state.pg_dataset == "custom" and state.pg_custom_task == "regress2d"))
 train_cols[0].selectbox("Loss", ["bce", "ce", "mse", "hinge"] if classification else ["mse"], key="pg_loss",
@@ -184,10 +202,13 @@ train_cols[2].select_slider("Learning rate", sorted(set(LEARNING_RATES + [state.
                             help="Applied to the running network at once")
 train_cols[3].select_slider("Momentum", sorted({0.0, 0.5, 0.9, 0.95, 0.99, state.pg_momentum}), key="pg_momentum",
                             help="For sgd and rmsprop; 0 gives 'momentum' and 'nesterov' their 0.9")
-train_cols[4].slider("Batch size", 1, 100, key="pg_batch")
+train_cols[4].select_slider("Batch size", options_with(BATCH_SIZES, state.pg_batch), key="pg_batch")
 train_cols[5].select_slider("L1 rate", sorted(set(PENALTY_RATES + [state.pg_l1])), key="pg_l1")
 train_cols[6].select_slider("L2 rate", sorted(set(PENALTY_RATES + [state.pg_l2])), key="pg_l2")
-train_cols[7].number_input("Stop at epoch", 0, 1_000_000, step=50, key="pg_max_epochs",
+train_cols[7].select_slider("Clip ‖∇‖", options_with(CLIP_NORMS, state.pg_clip), key="pg_clip",
+                            format_func=lambda v: f"{v:g}" if v else "off",
+                            help="Rescale the gradients so their total norm is at most this; applied at once")
+train_cols[8].number_input("Stop at epoch", 0, 1_000_000, step=50, key="pg_max_epochs",
                            help="Training pauses by itself at this epoch; 0: never")
 
 left, right = st.columns([1, 3.3], gap="medium")
@@ -208,7 +229,7 @@ with left:
         c2.button("Clear points", key="pg_clear", on_click=on_clear_points)
     else:
         st.slider("Noise (%)", 0, 50, key="pg_noise")
-        st.slider("Points", 50, 2000, step=10, key="pg_n_samples")
+        st.select_slider("Points", options_with(POINT_COUNTS, state.pg_n_samples), key="pg_n_samples")
     st.slider("Test data (%)", 0, 90, step=5, key="pg_test_pct")
     st.multiselect("Input features", FEATURES, key="pg_features", format_func=FEATURE_LABELS.get)
     st.button("🎲 Regenerate", key="pg_regen", on_click=on_regenerate, args=(state.global_seed,), help="New random data (the seed goes up by one)")
@@ -219,7 +240,7 @@ with right:
     net_cols[1].selectbox("Activation", list(ACTIVATIONS), key="pg_activation", disabled=state.pg_per_layer)
     net_cols[2].selectbox("Init", INITS, key="pg_init")
     net_cols[3].selectbox("Normalisation", NORMS, key="pg_norm")
-    net_cols[4].slider("Dropout", 0.0, 0.8, step=0.05, key="pg_dropout")
+    net_cols[4].slider("Dropout", 0.0, 0.9, step=0.05, key="pg_dropout")
     with net_cols[5]:
         st.toggle("Residual", key="pg_residual", help="Skip connection around each layer whose width matches its input")
         st.toggle("Per layer", key="pg_per_layer", help="A different activation for each layer")

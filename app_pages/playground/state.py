@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app_pages.common.failures import training_failure
 from app_pages.common.frame_interval import interval_is_stale, rounded_interval
 from engine import ConfigError, ExperimentConfig, Trainer
 from engine.mlp.config import CLASSIFY_SETS, FEATURES, MAX_CUSTOM_POINTS, REGRESS_SETS
@@ -21,6 +22,11 @@ DATASET_LABELS = {"circle": "Circle", "xor": "XOR", "gauss": "Two gaussians", "s
                   "custom": "Your own data"}
 LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 PENALTY_RATES = [0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+# Choices of the sliders whose range is the engine's whole domain; a config's own value is added
+# to them (options_with), so any config the engine accepts is shown as it is.
+POINT_COUNTS = [10, 20, 50, 100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 20000]
+BATCH_SIZES = [1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 50, 64, 100, 128, 200, 256, 500, 1000, 2048, 4096]
+CLIP_NORMS = [0.0, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0]
 SPEEDS = {"Slow motion (1 step per frame)": 1, "1 epoch per frame": -1, "Fast": 0}
 TICK_SECONDS = 0.2   # the live view asks for 5 frames a second
 MAX_TICK_SECONDS = 3.0  # on a server too busy for that (a class training at once), frames come less often, up to this
@@ -107,12 +113,43 @@ def widgets_from_config(config: ExperimentConfig) -> dict:
         "pg_residual": m.residual, "pg_norm": m.norm, "pg_dropout": m.dropout, "pg_init": m.init,
         "pg_loss": t.loss, "pg_optimizer": t.optimizer, "pg_lr": t.lr, "pg_momentum": t.momentum,
         "pg_batch": t.batch_size, "pg_l1": t.l1, "pg_l2": t.l2, "pg_max_epochs": t.max_epochs,
-        "global_seed": t.seed,
+        "pg_clip": t.clip_grad_norm, "global_seed": t.seed,
     }
+    # What the widgets cannot hold is brought into their range (widgets_for names each change).
+    state["pg_noise"] = min(max(state["pg_noise"], 0), 50)
+    state["pg_test_pct"] = min(max(state["pg_test_pct"], 0), 90)
+    state["pg_layers"] = min(len(m.hidden), MAX_LAYERS)
     for i in range(MAX_LAYERS):
         state[f"pg_width_{i}"] = min(m.hidden[i], MAX_NEURONS) if i < len(m.hidden) else 4
         state[f"pg_act_{i}"] = m.activations()[i] if i < len(m.hidden) else state["pg_activation"]
     return state
+
+
+def options_with(options: list, value) -> list:
+    """A slider's choices with the current value among them (sorted), so that a value a config
+    brings that is not one of the usual choices is still shown as it is."""
+    return sorted(set(options) | {value})
+
+
+def _shown(value) -> str:
+    if isinstance(value, list) and len(value) > 8:
+        return "[" + ", ".join(str(v) for v in value[:8]) + f", … ({len(value)} in all)]"
+    return str(value)
+
+
+def widgets_for(config: ExperimentConfig) -> tuple[dict, list[str]]:
+    """The widget values that show `config`, and one sentence for each setting this page cannot
+    show, with what it uses instead: the engine allows 100 hidden layers of 512, the page
+    draws every neuron of at most 8 layers of 16; noise and the test share are whole percents."""
+    values = widgets_from_config(config)
+    shown = config_from_widgets(values)
+    notes = []
+    for section in ("data", "model", "train"):
+        wanted, got = config.to_dict()[section], shown.to_dict()[section]
+        for name, value in wanted.items():
+            if got[name] != value:
+                notes.append(f"{section}.{name} = {_shown(value)} cannot be shown on this page; it uses {_shown(got[name])}.")
+    return values, notes
 
 
 def config_from_widgets(state) -> ExperimentConfig:
@@ -133,7 +170,8 @@ def config_from_widgets(state) -> ExperimentConfig:
         "train": {"loss": state["pg_loss"] if task == "classify2d" else "mse", "optimizer": state["pg_optimizer"],
                   "lr": float(state["pg_lr"]), "momentum": float(state["pg_momentum"]),
                   "batch_size": int(state["pg_batch"]), "l1": float(state["pg_l1"]), "l2": float(state["pg_l2"]),
-                  "seed": int(state["global_seed"]), "max_epochs": int(state["pg_max_epochs"])},
+                  "seed": int(state["global_seed"]), "max_epochs": int(state["pg_max_epochs"]),
+                  "clip_grad_norm": float(state.get("pg_clip", 0.0))},
     })
 
 
@@ -250,10 +288,16 @@ class PlaygroundRun:
             budget_s = self.training_budget(LIVE_RUNS.ticked(id(self), interval=self.interval))
         if self.playing:
             self.frame_started()
-            if speed_steps == -1:
-                snap = trainer.run_epochs(1, plane_resolution=plane_resolution)
-            else:
-                snap = trainer.train_for(budget_s, max_steps=speed_steps or 1_000_000, plane_resolution=plane_resolution)
+            try:
+                if speed_steps == -1:
+                    snap = trainer.run_epochs(1, plane_resolution=plane_resolution)
+                else:
+                    snap = trainer.train_for(budget_s, max_steps=speed_steps or 1_000_000,
+                                             plane_resolution=plane_resolution)
+            except Exception as e:  # noqa: BLE001 - whatever a step raises, the page stays up
+                self.pause()
+                self.message = training_failure(e)
+                return trainer.snapshot(plane_resolution=plane_resolution)
             now, epoch = time.perf_counter(), trainer.history[-1]["epoch_exact"]
             if self._last is not None and now > self._last[0]:
                 self.epochs_per_second = (epoch - self._last[1]) / (now - self._last[0])
@@ -270,6 +314,14 @@ class PlaygroundRun:
             self._last = None
             snap = trainer.snapshot(plane_resolution=plane_resolution)
         return snap
+
+    def step_epoch(self) -> None:
+        """The Step button: pause and train exactly one epoch (a step that raises is reported)."""
+        self.pause()
+        try:
+            self.trainer.run_epochs(1)
+        except Exception as e:  # noqa: BLE001 - whatever a step raises, the page stays up
+            self.message = training_failure(e)
 
     def play(self) -> None:
         self.playing = not (self.trainer.diverged or self.trainer.finished)

@@ -20,12 +20,26 @@ class ConfigError(ValueError):
         self.field = field_name
 
 
+MAX_CONFIG_CHARS = 5_000_000  # a config is a few kilobytes; 5,000 custom points about 100 KB
+
+
 def parse_config_json(text: str) -> Any:
-    """The JSON value of a config text; malformed JSON is a ConfigError on "config"."""
+    """The JSON value of a config text. Whatever is wrong with the text is a ConfigError on
+    "config" that says what: malformed JSON, brackets nested so deep that the parser gives up
+    (RecursionError), a number too long to read (Python refuses integers of over 4,300 digits)."""
+    if not isinstance(text, str):
+        raise ConfigError("config", f"must be JSON text, got {type(text).__name__}")
+    if len(text) > MAX_CONFIG_CHARS:
+        raise ConfigError("config", f"{len(text):,} characters is too long for a config (at most {MAX_CONFIG_CHARS:,})")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise ConfigError("config", "its brackets are nested too deeply to read; a config is at most a few "
+                                    "levels deep") from None
+    except ValueError as e:  # int('9' * 5000): "Exceeds the limit (4300 digits) for integer string conversion"
+        raise ConfigError("config", f"a number in it cannot be read ({str(e).split(';')[0]})") from None
 
 
 def _check(cond: bool, field_name: str, message: str) -> None:

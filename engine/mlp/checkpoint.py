@@ -24,6 +24,7 @@ engine/mlp/trainer.py imports this module, not the other way round.
 from __future__ import annotations
 
 import io
+import pickle
 
 import torch
 
@@ -73,7 +74,10 @@ def _first_line(e: Exception) -> str:
 def from_checkpoint(cls, data: bytes, device):
     try:
         blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
+    except pickle.UnpicklingError:  # PyTorch's own text here advises switching the protection off: never repeat it
+        raise ValueError("not a Neural Playground checkpoint: the file was refused as unsafe, because it holds code "
+                         "or objects other than tensors and plain data, and this app loads nothing else") from None
+    except Exception as e:  # noqa: BLE001 - any other unpickling failure means "not a checkpoint"
         raise ValueError(f"not a Neural Playground checkpoint ({type(e).__name__}: {_first_line(e)})") from None
     if not isinstance(blob, dict) or not {"config", "state_dict"} <= set(blob):
         raise ValueError("not a Neural Playground checkpoint: expected the keys 'config' and 'state_dict'")
@@ -82,6 +86,10 @@ def from_checkpoint(cls, data: bytes, device):
         trainer.model.load_state_dict(blob["state_dict"])
     except (RuntimeError, TypeError, AttributeError) as e:
         raise ValueError(f"checkpoint weights do not fit its config: {_first_line(e)}") from None
+    # A Trainer never saves weights that are not finite (a diverging step is undone), so such a
+    # file was made by hand or damaged: nothing could be drawn or trained from it.
+    if not all(torch.isfinite(v).all() for v in trainer.model.state_dict().values() if v.is_floating_point()):
+        raise ValueError("checkpoint weights are not all finite numbers (NaN or infinity)")
     try:
         trainer.step_count = _count(blob.get("step", 0), "step")
         trainer.epoch = _count(blob.get("epoch", 0), "epoch")
