@@ -252,7 +252,7 @@ def test_config_round_trips_and_errors_name_the_field():
 @pytest.mark.parametrize("data,message", [
     (b"", "empty"), (b"text,label\n" + b"x" * 6_000_000, "limit"), (b"\xff\xfe\x00bad", "UTF-8"),
     (b"words,score\nhello,1\n", "header must name"), (b"text,label\n" + b"\"unclosed,pos\n" * 30, "usable row"),
-    (b"text,label\n" + b"fine,pos\n" * 30, "at least 2 labels"),
+    (b"text,label\n" + b"fine,pos\n" * 30, r"one class \(pos\): a classifier needs at least two"),
     (b"text,label\nonly one field\n", "field"),
 ])
 def test_bad_uploads_get_a_clear_message(data, message):
@@ -263,7 +263,7 @@ def test_bad_uploads_get_a_clear_message(data, message):
 def test_an_uploaded_csv_trains():
     body = "label,text,extra\n" + "".join(f'{lab},"{t}",x\n' for t, lab in upload_rows()) + ",,\n"
     rows, notes = parse_labelled_csv(body.encode())
-    assert len(rows) == 30 and not notes
+    assert len(rows) == 30 and notes == ["other columns are ignored: extra."]
     config = SentimentConfig.from_dict({"data": {"source": "upload", "rows": rows, "val_fraction": 0.2,
                                                  "test_fraction": 0.2}, "model": {"vocab_size": 100},
                                         "train": {"epochs": 30, "batch_size": 8, "lr": 0.05}})

@@ -120,7 +120,7 @@ def test_an_uploaded_csv_is_used_and_a_bad_one_is_explained():
     trainer = at.session_state.sn_lab.trainer
     assert trainer.class_names == ["neg", "pos"] and len(trainer.data.y) == 30
     for bad, words in ((b"", "empty"), (b"words,score\nhi,1\n", "header must name"),
-                       (b"text,label\n" + b"x,y\n" * 40, "at least 2 labels")):
+                       (b"text,label\n" + b"x,y\n" * 40, "one class")):
         at.file_uploader(key="sn_upload").upload("bad.csv", bad, "text/csv").run()
         assert not at.exception and any(words in e.value for e in at.error), [e.value for e in at.error]
         assert at.session_state.sn_lab.trainer is trainer  # the last good file and its run are kept
@@ -196,3 +196,81 @@ def test_overfitting_is_named_only_when_the_curves_show_it():
     assert numbers_in_words(Run([1.1, 0.6, 0.55, 0.6, 0.64], [1.1, 0.6, 0.5, 0.4, 0.3])).startswith("**Overfitting**")
     assert "lowest at epoch 1.00" in numbers_in_words(Run([1.1, 0.6, 0.55, 0.6, 0.64], [1.1, 0.6, 0.5, 0.4, 0.3]))
     assert "still falling" in numbers_in_words(Run([1.1, 0.6, 0.55, 0.54, 0.53], [1.1, 0.6, 0.5, 0.4, 0.3]))
+
+
+# ---------- the address ----------
+def test_the_address_round_trips_the_defaults_and_a_custom_setup():
+    import re
+
+    from app_pages.sentiment.state import URL_PARAMS, default_widgets, widgets_from_query, widgets_to_query
+    names, keys = [p.name for p in URL_PARAMS], [p.key for p in URL_PARAMS]
+    assert len(set(names)) == len(names) and all(re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)?", n) and len(n) <= 24
+                                                 for n in names)
+    assert not {"embed", "embed_options"} & set(names)  # Streamlit's own parameters: a page cannot set them
+    assert set(keys) <= set(default_widgets())
+    defaults = default_widgets()
+    assert all(p.parse(p.format(defaults[p.key])) == defaults[p.key] for p in URL_PARAMS)
+    assert widgets_to_query(defaults, 0) == {"train.seed": "0"}  # a plain visit: a short address
+    values = {**defaults, "sn_source": "upload", "sn_classes": 2, "sn_min_conf": 0.85, "sn_dedup": False,
+              "sn_max_rows": 5000, "sn_val": 0.2, "sn_test": 0.05, "sn_rep": "transformer", "sn_vocab": 500,
+              "sn_embed": 16, "sn_max_tokens": 128, "sn_layers": 3, "sn_heads": 8, "sn_depth": 0, "sn_width": 512,
+              "sn_activation": "tanh", "sn_dropout": 0.7, "sn_loss": "hinge", "sn_optimizer": "rmsprop",
+              "sn_lr": 0.0001, "sn_batch": 8, "sn_epochs": 50, "sn_patience": 3, "sn_l2": 1e-5,
+              "sn_sentence": "  Not bad\nat all :)", "sn_method": "occlusion", "sn_target": "positive"}
+    query = widgets_to_query(values, 11)
+    assert query == {"data": "csv", "classes": "2", "min_conf": "0.85", "dedup": "false", "rows": "5000", "val": "0.2",
+                     "test": "0.05", "representation": "transformer", "vocab": "500", "embedding": "16",
+                     "tokens": "128", "layers": "3", "heads": "8", "depth": "0", "width": "512", "activation": "tanh",
+                     "dropout": "0.7", "loss": "hinge", "optimizer": "rmsprop", "lr": "0.0001", "batch": "8",
+                     "epochs": "50", "patience": "3", "l2": "1e-05", "text": "  Not bad\nat all :)",
+                     "method": "occlusion", "explain": "positive", "train.seed": "11"}
+    restored, problems = widgets_from_query(query)
+    assert not problems and {**defaults, **restored} == values
+    assert widgets_from_query({"rows": "all", "dropout": "0"}) == ({"sn_max_rows": 0, "sn_dropout": 0.0}, [])
+    # A long sentence, and a class of someone's CSV, are not in the address.
+    assert widgets_to_query({**defaults, "sn_sentence": "so good " * 70, "sn_target": "pos"}, 0) == {"train.seed": "0"}
+
+
+def test_bad_address_parameters_are_each_named_and_the_others_apply():
+    from app_pages.sentiment.state import widgets_from_query
+    values, problems = widgets_from_query({
+        "data": "upload", "classes": "2", "min_conf": "0.33", "dedup": "no", "rows": "3000", "representation": "bow",
+        "embedding": "100", "layers": "5", "depth": "2", "dropout": "0.9", "lr": "0.02", "epochs": "0", "l2": "0.001",
+        "text": "x" * 600, "method": "lime", "explain": "neutral", "heads.layer": "2"})
+    assert values == {"sn_classes": 2, "sn_rep": "bow", "sn_depth": 2, "sn_l2": 0.001}
+    assert problems == [
+        "data='upload' was ignored: not one of tweets, csv",
+        "min_conf='0.33' was ignored: a number from 0 to 1 in steps of 0.05",
+        "dedup='no' was ignored: not one of true, false",
+        "rows='3000' was ignored: not one of 1000, 2000, 5000, 10000, 20000, all",
+        "embedding='100' was ignored: not one of 16, 32, 64, 128",
+        "layers='5' was ignored: a whole number from 1 to 4",
+        "dropout='0.9' was ignored: a number from 0 to 0.8 in steps of 0.1",
+        "lr='0.02' was ignored: not one of 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1",
+        "epochs='0' was ignored: a whole number from 1 to 50",
+        f"text='{'x' * 200}…' was ignored: a text of at most 500 characters",
+        "method='lime' was ignored: not one of gradient, occlusion",
+        "explain='neutral' was ignored: with 2 classes there is no neutral class"]
+
+
+def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
+    from app_pages.common.text import md_escape
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.query_params.update({"classes": "2", "rows": "1000", "representation": "bow", "depth": "0", "lr": "0.01",
+                            "batch": "100", "text": "What a lovely crew", "explain": "positive", "train.seed": "5"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [w.value for w in at.warning] == [
+        "The address: " + md_escape("batch='100' was ignored: not one of 8, 16, 32, 64, 128, 256, 512") + "."]
+    assert at.radio(key="sn_classes").value == 2 and at.selectbox(key="sn_rep").value == "bow"
+    assert at.slider(key="sn_depth").value == 0 and at.text_area(key="sn_sentence").value == "What a lovely crew"
+    assert at.selectbox(key="sn_target").value == "positive"
+    config = at.session_state.sn_lab.trainer.config
+    assert (config.data.n_classes, config.data.max_rows, config.model.representation, config.model.hidden,
+            config.train.lr, config.train.batch_size, config.train.seed) == (2, 1000, "bow", [], 0.01, 64, 5)
+    assert at.query_params == {"classes": "2", "rows": "1000", "representation": "bow", "depth": "0", "lr": "0.01",
+                               "text": "What a lovely crew", "explain": "positive", "train.seed": "5"}
+    at.selectbox(key="sn_activation").set_value("gelu").run()
+    assert at.query_params["activation"] == "gelu" and not at.warning  # the warning is shown once
+    at.radio(key="sn_source").set_value("upload").run()
+    assert at.query_params["data"] == "csv" and any("CSV is not in the page's address" in c.value for c in at.caption)

@@ -1,6 +1,10 @@
 """Figures of the Sentiment lab: class balance per split, train/validation curves, the test
 confusion matrix and per-class precision/recall, class probabilities of a typed sentence,
-the words that pushed the decision (chart and highlighted text, escaped)."""
+the words that pushed the decision (chart and highlighted text, escaped).
+
+Class names and words come from the user (an uploaded CSV, a typed sentence). Plotly draws
+its labels from a subset of HTML (<b>, <a href>, <br>, <span style>) and TeX between $...$:
+every such text goes through plotly_text first, so it shows as written."""
 from __future__ import annotations
 
 import html
@@ -14,6 +18,13 @@ from .colors import BLUE, CLASS_COLORS, ORANGE
 NEUTRAL_GREY = "#9e9e9e"
 SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 TRAIN_COLOR, VAL_COLOR = BLUE, "#d62728"
+
+
+def plotly_text(text: str) -> str:
+    """`text` for a Plotly label (a category, a legend entry, an axis title, a hover): `&`,
+    `<`, `>` and `$` as entities, which Plotly turns back into the characters, so no tag, link
+    or formula is made of them."""
+    return html.escape(str(text), quote=False).replace("$", "&#36;")
 
 
 def class_colors(class_names: list[str]) -> list[str]:
@@ -37,10 +48,10 @@ def class_balance_figure(class_names: list[str], counts: dict[str, list[int]], h
     for i, (name, color) in enumerate(zip(class_names, class_colors(class_names))):
         values = [counts[s][i] for s in splits]
         totals = [max(1, sum(counts[s])) for s in splits]
-        fig.add_bar(y=[SPLIT_NAMES[s] for s in splits], x=values, name=name, orientation="h", marker_color=color,
-                    text=[f"{v / t:.0%}" for v, t in zip(values, totals)], textposition="inside", textangle=0,
-                    insidetextanchor="middle",
-                    hovertemplate=f"{name}, %{{y}}: %{{x:,}} rows<extra></extra>")
+        fig.add_bar(y=[SPLIT_NAMES[s] for s in splits], x=values, name=plotly_text(name), orientation="h",
+                    marker_color=color, text=[f"{v / t:.0%}" for v, t in zip(values, totals)], textposition="inside",
+                    textangle=0, insidetextanchor="middle",
+                    hovertemplate="%{fullData.name}, %{y}: %{x:,} rows<extra></extra>")
     # labels that do not fit inside a thin bar are hidden rather than squeezed
     fig.update_layout(barmode="stack", uniformtext=dict(minsize=10, mode="hide"), legend_traceorder="normal")
     fig.update_xaxes(title="rows")
@@ -82,8 +93,9 @@ def confusion_figure(confusion: list[list[int]], class_names: list[str], height:
         raise ValueError(f"confusion must be (classes, classes) = ({k}, {k}), got {cm.shape}")
     share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     text = [[f"{int(cm[i, j]):,}<br>{share[i, j]:.0%}" for j in range(k)] for i in range(k)]
+    names = [plotly_text(c) for c in class_names]
     fig = go.Figure(go.Heatmap(
-        z=share, x=class_names, y=class_names, zmin=0, zmax=1, colorscale="Blues", text=text,
+        z=share, x=names, y=names, zmin=0, zmax=1, colorscale="Blues", text=text,
         texttemplate="%{text}", textfont=dict(size=13), customdata=cm,
         hovertemplate="true %{y}, predicted %{x}: %{customdata:,} (%{z:.0%} of the row)<extra></extra>",
         colorbar=dict(title=dict(text="share of row", side="right"), thickness=12, tickformat=".0%")))
@@ -94,7 +106,7 @@ def confusion_figure(confusion: list[list[int]], class_names: list[str], height:
 
 def per_class_figure(report: dict, height: int = 300) -> go.Figure:
     """Precision, recall and F1 of each class as grouped bars."""
-    classes = report["classes"]
+    classes = [plotly_text(c) for c in report["classes"]]
     fig = go.Figure()
     for key, color in (("precision", "#4c78a8"), ("recall", "#f58518"), ("f1", "#54a24b")):
         fig.add_bar(x=classes, y=report[key], name=key if key != "f1" else "F1", marker_color=color,
@@ -106,7 +118,8 @@ def per_class_figure(report: dict, height: int = 300) -> go.Figure:
 
 
 def probabilities_figure(probabilities: list[float], class_names: list[str], height: int = 180) -> go.Figure:
-    fig = go.Figure(go.Bar(x=probabilities, y=class_names, orientation="h", marker_color=class_colors(class_names),
+    fig = go.Figure(go.Bar(x=probabilities, y=[plotly_text(c) for c in class_names], orientation="h",
+                           marker_color=class_colors(class_names),
                            text=[f"{p:.1%}" for p in probabilities], textposition="auto",
                            hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
     fig.update_xaxes(title="probability", range=[0, 1], tickformat=".0%")
@@ -119,12 +132,13 @@ def attribution_figure(tokens: list[str], scores: list[float | None], target_nam
     """The words with the largest contributions, for (blue) or against (orange) the class."""
     pairs = [(t, s) for t, s in zip(tokens, scores) if s is not None and math.isfinite(s)]
     pairs = sorted(pairs, key=lambda p: -abs(p[1]))[:top][::-1]
-    labels = [f"{t} " + "\u200b" * i for i, (t, _) in enumerate(pairs)]  # repeated words stay separate bars
+    # a zero-width space per position keeps repeated words apart as bars
+    labels = [f"{plotly_text(t)} " + "\u200b" * i for i, (t, _) in enumerate(pairs)]
     values = [s for _, s in pairs]
     fig = go.Figure(go.Bar(x=values, y=labels, orientation="h",
                            marker_color=[BLUE if v >= 0 else ORANGE for v in values],
                            hovertemplate="%{y}: %{x:+.3f}<extra></extra>"))
-    fig.update_xaxes(title=f"contribution to “{target_name}” (logit difference)", zeroline=True,
+    fig.update_xaxes(title=f"contribution to “{plotly_text(target_name)}” (logit difference)", zeroline=True,
                      zerolinecolor="#888888")
     fig.update_yaxes(type="category")
     return _layout(fig, height or max(160, 28 * len(pairs) + 80))

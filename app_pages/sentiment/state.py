@@ -1,6 +1,7 @@
 """The Sentiment lab's logic, free of Streamlit so it is unit-tested as plain Python: widget
 values -> config, the run kept between reruns (Play/Pause/Step, a time-boxed tick), the
-uploaded CSV, and the tables the page shows (how a text becomes numbers, mistakes)."""
+uploaded CSV, the tables the page shows (how a text becomes numbers, mistakes), and the page's
+address."""
 from __future__ import annotations
 
 import time
@@ -8,8 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app_pages.common import address
+from app_pages.common.address import Param, flag, number, one_of, whole_number
+from app_pages.common.failures import train_guarded
+from app_pages.common.text import md_escape
 from engine import ConfigError
-from engine.sentiment.data import MINILM_MAX_ROWS, parse_labelled_csv, tokenize
+from engine.core.registries import ACTIVATIONS, OPTIMIZERS
+from engine.sentiment.data import MAX_TEXT_CHARS, MINILM_MAX_ROWS, TWEET_CLASSES_3, parse_labelled_csv, tokenize
 from engine.sentiment.trainer import HOT_FIELDS, SentimentConfig, SentimentTrainer, structural_changes
 
 TICK_SECONDS = 0.5           # the live view redraws twice a second
@@ -30,8 +36,20 @@ WIDTHS = [8, 16, 32, 64, 128, 256, 512]
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 BATCH_SIZES = [8, 16, 32, 64, 128, 256, 512]
 SHARES = [0.05, 0.1, 0.15, 0.2, 0.3]
+L2_RATES = [0.0, 1e-5, 1e-4, 1e-3, 1e-2]
+MAX_LAYERS, MAX_DEPTH, MAX_EPOCHS, MAX_PATIENCE = 4, 4, 50, 10
+MAX_DROPOUT, DROPOUT_STEP, CONFIDENCE_STEP = 0.8, 0.1, 0.05
+METHODS = {"gradient": "gradient × input", "occlusion": "occlusion"}
+PREDICTED = "predicted"      # the class explained: the one the network predicts
 LOSS_NAMES = {"ce": "cross-entropy", "mse": "squared error (probabilities)", "hinge": "hinge (multi-class margin)"}
 EXAMPLE_SENTENCE = "The flight was late again, but the crew were wonderful!"
+
+
+def long_text_note(text: str) -> str:
+    """One line for the sentence box when the text is longer than the model reads; "" otherwise."""
+    if len(text) <= MAX_TEXT_CHARS:
+        return ""
+    return f"Your text has {len(text):,} characters; only the first {MAX_TEXT_CHARS:,} are read."
 
 
 def default_widgets() -> dict:
@@ -41,7 +59,8 @@ def default_widgets() -> dict:
             "sn_val": 0.1, "sn_test": 0.1, "sn_rep": "tfidf", "sn_vocab": 3000, "sn_embed": 64, "sn_max_tokens": 40,
             "sn_layers": 1, "sn_heads": 2, "sn_depth": 1, "sn_width": 64, "sn_activation": "relu", "sn_dropout": 0.2,
             "sn_loss": "ce", "sn_optimizer": "adam", "sn_lr": 0.003, "sn_batch": 64, "sn_epochs": 4,
-            "sn_patience": 0, "sn_l2": 0.0, "sn_sentence": EXAMPLE_SENTENCE, "sn_method": "gradient"}
+            "sn_patience": 0, "sn_l2": 0.0, "sn_sentence": EXAMPLE_SENTENCE, "sn_method": "gradient",
+            "sn_target": PREDICTED}
 
 
 def config_from_widgets(state, seed: int, upload_rows: list | None = None) -> SentimentConfig:
@@ -90,12 +109,74 @@ def hot_config(running: SentimentConfig, wanted: SentimentConfig) -> SentimentCo
 
 def read_upload(data: bytes) -> tuple[list[list[str]] | None, str, list[str]]:
     """(rows, error, notes) of an uploaded CSV: rows is None and error says what to fix when
-    the file cannot be used."""
+    the file cannot be used. The error and the notes are plain text that can quote the file:
+    show them through md_escape."""
     try:
         rows, notes = parse_labelled_csv(data)
     except ValueError as e:
         return None, f"This file cannot be used: {e}", []
-    return rows, "", notes
+    return rows, "", [n[0].upper() + n[1:] for n in notes]
+
+
+# ---------------- the address ----------------
+# The page's address holds its setup under short names (see app_pages/common/address.py): only what
+# differs from the defaults, and the seed. An uploaded CSV cannot be in it (data=csv opens the upload
+# box, with the other settings), and a typed sentence goes in only while it is short: the page says
+# when either is left out.
+MAX_ADDRESS_TEXT = 500
+SOURCES = {"tweets": "tweets", "csv": "upload"}   # address word -> the Texts radio's value
+ROW_WORDS = {"all" if n == 0 else str(n): n for n in ROW_LIMITS}
+
+
+def _short_text(text: str) -> str:
+    if len(text) > MAX_ADDRESS_TEXT:
+        raise ValueError(f"a text of at most {MAX_ADDRESS_TEXT} characters")
+    return text
+
+
+URL_PARAMS = [
+    one_of("data", "sn_source", SOURCES), one_of("classes", "sn_classes", [3, 2], int),
+    number("min_conf", "sn_min_conf", 0.0, 1.0, CONFIDENCE_STEP), flag("dedup", "sn_dedup"),
+    one_of("rows", "sn_max_rows", ROW_WORDS), one_of("val", "sn_val", SHARES, float),
+    one_of("test", "sn_test", SHARES, float), one_of("representation", "sn_rep", list(REPRESENTATIONS)),
+    one_of("vocab", "sn_vocab", VOCAB_SIZES, int), one_of("embedding", "sn_embed", EMBED_DIMS, int),
+    one_of("tokens", "sn_max_tokens", MAX_TOKENS, int), whole_number("layers", "sn_layers", 1, MAX_LAYERS),
+    one_of("heads", "sn_heads", HEADS, int), whole_number("depth", "sn_depth", 0, MAX_DEPTH),
+    one_of("width", "sn_width", WIDTHS, int), one_of("activation", "sn_activation", list(ACTIVATIONS)),
+    number("dropout", "sn_dropout", 0.0, MAX_DROPOUT, DROPOUT_STEP), one_of("loss", "sn_loss", list(LOSS_NAMES)),
+    one_of("optimizer", "sn_optimizer", list(OPTIMIZERS)), one_of("lr", "sn_lr", LEARNING_RATES, float),
+    one_of("batch", "sn_batch", BATCH_SIZES, int), whole_number("epochs", "sn_epochs", 1, MAX_EPOCHS),
+    whole_number("patience", "sn_patience", 0, MAX_PATIENCE), one_of("l2", "sn_l2", L2_RATES, float),
+    Param("text", "sn_sentence", _short_text, str, strip=False), one_of("method", "sn_method", list(METHODS)),
+    one_of("explain", "sn_target", [PREDICTED, *TWEET_CLASSES_3])]
+
+
+def sentence_in_address(values) -> bool:
+    """Whether the address holds the typed sentence: only a short one."""
+    return len(values.get("sn_sentence") or "") <= MAX_ADDRESS_TEXT
+
+
+def widgets_to_query(values, seed: int) -> dict[str, str]:
+    """The address parameters for these widget values (those that differ from the defaults) and the
+    seed. A class of your CSV to explain is left out: the address holds no CSV."""
+    defaults = default_widgets()
+    current = {p.key: values[p.key] for p in URL_PARAMS if p.key in values}
+    if not sentence_in_address(current):
+        current["sn_sentence"] = defaults["sn_sentence"]  # left out: the page says so
+    if current.get("sn_target", PREDICTED) not in (PREDICTED, *TWEET_CLASSES_3):
+        current["sn_target"] = PREDICTED
+    return address.widgets_to_query(URL_PARAMS, current, defaults, seed)
+
+
+def widgets_from_query(query) -> tuple[dict, list[str]]:
+    """Widget values from the address, and a sentence for each parameter that could not be used, a
+    class to explain that two classes do not have included."""
+    values, problems = address.widgets_from_query(URL_PARAMS, query)
+    classes = values.get("sn_classes", default_widgets()["sn_classes"])
+    if classes == 2 and values.get("sn_target") == "neutral":
+        values.pop("sn_target")
+        problems.append(f"explain={query['explain']!r} was ignored: with 2 classes there is no neutral class")
+    return values, problems
 
 
 @dataclass
@@ -116,7 +197,8 @@ class SentimentLab:
             return
         t = self.trainer
         before, start = t.step_count, time.perf_counter()
-        t.train_for(budget_s)
+        if not train_guarded(self, lambda: t.train_for(budget_s)):
+            return
         elapsed = time.perf_counter() - start
         if elapsed > 0 and t.step_count > before:
             self.texts_per_second = (t.step_count - before) * t.config.train.batch_size / elapsed
@@ -156,8 +238,8 @@ class SentimentLab:
         r = t.step_count % spe
         marks = sorted(t._check_marks)
         nxt = next((m for m in marks if m > r), spe + marks[0])
-        t.step(nxt - r)
-        self._check_stop()
+        if train_guarded(self, lambda: t.step(nxt - r)):
+            self._check_stop()
 
     @property
     def has_trained(self) -> bool:
@@ -243,8 +325,8 @@ def misclassified_rows(trainer: SentimentTrainer, limit: int = 30) -> list[dict]
 
 
 def explanation_sentence(e: dict, class_names: list[str], linear: bool) -> str:
-    """What the attribution numbers add up to."""
-    target = class_names[e["target"]]
+    """What the attribution numbers add up to (Markdown; the class name escaped)."""
+    target = md_escape(class_names[e["target"]])
     total = float(np.nansum([s for s in e["scores"] if s is not None]))
     if e["method"] == "gradient":
         text = (f"Gradient × input: each word's part of z({target}) − mean of the other logits = **{e['score']:.3f}**. "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import io
 import math
+import pickle
 import time
 from dataclasses import asdict, dataclass
 
@@ -384,6 +385,10 @@ class GANTrainer:
             trainer.step_count, trainer.d_updates, trainer.g_updates = ck["counters"]
             trainer.diverged, trainer.history = bool(ck["diverged"]), list(ck["history"])
             trainer._ema = list(ck["losses"])
+        except pickle.UnpicklingError:  # PyTorch's own text here advises switching the protection off: never repeat it
+            raise ValueError("not a GAN checkpoint of this app: the file was refused as unsafe, because it holds code "
+                             "or objects other than tensors and plain data, and this app loads nothing else") from None
         except Exception as e:  # torch.load raises many kinds on a file that is not a checkpoint
-            raise ValueError(f"not a GAN checkpoint of this app ({str(e).splitlines()[0][:120]})") from None
+            first_line = (str(e).splitlines() or [type(e).__name__])[0]  # an empty file's EOFError has no text
+            raise ValueError(f"not a GAN checkpoint of this app ({first_line[:120]})") from None
         return trainer

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ MAX_UPLOAD_ROWS = 50_000
 MAX_UPLOAD_CLASSES = 10
 MIN_UPLOAD_ROWS = 20
 MAX_TEXT_CHARS = 2_000               # longer texts (rows or typed sentences) are cut here
+MAX_LABEL_CHARS = 40                 # a label is a class name; longer ones are cut
 MINILM_MAX_ROWS = 1_500              # MiniLM vectors are computed for at most this many texts per setting (CPU time)
 
 # A token: a web address, an @mention or #hashtag, a word (with inner apostrophes), or any
@@ -96,49 +98,107 @@ def tweet_rows(n_classes: int, min_confidence: float) -> tuple[list[str], list[s
 
 def parse_labelled_csv(data: bytes) -> tuple[list[list[str]], list[str]]:
     """An uploaded CSV with a header naming a `text` column and a `label` column (or
-    `sentiment`), any order, other columns ignored. Returns ([[text, label], ...], notes)
-    or raises ValueError with a message that says what to fix."""
+    `sentiment`), any order, other columns ignored. Returns ([[text, label], ...], notes):
+    the notes say in words what was read in a way the user might not expect (which column
+    holds the labels, labels that are numbers, texts cut, rows skipped). Raises ValueError
+    with one line that says what to fix. Messages and notes are plain text that may quote
+    the file (its header, its labels): a page shows them as text, never as Markdown."""
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ValueError(f"the file is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB "
+        raise ValueError(f"the file is {len(data) / 1e6:.2f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB "
                          f"(about {MAX_UPLOAD_ROWS:,} short texts). Upload a sample of it.")
     if not data.strip():
-        raise ValueError("the file is empty. Upload a CSV with a header line `text,label` and one row per text.")
+        raise ValueError('the file is empty. Upload a CSV with a header line "text,label" and one row per text.')
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ValueError(f"the file is not UTF-8 text (byte {e.start} cannot be read). Save it as CSV UTF-8.") from None
     if "\x00" in text:
         raise ValueError("the file contains NUL bytes: it looks binary, not a CSV. Save it as CSV UTF-8.")
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        reader = csv.reader(io.StringIO(text, newline=""))
         header = next(reader, None)
         if header is None:
-            raise ValueError("the file has no header line; the first line must be `text,label`.")
+            raise ValueError('the file has no header line; the first line must be "text,label".')
         names = [h.strip().lower() for h in header]
         if "text" not in names or not ({"label", "sentiment"} & set(names)):
-            raise ValueError(f"the header must name a `text` column and a `label` column, found: "
-                             f"{', '.join(repr(h) for h in header[:8]) or 'nothing'}.")
+            raise ValueError(f'the header must name a "text" column and a "label" column, found: '
+                             f"{', '.join(repr(h[:40]) for h in header[:8]) or 'nothing'}.")
         ti = names.index("text")
         li = names.index("label") if "label" in names else names.index("sentiment")
-        rows, skipped = [], 0
-        for line_no, rec in enumerate(reader, start=2):
+        rows, skipped, texts_cut, labels_cut = [], 0, 0, 0
+        for rec in reader:
             if len(rows) >= MAX_UPLOAD_ROWS:
                 raise ValueError(f"the file has more than {MAX_UPLOAD_ROWS:,} rows; upload a sample of it.")
             if not rec or not any(c.strip() for c in rec):
                 continue
             if len(rec) <= max(ti, li):
-                raise ValueError(f"line {line_no} has {len(rec)} field(s) but the header has {len(header)}: "
+                raise ValueError(f"line {reader.line_num} has {len(rec)} field(s) but the header has {len(header)}: "
                                  "quote texts that contain commas (\"like, this\").")
             t, lab = rec[ti].strip(), rec[li].strip()
             if not t or not lab:
                 skipped += 1
                 continue
-            rows.append([t[:MAX_TEXT_CHARS], lab[:40]])
+            texts_cut += len(t) > MAX_TEXT_CHARS
+            labels_cut += len(lab) > MAX_LABEL_CHARS
+            rows.append([t[:MAX_TEXT_CHARS], lab[:MAX_LABEL_CHARS]])
     except csv.Error as e:
-        raise ValueError(f"the file is not valid CSV ({e}).") from None
-    notes = [f"{skipped:,} row(s) with an empty text or label were skipped."] if skipped else []
+        if "field limit" in str(e):  # Python's csv module stops at fields of 131,072 characters
+            raise ValueError(f"line {reader.line_num} holds a field longer than {csv.field_size_limit():,} "
+                             f"characters; only the first {MAX_TEXT_CHARS:,} characters of a text are read, so "
+                             "shorten it (or check its quotes).") from None
+        raise ValueError(f"the file is not valid CSV at line {reader.line_num} ({e}).") from None
+    if len(rows) < MIN_UPLOAD_ROWS and skipped:
+        raise ValueError(f"the file has {len(rows)} usable row(s) ({skipped:,} more have an empty text or label); at "
+                         f"least {MIN_UPLOAD_ROWS} are needed.")
     check_labelled_rows(rows)
-    return rows, notes
+    notes = [f'the column "{header[li].strip()}" is read as the labels.'] if names[li] != "label" else []
+    others = [h.strip()[:40] for i, h in enumerate(header) if i not in (ti, li) and h.strip()]
+    if others:
+        notes.append(f"other columns are ignored: {', '.join(others[:5])}{' and more' if len(others) > 5 else ''}.")
+    if skipped:
+        notes.append(f"{skipped:,} row(s) with an empty text or label were skipped.")
+    if texts_cut:
+        notes.append(f"{texts_cut:,} text(s) longer than {MAX_TEXT_CHARS:,} characters are cut to their first "
+                     f"{MAX_TEXT_CHARS:,}.")
+    if labels_cut:
+        notes.append(f"{labels_cut:,} label(s) longer than {MAX_LABEL_CHARS} characters are cut to their first "
+                     f"{MAX_LABEL_CHARS}; labels that then read the same are one class.")
+    return rows, notes + label_notes([r[1] for r in rows])
+
+
+def label_order(labels) -> list[str]:
+    """The class names of these labels in the order the page lists them: by value when every
+    label is a number ("2" before "10"), else alphabetically."""
+    names = set(labels)
+    if all(_number(s) is not None for s in names):
+        return sorted(names, key=lambda s: (_number(s), s))
+    return sorted(names)
+
+
+def label_notes(labels: list[str]) -> list[str]:
+    """What the page should say about how the labels are read, when it may surprise: numbers
+    are class names, not amounts; spellings that differ only in case are different classes."""
+    names = label_order(labels)
+    notes = []
+    if all(_number(s) is not None for s in names):
+        notes.append(f"the labels are numbers ({', '.join(names)}): each value is read as the name of a class, not as "
+                     "an amount to predict.")
+    spellings: dict[str, list[str]] = {}
+    for s in names:
+        spellings.setdefault(s.casefold(), []).append(s)
+    same = [v for v in spellings.values() if len(v) > 1]
+    if same:
+        notes.append(f"the labels {' and '.join(same[0])} differ only in case and are read as different classes; "
+                     "write each class one way if they are one.")
+    return notes
+
+
+def _number(s: str) -> float | None:
+    try:
+        value = float(s)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def check_labelled_rows(rows: list[list[str]]) -> None:
@@ -147,8 +207,11 @@ def check_labelled_rows(rows: list[list[str]]) -> None:
         raise ValueError(f"the file has {len(rows)} usable row(s); at least {MIN_UPLOAD_ROWS} are needed.")
     counts = Counter(r[1] for r in rows)
     if len(counts) < 2:
-        raise ValueError(f"every row has the label {next(iter(counts))!r}; a classifier needs at least 2 labels.")
+        raise ValueError(f"the label column has one class ({next(iter(counts))}): a classifier needs at least two.")
     if len(counts) > MAX_UPLOAD_CLASSES:
+        if all(_number(s) is not None for s in counts):  # a score or a rating: regression, which this lab does not do
+            raise ValueError(f"the label column holds {len(counts)} different numbers: this lab sorts texts into 2 to "
+                             f"{MAX_UPLOAD_CLASSES} classes and does not predict amounts; give each row a class.")
         raise ValueError(f"the file has {len(counts)} different labels; at most {MAX_UPLOAD_CLASSES} are allowed "
                          "(is the label column really the class?).")
     small = [lab for lab, c in counts.items() if c < 3]
@@ -309,7 +372,7 @@ def prepare_text(data, model, seed: int, minilm_features=None) -> PreparedText:
         class_names = list(TWEET_CLASSES_3 if data.n_classes == 3 else TWEET_CLASSES_2)
     else:
         texts, labels = [r[0][:MAX_TEXT_CHARS] for r in data.rows], [r[1] for r in data.rows]
-        class_names = sorted(set(labels))
+        class_names = label_order(labels)
     if data.dedup:
         texts, labels, dropped = deduplicate(texts, labels)
         notes.append(f"{dropped:,} duplicate(s) and retweets removed.")
