@@ -127,3 +127,77 @@ def test_the_transfer_tab_waits_for_the_button(at):
     show(at, 5)
     assert at.button(key="br_tr_go") and any("Compute the curve" in i.value for i in at.info)
     assert not at.get("plotly_chart")  # the encoder is loaded only on request
+
+
+# ---------- the address ----------
+def test_the_address_round_trips_the_defaults_and_a_custom_setup():
+    import re
+
+    from app_pages.bridges.state import URL_PARAMS, default_widgets, widgets_from_query, widgets_to_query
+    names, keys = [p.name for p in URL_PARAMS], [p.key for p in URL_PARAMS]
+    assert len(set(names)) == len(names) and all(re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)?", n) and len(n) <= 24
+                                                 for n in names)
+    assert not {"embed", "embed_options"} & set(names)  # Streamlit's own parameters: a page cannot set them
+    assert set(keys) <= set(default_widgets()) and set(default_widgets()) - set(keys) == {"br_tree_hidden"}  # no widget
+    defaults = default_widgets()
+    assert all(p.parse(p.format(defaults[p.key])) == defaults[p.key] for p in URL_PARAMS)
+    assert widgets_to_query(defaults, 0) == {"train.seed": "0"}  # a plain visit: a short address
+    values = {**defaults, "br_tab": TAB_NAMES[2], "br_lr_data": "xor", "br_lr_noise": 0.05, "br_lr_C": 0.001,
+              "br_lr_steps": 1990, "br_svm_data": "moons", "br_svm_C": 1000.0, "br_svm_steps": 100,
+              "br_rbf_data": "blobs", "br_rbf_noise": 0.5, "br_rbf_gamma": 5.0, "br_rbf_centres": 40,
+              "br_rbf_steps": 50, "br_tree_data": "gauss", "br_tree_criterion": "entropy", "br_tree_depth": 1,
+              "br_tree_loss": "ce", "br_tree_steps": 4000, "br_som_data": "digits", "br_som_rows": 20,
+              "br_som_cols": 2, "br_som_steps": 32000, "br_som_lr": 0.05, "br_som_radius": 8.0,
+              "br_som_speed": "as fast as possible", "br_tr_n": 2400}
+    query = widgets_to_query(values, 3)
+    assert query == {"tab": "rbf", "logistic.data": "xor", "logistic.noise": "0.05", "logistic.c": "0.001",
+                     "logistic.steps": "1990", "svm.data": "moons", "svm.c": "1000", "svm.steps": "100",
+                     "rbf.data": "blobs", "rbf.noise": "0.5", "rbf.gamma": "5", "rbf.units": "40", "rbf.steps": "50",
+                     "tree.data": "gauss", "tree.criterion": "entropy", "tree.depth": "1", "tree.loss": "ce",
+                     "tree.steps": "4000", "som.data": "digits", "som.rows": "20", "som.cols": "2",
+                     "som.steps": "32000", "som.lr": "0.05", "som.radius": "8", "som.speed": "max",
+                     "transfer.tweets": "2400", "train.seed": "3"}
+    restored, problems = widgets_from_query(query)
+    assert not problems and {**defaults, **restored} == values
+
+
+def test_bad_address_parameters_are_each_named_and_the_others_apply():
+    from app_pages.bridges.state import widgets_from_query
+    values, problems = widgets_from_query({
+        "tab": "tree", "logistic.data": "blobs", "logistic.c": "10", "svm.steps": "150", "rbf.gamma": "0.3",
+        "rbf.units": "41", "tree.depth": "3", "tree.loss": "mse", "som.rows": "1", "som.speed": "slow",
+        "som.radius": "0", "transfer.tweets": "1000", "lr": "0.1"})
+    assert values == {"br_tab": TAB_NAMES[3], "br_lr_C": 10.0, "br_tree_depth": 3, "br_som_speed":
+                      "slow (20 points a frame)", "br_som_radius": 0.0}
+    assert problems == [
+        "logistic.data='blobs' was ignored: not one of gauss, moons, circle, xor, spiral",
+        "svm.steps='150' was ignored: a whole number from 100 to 5000 in steps of 100",
+        "rbf.gamma='0.3' was ignored: not one of 0.05, 0.1, 0.2, 0.5, 1, 2, 5",
+        "rbf.units='41' was ignored: a whole number from 1 to 40",
+        "tree.loss='mse' was ignored: not one of gini, ce",
+        "som.rows='1' was ignored: a whole number from 2 to 20",
+        "transfer.tweets='1000' was ignored: not one of 600, 1200, 2400"]
+
+
+def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
+    from app_pages.common.text import md_escape
+    app = AppTest.from_file(PAGE, default_timeout=240)
+    app.query_params.update({"tab": "tree", "tree.data": "moons", "tree.depth": "3", "tree.criterion": "entropy",
+                             "tree.steps": "150", "svm.c": "0.1", "train.seed": "2"})
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert [w.value for w in app.warning] == [
+        "The address: " + md_escape("tree.steps='150' was ignored: a whole number from 100 to 4000 in steps of 100")
+        + "."]
+    assert app.selectbox(key="br_tree_data").value == "moons" and app.slider(key="br_tree_depth").value == 3
+    assert app.selectbox(key="br_tree_criterion").value == "entropy" and app.slider(key="br_tree_steps").value == 1500
+    assert any("Decision tree (entropy): depth 3" in json.dumps(c) for c in charts(app).values())
+    assert app.query_params == {"tab": "tree", "tree.data": "moons", "tree.depth": "3", "tree.criterion": "entropy",
+                                "svm.c": "0.1", "train.seed": "2"}
+    app.selectbox(key="br_tree_loss").set_value("ce").run()
+    assert app.query_params["tree.loss"] == "ce" and not app.warning  # the warning is shown once
+    app.session_state["br_tab"] = TAB_NAMES[1]
+    app.run()
+    assert app.select_slider(key="br_svm_C").value == 0.1 and app.query_params["tab"] == "svm"
+    app.select_slider(key="br_svm_C").set_value(1.0).run()
+    assert "svm.c" not in app.query_params and app.query_params["tree.loss"] == "ce"  # back to its default

@@ -1,13 +1,15 @@
 """The Attention explorer in the real server and Debian's Chromium: type a sentence, press
 Enter, and every heatmap of the Heads tab is redrawn for it (the time from Enter to the last
 chart drawn is measured and printed); a click on a head of the grid enlarges it; HTML typed
-as text is never run; empty text is reported. Screenshots of the Heads and Step-by-step tabs."""
+as text is never run; empty text is reported; a shared address opens its sentence, layer and head,
+and follows the widgets. Screenshots of the Heads and Step-by-step tabs."""
 import re
 import statistics
 
 import pytest
 
-from browser_helpers import assert_no_exception, goto_page, wait_for_app
+from browser_helpers import assert_no_exception, choose, goto_page, wait_for_app
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 FIRST_LOAD_MS = 120_000   # the first visit loads the model (about 5 s alone, far more on a busy 2-core machine)
@@ -109,4 +111,33 @@ def test_html_is_shown_as_text_and_empty_text_is_reported(app_server, page):
     box.fill("")
     box.press("Enter")
     page.get_by_text(re.compile("Nothing to show")).wait_for(timeout=15_000)
+    assert_no_exception(page)
+
+
+def test_a_shared_address_opens_its_sentence_layer_and_head(app_server, page):
+    """An address with a sentence, a layer, a head, a bad head-view token and a seed: the page reads
+    that sentence and shows that head, names the bad parameter, and the address follows the widgets."""
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    goto_page(page, app_server, "attention?text=The%20otter%20floated%20on%20its%20back%20%26%20slept"
+                                "&layer=4&head=8&heads.hide_special=true&heads.from=40&train.seed=6", timeout_ms=FIRST_LOAD_MS)
+    assert_no_exception(page)
+    page.wait_for_function(ALL_DRAWN, arg="otter", polling="raf", timeout=60_000)
+    expect(page.get_by_label("Sentence", exact=True)).to_have_value("The otter floated on its back & slept")
+    expect(page.get_by_role("combobox", name="Layer")).to_have_value("4")
+    expect(page.get_by_role("combobox", name="Head")).to_have_value("8")
+    expect(page.get_by_text("Attention of layer 4, head 8")).to_be_visible()
+    expect(page.get_by_label("Seed", exact=True)).to_have_value("6")
+    expect(page.get_by_text(re.compile(r"The address: heads.from='40' was ignored"))).to_be_visible()
+    tokens = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')]
+        [0]._fullLayout.meta.tokens""")
+    assert tokens[0] == "the" and "&" in tokens and "[CLS]" not in tokens  # [CLS] / [SEP] hidden
+    assert "otter" in page.locator('[data-testid="stCode"]').first.inner_text()
+
+    choose(page, "Head", re.compile("mean of 12 heads"))
+    page.wait_for_function("() => location.search.includes('head=mean')", timeout=20_000)
+    wait_for_app(page)
+    params = dict(p.split("=", 1) for p in page.evaluate("location.search").lstrip("?").split("&"))
+    assert {k: params[k] for k in ("layer", "head", "heads.hide_special", "train.seed")} == {
+        "layer": "4", "head": "mean", "heads.hide_special": "true", "train.seed": "6"}
+    assert "otter" in params["text"]
     assert_no_exception(page)

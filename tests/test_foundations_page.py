@@ -119,3 +119,59 @@ def test_state_helpers():
     trainer = new_logistic_trainer("gauss", 0.2, 0.1, seed=0)
     snap = train_epochs(trainer, 3)
     assert snap.epoch == 3 and snap.plane["output"].shape == (50, 50) and len(trainer.history) == 3
+
+
+# ---------------- the address ----------------
+def test_the_address_round_trips_the_defaults_and_a_setup_in_every_tab():
+    from app_pages.foundations.state import default_widgets, widgets_from_query, widgets_to_query
+    defaults = default_widgets()
+    assert widgets_to_query(defaults, 0) == {"train.seed": "0"}  # a plain visit: a short address
+    custom = {**defaults, "fd_tab": "④ Gradient descent", "fd_w1": -2.3, "fd_w2": 0.0, "fd_b": 5.0,
+              "fd_neuron_act": "relu", "fd_lr_data": "xor", "fd_lr_noise": 0.45, "fd_lr_lr": 3.0,
+              "fd_acts": ["elu", "tanh"], "fd_highlight": "tanh", "fd_l2": 0.0, "fd_logit_0": -4.0,
+              "fd_logit_1": 0.1, "fd_logit_2": 3.9, "fd_cmp_data": "circle", "fd_cmp_hidden": True,
+              "fd_surface": "rosenbrock", "fd_gd_lr": 0.0003, "fd_gd_steps": 390, "fd_gd_batch": 5,
+              "fd_gd_opts": ["adam"], "fd_gd_data": "moons", "fd_bp_act": "relu", "fd_bp_width": 5,
+              "fd_bp_batch": 16, "fd_bp_layer": "output", "fd_bp_row": 4, "fd_bp_col": 1, "fd_bp_hidden": 3}
+    for values in (custom, {**defaults, "fd_tab": "⑤ Backprop", "fd_acts": [], "fd_gd_opts": []}):
+        query = widgets_to_query(values, 5)
+        restored, problems = widgets_from_query(query)
+        assert not problems and {**defaults, **restored} == values, query
+    assert widgets_to_query({**defaults, "fd_tab": "④ Gradient descent", "fd_gd_lr": 0.01}, 5) == {
+        "tab": "descent", "descent.lr": "0.01", "train.seed": "5"}
+
+
+def test_bad_address_parameters_are_each_named_and_the_others_apply():
+    from app_pages.foundations.state import widgets_from_query
+    values, problems = widgets_from_query({"tab": "backprop", "neuron.w1": "0.25", "neuron.b": "-1.5",
+                                           "descent.steps": "95", "backprop.width": "2", "backprop.neuron": "2",
+                                           "backprop.from": "1", "activations.shown": "tanh,relu",
+                                           "activations.shade": "sigmoid", "losses.score_b": "9"})
+    assert values == {"fd_tab": "⑤ Backprop", "fd_b": -1.5, "fd_acts": ["tanh", "relu"], "fd_bp_width": 2,
+                      "fd_bp_hidden": 1}
+    assert problems == ["neuron.w1='0.25' was ignored: a number from -5 to 5 in steps of 0.1",
+                        "losses.score_b='9' was ignored: a number from -4 to 4 in steps of 0.1",
+                        "descent.steps='95' was ignored: a whole number from 10 to 400 in steps of 10",
+                        "backprop.neuron='2' was ignored: the hidden layer has 2 neurons, numbered from 0",
+                        "activations.shade='sigmoid' was ignored: not one of the activations shown, tanh, relu"]
+
+
+def test_a_shared_address_opens_its_tab_and_settings_and_the_address_follows_the_widgets():
+    from app_pages.common.text import md_escape
+    app = AppTest.from_file(PAGE, default_timeout=90)
+    app.query_params.update({"tab": "descent", "descent.surface": "saddle", "descent.lr": "0.03",
+                             "descent.optimizers": "sgd,adam", "neuron.w1": "-2", "backprop.width": "9",
+                             "train.seed": "3"})
+    app.run()
+    rerun_ok(app)
+    assert [w.value for w in app.warning] == [
+        "The address: " + md_escape("backprop.width='9' was ignored: a whole number from 2 to 5") + "."]
+    assert app.session_state.fd_tab == "④ Gradient descent"
+    assert app.selectbox(key="fd_surface").value == "saddle" and app.select_slider(key="fd_gd_lr").value == 0.03
+    assert app.multiselect(key="fd_gd_opts").value == ["sgd", "adam"] and app.slider(key="fd_w1").value == -2.0
+    assert [r["optimiser"] for r in app.dataframe[1].value.to_dict("records")] == ["sgd", "adam"]  # the paths drawn
+    assert app.query_params == {"tab": "descent", "descent.surface": "saddle", "descent.lr": "0.03",
+                                "descent.optimizers": "sgd,adam", "neuron.w1": "-2", "train.seed": "3"}
+    app.slider(key="fd_bp_width").set_value(5).run()
+    rerun_ok(app)
+    assert app.query_params["backprop.width"] == "5" and not app.warning  # the warning is shown once

@@ -204,3 +204,62 @@ def test_figure_builders_check_shapes_and_tile_digits():
     assert np.nanmax(xs) == pytest.approx(0.3) and np.nanmax(ys) == pytest.approx(0.15)  # the longest gets 0.3
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         plane_figure(None, np.zeros((4, 3)), None)
+
+
+# ---------- the address ----------
+def test_the_address_round_trips_the_defaults_every_preset_and_both_games():
+    from app_pages.gan.state import (NO_PRESET, PRESET_WORDS, default_widgets, preset_widgets, widgets_from_query,
+                                     widgets_to_query)
+    assert set(PRESET_WORDS.values()) == set(PRESETS)  # every preset has its word in the address
+    defaults = {**default_widgets(), "gan_preset": NO_PRESET}
+    assert widgets_to_query(defaults, 0) == {"train.seed": "0"}  # a plain visit: a short address
+    assert widgets_to_query({**defaults, "gan_mode": None}, 0) == {"train.seed": "0"}  # the Lab switch unset
+    setups = [{**defaults, **preset_widgets(name), "gan_preset": name} for name in PRESETS]
+    setups.append({**defaults, "gan_mode": "Digits", "gan_target": "mixture", "gan_modes": 5, "gan_spread": 0.2,
+                   "gan_loss": "least_squares", "gan_k": 3, "gan_batch": 16, "gan_noise_dim": 4,
+                   "gan_noise_type": "uniform", "gan_g_layers": 4, "gan_g_width": 8, "gan_g_act": "elu",
+                   "gan_g_opt": "rmsprop", "gan_g_lr": 0.0003, "gan_d_layers": 1, "gan_d_width": 128,
+                   "gan_d_act": "sigmoid", "gan_d_opt": "sgd", "gan_d_lr": 0.1, "gan_dg_lr": 0.0005, "gan_dg_k": 5,
+                   "gan_dg_loss": "minimax", "gan_dg_noise": 64, "gan_dg_hidden": 32})
+    for values in setups:
+        query = widgets_to_query(values, 2)
+        restored, problems = widgets_from_query(query)
+        assert not problems and {**defaults, **restored} == values, query
+    assert widgets_to_query(setups[2], 2) == {"preset": "collapse", "train.seed": "2"}
+    assert widgets_to_query({**setups[2], "gan_g_lr": 0.002}, 2) == {"preset": "collapse", "g.lr": "0.002",
+                                                                     "train.seed": "2"}
+
+
+def test_bad_address_parameters_are_each_named_and_the_others_apply():
+    from app_pages.gan.state import widgets_from_query
+    values, problems = widgets_from_query({"game": "3d", "target": "mixture", "modes": "40", "g.lr": "0.01",
+                                           "d.width": "100", "digits.k": "2", "digits.loss": "hinge", "k": "1.5"})
+    assert values == {"gan_target": "mixture", "gan_g_lr": 0.01, "gan_dg_k": 2}
+    assert problems == ["game='3d' was ignored: not one of plane, digits",
+                        "modes='40' was ignored: a whole number from 2 to 16",
+                        "k='1.5' was ignored: a whole number from 1 to 10",
+                        "d.width='100' was ignored: not one of 4, 8, 16, 32, 64, 128",
+                        "digits.loss='hinge' was ignored: not one of minimax, nonsaturating, least_squares"]
+
+
+def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
+    from app_pages.common.text import md_escape
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.query_params.update({"preset": "collapse", "d.lr": "0.003", "g.width": "7", "digits.width": "64",
+                            "train.seed": "6"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [w.value for w in at.warning] == [
+        "The address: " + md_escape("g.width='7' was ignored: not one of 4, 8, 16, 32, 64, 128") + "."]
+    assert at.selectbox(key="gan_preset").value == "Mode collapse (mixture)"
+    assert at.select_slider(key="gan_d_lr").value == 0.003 and at.selectbox(key="gan_target").value == "mixture"
+    config = trainer(at).config
+    assert (config.target, config.n_modes, config.g_lr, config.d_lr, config.seed) == ("mixture", 8, 0.01, 0.003, 6)
+    assert at.query_params == {"preset": "collapse", "d.lr": "0.003", "digits.width": "64", "train.seed": "6"}
+    at.slider(key="gan_k").set_value(4).run()
+    assert at.query_params["k"] == "4" and not at.warning  # the warning is shown once
+    # The digits game: its settings came from the address too, and the address says which game shows.
+    at.segmented_control(key="gan_mode").set_value("Digits").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.select_slider(key="gan_dg_hidden").value == 64 and at.query_params["game"] == "digits"
+    assert at.session_state.gan_digits_run.trainer.config.hidden == 64

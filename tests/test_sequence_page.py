@@ -186,3 +186,67 @@ def test_figures_escape_typed_characters_show_the_mask_and_check_shapes():
     fig = loss_figure(["RNN", "LSTM"], ["rnn", "lstm"], np.full((50, 2), 2.0), [1, 50], [[2.1, 2.2], [1.9, 2.0]])
     left, right = fig.layout.yaxis.range, fig.layout.yaxis2.range
     assert right[1] == pytest.approx(left[1] * np.log(2))  # the same curve in nats on the right
+
+
+# ---------- the address ----------
+def test_the_address_round_trips_the_defaults_and_a_custom_setup():
+    from app_pages.sequence.state import MAX_ADDRESS_TEXT, widgets_from_query, widgets_to_query
+    defaults = default_widgets()
+    assert widgets_to_query(defaults, 0) == {"train.seed": "0"}  # a plain visit: a short address
+    custom = {**defaults, "sq_models": ["transformer", "gru"], "sq_corpus": "text", "sq_text": " " + HOSTILE * 3 + "\n",
+              "sq_context": 96, "sq_batch": 8, "sq_clip": 0.25, "sq_gru_hidden": 16, "sq_gru_layers": 3,
+              "sq_gru_dropout": 0.35, "sq_gru_optimizer": "sgd", "sq_gru_lr": 0.3, "sq_transformer_heads": 8,
+              "sq_transformer_positions": "sinusoidal", "sq_rnn_lr": 0.0003}  # rnn's tab: set, though not trained
+    none = {**defaults, "sq_models": [], "sq_corpus": "readme"}
+    for values in (custom, none):
+        query = widgets_to_query(values, 11)
+        restored, problems = widgets_from_query(query)
+        assert not problems and {**defaults, **restored} == values, query
+    assert widgets_to_query(none, 11) == {"models": "", "corpus": "readme", "train.seed": "11"}
+    assert widgets_to_query(custom, 1)["gru.dropout"] == "0.35" and widgets_to_query(custom, 1)["rnn.lr"] == "0.0003"
+    # A pasted text longer than the address takes is left out (the page says so); so is a text of another corpus.
+    long_text = {**custom, "sq_text": "x" * (MAX_ADDRESS_TEXT + 1)}
+    assert "text" not in widgets_to_query(long_text, 1) and widgets_to_query(long_text, 1)["corpus"] == "text"
+    assert "text" not in widgets_to_query({**custom, "sq_corpus": "tweets"}, 1)
+
+
+def test_bad_address_parameters_are_each_named_and_the_others_apply():
+    from app_pages.sequence.state import widgets_from_query
+    values, problems = widgets_from_query({"models": "lstm,cnn", "corpus": "text", "text": "short", "context": "20",
+                                           "lstm.layers": "2", "lstm.dropout": "0.33", "gru.dropout": "0.1",
+                                           "transformer.heads": "3", "rnn.lr": "0.01", "clip": "off"})
+    assert values == {"sq_corpus": "text", "sq_lstm_layers": 2, "sq_gru_dropout": 0.1, "sq_rnn_lr": 0.01}
+    assert problems == ["models='lstm,cnn' was ignored: no model named 'cnn'",
+                        "text='short' was ignored: a text of 20 to 200,000 characters",
+                        "context='20' was ignored: not one of 8, 16, 24, 32, 48, 64, 96, 128",
+                        "clip='off' was ignored: not one of 0, 0.25, 1, 5",
+                        "lstm.dropout='0.33' was ignored: a number from 0 to 0.5 in steps of 0.05",
+                        "transformer.heads='3' was ignored: not one of 1, 2, 4, 8"]
+
+
+def address_warnings(at: AppTest) -> list[str]:
+    # the pasted text has no "T": the prompt's is named in another warning
+    return [w.value for w in at.warning if w.value.startswith("The address")]
+
+
+def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
+    from app_pages.common.text import md_escape
+    text = "the cat and the hat and the bat. " * 4
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.query_params.update({"models": "lstm,transformer", "corpus": "text", "text": text, "context": "16",
+                            "lstm.hidden": "32", "transformer.heads": "3", "train.seed": "2"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert address_warnings(at) == [
+        "The address: " + md_escape("transformer.heads='3' was ignored: not one of 1, 2, 4, 8") + "."]
+    assert at.multiselect(key="sq_models").value == ["lstm", "transformer"]
+    assert at.text_area(key="sq_text").value == text
+    config = at.session_state.sq_lab.trainer.config
+    assert ([m.arch for m in config.models], config.text, config.context, config.models[0].hidden, config.seed) == (
+        ["lstm", "transformer"], text, 16, 32, 2)
+    assert at.query_params == {"models": "lstm,transformer", "corpus": "text", "text": text, "context": "16",
+                               "lstm.hidden": "32", "train.seed": "2"}
+    at.select_slider(key="sq_transformer_lr").set_value(0.003).run()
+    assert at.query_params["transformer.lr"] == "0.003" and not address_warnings(at)  # the warning is shown once
+    at.text_area(key="sq_text").set_value("a much longer text, " * 30).run()
+    assert "text" not in at.query_params and any("not in the page's address" in c.value for c in at.caption)

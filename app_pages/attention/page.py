@@ -3,8 +3,11 @@ and the mechanism step by step from the model's own weights."""
 import numpy as np
 import streamlit as st
 
-from app_pages.attention.state import (DEFAULT_SENTENCES, DEFAULT_TEXT, MEAN, TOY_DEFAULT, EncoderCache, SentenceCache,
-                                       default_from_token, head_view, parse_sentences, toy_arrays)
+from app_pages.attention.state import (MAX_ADDRESS_TEXT, MEAN, TABS, EncoderCache, SentenceCache, default_widgets,
+                                       head_view, left_out_of_address, line_token_problem, line_view_start,
+                                       parse_sentences, toy_arrays, toy_table_text, widgets_from_query,
+                                       widgets_to_query)
+from app_pages.common.address import read_address_once, write_address
 from app_pages.common.guide import page_title
 from app_pages.common.shell import ensure_global_seed
 from app_pages.common.text import md_escape
@@ -17,17 +20,19 @@ from viz.attention import (attention_heatmap_figure, cosine_figure, encoding_fig
 
 state = st.session_state
 CHART = {"displayModeBar": False}
-WIDGETS = {"att_text": DEFAULT_TEXT, "att_pair": "", "att_layer": 0, "att_head": 0, "att_hide_special": False,
-           "att_positions": 128, "att_sentences": DEFAULT_SENTENCES, "att_scale": 1.0,
-           "att_toy_query": 2}
 
 ensure_global_seed()
-# Streamlit forgets a widget's value when another page is shown; writing it back keeps it.
-for key in WIDGETS:
+# Streamlit forgets a widget's value when another page (or tab) is shown; writing it back keeps it.
+for key in [*default_widgets(), "att_from"]:
     if key in state:
         state[key] = state[key]
-for key, value in WIDGETS.items():
+# The session's first visit: a shared address may carry the sentences and every tab's settings.
+first_visit = "att_address_read" not in state
+address_problems = read_address_once(state, st.query_params, "att_address_read", widgets_from_query)
+for key, value in default_widgets().items():
     state.setdefault(key, value)
+if "att_toy" not in state:  # the toy's editor was not drawn last run, so it holds no edits: it starts from
+    state.att_toy_start = state.att_toy_table  # the table as last edited (or as the address gave it)
 
 
 @st.cache_resource(show_spinner=f"Loading {MODEL_NAME} (once per server)…")
@@ -50,6 +55,7 @@ page_title("🔍 Attention explorer", "attention")
 st.caption(f"Type a sentence and see how **{MODEL_NAME.split('/')[-1]}**, a pretrained 6-layer BERT-style encoder "
            "with 12 attention heads per layer, spreads each token's attention over the others — then rebuild one "
            "head by hand from the model's own weights: queries, keys, values, scores, √d, softmax, A·V.")
+address_notes = st.container()  # filled once the sentence is read: a line-view token is checked against it
 
 tokenizer, model = minilm()
 L, H = model.config.num_hidden_layers, model.config.num_attention_heads
@@ -60,6 +66,10 @@ c[0].text_input("Sentence", key="att_text",
                      "included); longer text is cut there. What you type is only ever shown as text.")
 c[1].text_input("Second sentence (optional)", key="att_pair",
                 help="For attention across two sentences: the model reads [CLS] first [SEP] second [SEP]")
+left_out = left_out_of_address(state, ("att_text", "att_pair"))
+if left_out:
+    st.caption(f"Your {' and '.join(left_out)} {'is' if len(left_out) == 1 else 'are'} not in the page's address (it "
+               f"holds texts of up to {MAX_ADDRESS_TEXT} characters): a copied link opens with the example.")
 
 cache: EncoderCache = state.setdefault("att_cache", EncoderCache())
 run, problem = None, None
@@ -67,6 +77,10 @@ try:
     run = cache.get(tokenizer, model, state.att_text, state.att_pair)
 except TextError as e:
     problem = str(e)
+if first_visit and run is not None:
+    address_problems += line_token_problem(st.query_params, state, run.tokens)
+for address_problem in address_problems:  # the address's text is the visitor's, shown as text
+    address_notes.warning(f"The address: {md_escape(address_problem)}.", icon="🔗")
 
 if problem:
     st.info(f"Nothing to show: {problem[0].upper() + problem[1:]}.", icon="✍️")
@@ -78,8 +92,7 @@ else:
                 "a word; characters it does not know, such as most emoji, become `[UNK]`):")
     st.code("  ".join(run.tokens), language=None, wrap_lines=True)
 
-tabs = st.tabs(["Heads", "Step by step", "Positions", "Sentence similarity", "Toy attention"], key="att_tab",
-               on_change="rerun")
+tabs = st.tabs(list(TABS.values()), key="att_tab", on_change="rerun")
 
 # ---------------------------------------------------------------- heads
 with tabs[0]:
@@ -95,8 +108,7 @@ with tabs[0]:
                       help="They soak up much of the attention. Hidden, each row is rescaled to sum to 1.")
         weights, tokens, positions = head_view(run, state.att_layer, state.att_head, state.att_hide_special)
         if state.get("att_from") not in positions:
-            state.att_from = default_from_token(run.tokens) if default_from_token(run.tokens) in positions \
-                else positions[0]
+            state.att_from = line_view_start(run.tokens, state.att_hide_special)
         c[3].selectbox("Line view from token", positions, key="att_from",
                        format_func=lambda i: f"{i}: {run.tokens[i]}")
         name = f"layer {state.att_layer + 1}, " + (f"mean of {H} heads" if state.att_head == MEAN
@@ -213,6 +225,9 @@ with tabs[3]:
     if tabs[3].open:
         st.text_area("Sentences, one per line", key="att_sentences", height=150,
                      help="Press Ctrl+Enter or click outside the box to compare them.")
+        if left_out_of_address(state, ("att_sentences",)):
+            st.caption(f"Your sentences are not in the page's address (it holds texts of up to {MAX_ADDRESS_TEXT} "
+                       "characters): a copied link opens with the example sentences.")
         sentences, note = parse_sentences(state.att_sentences)
         if note:
             st.warning(note)
@@ -237,14 +252,18 @@ with tabs[4]:
         st.markdown("Set each token's 2-D **query** (what it looks for) and **key** (what it offers). "
                     "Attention = softmax(scale · Q Kᵀ).")
         c = st.columns([1.2, 1])
-        rows = c[0].data_editor(TOY_DEFAULT, key="att_toy", num_rows="dynamic", width="stretch")
+        rows = c[0].data_editor(state.att_toy_start, key="att_toy", num_rows="dynamic", width="stretch")
+        state.att_toy_table = [dict(row) for row in rows]
         c[1].slider("Scale", 0.0, 10.0, key="att_scale", step=0.1,
                     help=f"The Transformer uses 1/√d; here d = 2, so 1/√2 ≈ {1 / np.sqrt(2):.2f}")
         try:
             toks, q, k = toy_arrays(rows)
         except ValueError as e:
-            st.error(f"The table cannot be used: {e}.", icon="🚫")
+            st.error(f"The table cannot be used: {md_escape(e)}.", icon="🚫")
         else:
+            if toy_table_text(rows) is None:
+                c[0].caption(f"This table is not in the page's address (it holds tables of up to {MAX_ADDRESS_TEXT} "
+                             "characters, tokens without , or ;): a copied link opens with the example table.")
             scores, weights = toy_attention(q, k, state.att_scale)
             ent = entropy_bits(weights)
             c[1].metric("Mean entropy of a row", f"{ent.mean():.2f} bits",
@@ -267,3 +286,4 @@ with tabs[4]:
                            f"1/{len(toks)}; the larger the scale, the more the largest score takes all. Large dot "
                            "products (big d without the 1/√d) push softmax there.")
 
+write_address(st.query_params, widgets_to_query(state, state.global_seed, run.tokens if run is not None else None))

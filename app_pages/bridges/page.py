@@ -3,14 +3,19 @@ counterpart trained by the engine, on the same points, with both boundaries and 
 import pandas as pd
 import streamlit as st
 
-from app_pages.bridges.state import (ALL_SETS, C_VALUES, DEFAULTS, GAMMAS, SOM_DATASETS, SOM_SPEEDS, TAB_NAMES,
-                                     TICK_SECONDS, TRANSFER_SAMPLES, TWO_CLASS_SETS, SOMRun, coefficient_rows,
+from app_pages.bridges.state import (ALL_SETS, C_VALUES, GAMMAS, LR_STEPS, MAX_NOISE, NOISE_STEP, RBF_STEPS,
+                                     RBF_UNITS, SOM_DATASETS, SOM_RADII, SOM_RATES, SOM_SCHEDULES, SOM_SIDES,
+                                     SOM_SPEEDS, SVM_STEPS, TAB_NAMES, TICK_SECONDS, TRANSFER_SAMPLES, TREE_CRITERIA,
+                                     TREE_DEPTHS, TREE_LOSSES, TREE_STEPS, TWO_CLASS_SETS, SOMRun, coefficient_rows,
                                      compute_logistic, compute_rbf, compute_svm, compute_transfer, compute_tree,
-                                     relative_gap, som_config_from_widgets, som_story)
+                                     default_widgets, relative_gap, som_config_from_widgets, som_story,
+                                     widgets_from_query, widgets_to_query)
+from app_pages.common.address import read_address_once, write_address
 from app_pages.common.controls import play_pause_button
 from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.shell import ensure_global_seed
+from app_pages.common.text import md_escape
 from engine import ConfigError
 from viz.bridges import (add_points, add_rbf_units, convergence_figure, kmeans_figure, loss_curve_figure,
                          prototype_mosaic, schedule_figure, side_figure, som_figure, transfer_figure)
@@ -19,10 +24,12 @@ state = st.session_state
 CHART = {"displayModeBar": False}
 
 ensure_global_seed()
-for key in DEFAULTS:  # Streamlit forgets a widget's value when another page is shown
+for key in default_widgets():  # Streamlit forgets a widget's value when another page (or tab) is shown
     if key in state:
         state[key] = state[key]
-for key, value in DEFAULTS.items():
+# The session's first visit: a shared address may carry the pair shown and every pair's settings.
+address_problems = read_address_once(state, st.query_params, "br_address_read", widgets_from_query)
+for key, value in default_widgets().items():
     state.setdefault(key, value)
 seed = int(state.global_seed)
 
@@ -48,7 +55,7 @@ def scores(r: dict, classical: str, neural: str) -> None:
 def data_controls(prefix: str, sets) -> list:
     c = st.columns([1.1, 1.1, 1, 1, 1, 1])
     c[0].selectbox("Data", sets, key=f"{prefix}_data")
-    c[1].slider("Noise", 0.0, 0.5, step=0.05, key=f"{prefix}_noise")
+    c[1].slider("Noise", 0.0, MAX_NOISE, step=NOISE_STEP, key=f"{prefix}_noise")
     return c[2:]
 
 
@@ -65,6 +72,8 @@ page_title("🌉 Classical ML bridges", "bridges")
 st.caption("Five classical models from scikit-learn, each beside the neural network that does the same job, trained "
            "by the engine on the same points (70 % to fit, 30 % held out for the test score). Same data, same "
            "problem, two routes: a convex solver on one side, gradient descent on the other.")
+for problem in address_problems:  # the address's text is the visitor's, shown as text
+    st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
 
 
 # ---------------- logistic regression ----------------
@@ -72,7 +81,8 @@ def logistic_tab() -> None:
     c = data_controls("br_lr", TWO_CLASS_SETS)
     c[0].select_slider("C (inverse penalty)", C_VALUES, key="br_lr_C",
                        help="scikit-learn's C. The neuron gets the matching L2 penalty |w|²/(2·C·n).")
-    c[1].slider("Adam steps", 10, 2000, step=10, key="br_lr_steps", help="Full-batch Adam from w = 0, then L-BFGS")
+    c[1].slider("Adam steps", *LR_STEPS[:2], step=LR_STEPS[2], key="br_lr_steps",
+                help="Full-batch Adam from w = 0, then L-BFGS")
     r = fit(cached_logistic, state.br_lr_data, state.br_lr_noise, state.br_lr_C, state.br_lr_steps, seed)
     if r:
         ds = r["ds"]
@@ -104,7 +114,7 @@ def logistic_tab() -> None:
 def svm_tab() -> None:
     c = data_controls("br_svm", TWO_CLASS_SETS)
     c[0].select_slider("C (inverse penalty)", C_VALUES, key="br_svm_C")
-    c[1].slider("Adam steps", 100, 5000, step=100, key="br_svm_steps",
+    c[1].slider("Adam steps", *SVM_STEPS[:2], step=SVM_STEPS[2], key="br_svm_steps",
                 help="Full-batch Adam, the step shrinking linearly to 1 % (hinge has a kink at the margin)")
     r = fit(cached_svm, state.br_svm_data, state.br_svm_noise, state.br_svm_C, state.br_svm_steps, seed)
     if r:
@@ -138,8 +148,8 @@ def rbf_tab() -> None:
     c = data_controls("br_rbf", ALL_SETS)
     c[0].select_slider("C", C_VALUES, key="br_rbf_C")
     c[1].select_slider("SVM kernel γ", GAMMAS, key="br_rbf_gamma", help="k(x, x') = exp(−γ|x − x'|²)")
-    c[2].slider("Gaussian units", 1, 40, key="br_rbf_centres")
-    c[3].slider("Adam steps", 50, 3000, step=50, key="br_rbf_steps")
+    c[2].slider("Gaussian units", *RBF_UNITS, key="br_rbf_centres")
+    c[3].slider("Adam steps", *RBF_STEPS[:2], step=RBF_STEPS[2], key="br_rbf_steps")
     r = fit(cached_rbf, state.br_rbf_data, state.br_rbf_noise, state.br_rbf_C, state.br_rbf_gamma,
             state.br_rbf_centres, state.br_rbf_steps, seed)
     if r:
@@ -166,12 +176,12 @@ def rbf_tab() -> None:
 # ---------------- decision tree vs softmax network ----------------
 def tree_tab() -> None:
     c = data_controls("br_tree", ALL_SETS)
-    c[0].selectbox("Tree criterion", ["gini", "entropy"], key="br_tree_criterion")
-    c[1].slider("Tree depth", 1, 12, key="br_tree_depth")
-    c[2].selectbox("Network loss", ["gini", "ce"], key="br_tree_loss",
+    c[0].selectbox("Tree criterion", TREE_CRITERIA, key="br_tree_criterion")
+    c[1].slider("Tree depth", *TREE_DEPTHS, key="br_tree_depth")
+    c[2].selectbox("Network loss", TREE_LOSSES, key="br_tree_loss",
                    format_func=lambda v: {"gini": "Gini", "ce": "cross-entropy"}[v],
                    help="Gini: Σ_k (p_k − [y = k])², whose minimum on a leaf is its Gini impurity")
-    c[3].slider("Adam steps", 100, 4000, step=100, key="br_tree_steps")
+    c[3].slider("Adam steps", *TREE_STEPS[:2], step=TREE_STEPS[2], key="br_tree_steps")
     r = fit(cached_tree, state.br_tree_data, state.br_tree_noise, state.br_tree_criterion, state.br_tree_depth,
             state.br_tree_loss, state.br_tree_hidden, state.br_tree_steps, seed)
     if r:
@@ -229,12 +239,12 @@ def som_tab() -> None:
     bar[3].selectbox("Speed", list(SOM_SPEEDS), key="br_som_speed", label_visibility="collapsed")
     c = st.columns(6)
     c[0].selectbox("Data", SOM_DATASETS, key="br_som_data", help="digits: the 1,797 8×8 images of scikit-learn")
-    c[1].slider("Map rows", 2, 20, key="br_som_rows")
-    c[2].slider("Map columns", 2, 20, key="br_som_cols")
-    c[3].select_slider("Schedule (points)", [500, 1000, 2000, 4000, 8000, 16000, 32000], key="br_som_steps",
+    c[1].slider("Map rows", *SOM_SIDES, key="br_som_rows")
+    c[2].slider("Map columns", *SOM_SIDES, key="br_som_cols")
+    c[3].select_slider("Schedule (points)", SOM_SCHEDULES, key="br_som_steps",
                        help="Learning rate and radius decay exponentially over this many points")
-    c[4].select_slider("Start learning rate", [0.05, 0.1, 0.2, 0.5, 0.8, 1.0], key="br_som_lr")
-    c[5].select_slider("Start radius", [0.0, 1.0, 2.0, 3.0, 5.0, 8.0], key="br_som_radius",
+    c[4].select_slider("Start learning rate", SOM_RATES, key="br_som_lr")
+    c[5].select_slider("Start radius", SOM_RADII, key="br_som_radius",
                        format_func=lambda v: "half the map" if v == 0 else f"{v:g}")
     try:
         som_config = som_config_from_widgets(state, seed)
@@ -331,6 +341,7 @@ for tab, body in zip(tabs, (logistic_tab, svm_tab, rbf_tab, tree_tab, som_tab, t
     with tab:
         if tab.open:
             body()
+write_address(st.query_params, widgets_to_query(state, seed))  # copy the address to share this setup
 
 with st.expander("Limits of this page"):
     st.markdown(

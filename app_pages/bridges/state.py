@@ -1,11 +1,15 @@
 """The Bridges page's logic, free of Streamlit: the widgets' defaults, each pair's computation
-from widget values, and the live self-organising map with a `tick` that trains one frame."""
+from widget values, the live self-organising map with a `tick` that trains one frame, and the
+page's address."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from app_pages.common import address
+from app_pages.common.address import number, one_of, whole_number
+from app_pages.common.failures import train_guarded
 from engine.bridges.pairs import (ALL_SETS, TWO_CLASS_SETS, bridge_dataset, logistic_bridge, rbf_bridge, svm_bridge,
                                   tree_bridge)
 from engine.bridges.som import SOM_DATASETS, SOMConfig, SOMTrainer, kmeans_counterpart
@@ -39,6 +43,61 @@ TAB_NAMES = ["Logistic regression ↔ neuron", "Linear SVM ↔ hinge neuron", "R
 TRANSFER_SAMPLES = [600, 1200, 2400]   # tweets embedded once (about 300 a second on a CPU), the last third for the test
 TRANSFER_SIZES = [25, 50, 100, 200, 400, 800, 1600]
 N_POINTS = 300  # points of every 2-D set here; 30 % are held out for the test scores
+MAX_NOISE, NOISE_STEP = 0.5, 0.05
+# The sliders' (low, high, step): the page draws them from here, and the address checks against them.
+LR_STEPS, SVM_STEPS, RBF_STEPS, TREE_STEPS = (10, 2000, 10), (100, 5000, 100), (50, 3000, 50), (100, 4000, 100)
+RBF_UNITS, TREE_DEPTHS, SOM_SIDES = (1, 40), (1, 12), (2, 20)
+TREE_CRITERIA, TREE_LOSSES = ["gini", "entropy"], ["gini", "ce"]
+SOM_SCHEDULES = [500, 1000, 2000, 4000, 8000, 16000, 32000]
+SOM_RATES = [0.05, 0.1, 0.2, 0.5, 0.8, 1.0]
+SOM_RADII = [0.0, 1.0, 2.0, 3.0, 5.0, 8.0]   # 0: half the map
+
+
+# ---------------- the address ----------------
+# The page's address holds the open pair and every pair's settings under short names, each named
+# after its pair ("rbf.gamma"): only what differs from the defaults, and the seed (see
+# app_pages/common/address.py). The network of the tree pair has no widget, so no name.
+TABS = dict(zip(["logistic", "svm", "rbf", "tree", "som", "transfer"], TAB_NAMES))
+SOM_SPEED_WORDS = dict(zip(["slow", "normal", "fast", "max"], SOM_SPEEDS))
+
+
+def default_widgets() -> dict:
+    """Widget key -> first value: every pair's settings and the tab open."""
+    return {**DEFAULTS, "br_tab": TAB_NAMES[0]}
+
+
+def _pair_data(pair: str, prefix: str, sets) -> list:
+    return [one_of(f"{pair}.data", f"{prefix}_data", list(sets)),
+            number(f"{pair}.noise", f"{prefix}_noise", 0.0, MAX_NOISE, NOISE_STEP)]
+
+
+URL_PARAMS = [
+    one_of("tab", "br_tab", TABS),
+    *_pair_data("logistic", "br_lr", TWO_CLASS_SETS), one_of("logistic.c", "br_lr_C", C_VALUES, float),
+    whole_number("logistic.steps", "br_lr_steps", *LR_STEPS),
+    *_pair_data("svm", "br_svm", TWO_CLASS_SETS), one_of("svm.c", "br_svm_C", C_VALUES, float),
+    whole_number("svm.steps", "br_svm_steps", *SVM_STEPS),
+    *_pair_data("rbf", "br_rbf", ALL_SETS), one_of("rbf.c", "br_rbf_C", C_VALUES, float),
+    one_of("rbf.gamma", "br_rbf_gamma", GAMMAS, float), whole_number("rbf.units", "br_rbf_centres", *RBF_UNITS),
+    whole_number("rbf.steps", "br_rbf_steps", *RBF_STEPS),
+    *_pair_data("tree", "br_tree", ALL_SETS), one_of("tree.criterion", "br_tree_criterion", TREE_CRITERIA),
+    whole_number("tree.depth", "br_tree_depth", *TREE_DEPTHS), one_of("tree.loss", "br_tree_loss", TREE_LOSSES),
+    whole_number("tree.steps", "br_tree_steps", *TREE_STEPS),
+    one_of("som.data", "br_som_data", list(SOM_DATASETS)), whole_number("som.rows", "br_som_rows", *SOM_SIDES),
+    whole_number("som.cols", "br_som_cols", *SOM_SIDES), one_of("som.steps", "br_som_steps", SOM_SCHEDULES, int),
+    one_of("som.lr", "br_som_lr", SOM_RATES, float), one_of("som.radius", "br_som_radius", SOM_RADII, float),
+    one_of("som.speed", "br_som_speed", SOM_SPEED_WORDS),
+    one_of("transfer.tweets", "br_tr_n", TRANSFER_SAMPLES, int)]
+
+
+def widgets_to_query(values, seed: int) -> dict[str, str]:
+    """The address parameters for these widget values (those that differ from the defaults) and the seed."""
+    return address.widgets_to_query(URL_PARAMS, values, default_widgets(), seed)
+
+
+def widgets_from_query(query) -> tuple[dict, list[str]]:
+    """Widget values from the address, and a sentence for each parameter that could not be used."""
+    return address.widgets_from_query(URL_PARAMS, query)
 
 
 def compute_logistic(data: str, noise: float, C: float, steps: int, seed: int) -> dict:
@@ -124,14 +183,14 @@ class SOMRun:
         t = self.trainer
         left = max(0, t.config.steps - t.step_count)
         n = left if self.points_per_frame == 0 else min(self.points_per_frame, left)
-        if n:
-            t.train_for(budget_s, max_steps=n)
+        if n and not train_guarded(self, lambda: t.train_for(budget_s, max_steps=n)):
+            return
         self.frames += 1
         self._after()
 
     def step(self, n: int = 100) -> None:
-        self.trainer.step(n)
-        self._after()
+        if train_guarded(self, lambda: self.trainer.step(n)):
+            self._after()
 
     def _after(self) -> None:
         t = self.trainer

@@ -3,14 +3,19 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_pages.common.address import read_address_once, write_address
 from app_pages.common.controls import play_pause_button
 from app_pages.common.guide import page_title
 from app_pages.common.live_canvas import curves_canvas, plane_canvas
 from app_pages.common.shell import app_device, ensure_global_seed
-from app_pages.foundations.state import (COMPARE_EPOCHS, LEARNING_RATES, LINEAR_SETS, LIVE_EPOCHS_PER_FRAME,
-                                         SURFACE_LABELS, SURFACE_LEARNING_RATES, TRAIN_EPOCHS, compare_losses,
-                                         latex_factor, nearest_option, neuron_weights, new_logistic_trainer,
-                                         train_epochs)
+from app_pages.common.text import md_escape
+from app_pages.foundations.state import (BACKPROP_BATCHES, BACKPROP_WIDTHS, COMPARE_EPOCHS, DESCENT_BATCHES,
+                                         DESCENT_SETS, L2_RATES, LEARNING_RATES, LINEAR_SETS, LIVE_EPOCHS_PER_FRAME,
+                                         MAX_NOISE, MAX_STEPS, MIN_STEPS, NOISE_STEP, SCORE_LIMIT, SCORE_STEP,
+                                         STEPS_STEP, SURFACE_LABELS, SURFACE_LEARNING_RATES, TABS, TRAIN_EPOCHS,
+                                         WEIGHT_LIMIT, WEIGHT_STEP, compare_losses, default_widgets, latex_factor,
+                                         nearest_option, neuron_weights, new_logistic_trainer, train_epochs,
+                                         widgets_from_query, widgets_to_query)
 from engine.core.registries import ACTIVATIONS
 from engine.foundations.backprop import FD_EPSILON, inspect_weight, inspector_batch, inspector_config, inspector_network
 from engine.foundations.neuron import (MARGIN_LOSSES, SATURATION_SLOPE, SIGMOID_MAX_SLOPE, activation_curves,
@@ -24,18 +29,23 @@ from viz.playground import boundary_canvas, boundary_figure, loss_curves
 state = st.session_state
 NO_BAR = {"displayModeBar": False}
 ensure_global_seed()
-# Widgets that callbacks also set take their first value from here, not from value=:
-# Streamlit warns when a widget gets both.
-for key, first_value in {"fd_w1": 1.0, "fd_w2": 0.5, "fd_b": 0.0, "fd_neuron_act": "sigmoid", "fd_gd_lr": 1.0,
-                          "fd_bp_act": "tanh"}.items():
+# The session's first visit: a shared address may carry the open tab and its settings.
+address_problems = read_address_once(state, st.query_params, "fd_address_read", widgets_from_query)
+# Widgets take their first value from here, not from value=: callbacks and the address set them
+# too, and Streamlit warns when a widget gets both.
+for key, first_value in default_widgets().items():
     state.setdefault(key, first_value)
 
 page_title("🧮 Foundations", "foundations")
 st.caption("The pieces every network is made of, one at a time: a neuron, the activation it applies, the loss "
            "that scores it, the walk downhill that trains it, and the chain rule that tells each weight which "
            "way is down. Every number here comes from PyTorch's autograd and the same engine the Playground trains with.")
-neuron_tab, activation_tab, loss_tab, descent_tab, backprop_tab = st.tabs(
-    ["① One neuron", "② Activations", "③ Losses", "④ Gradient descent", "⑤ Backprop"])
+for problem in address_problems:  # the address's text is the visitor's, shown as text
+    st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
+# The open tab is kept (a rerun when it changes) so that the address can name it; every tab is
+# still drawn, so that switching back and forth shows what was there.
+neuron_tab, activation_tab, loss_tab, descent_tab, backprop_tab = st.tabs(list(TABS.values()), key="fd_tab",
+                                                                          on_change="rerun")
 
 
 # ---------------- ① one neuron ----------------
@@ -67,9 +77,9 @@ with neuron_tab:
                 "**activation**. Move the weights and watch its output over the input plane.")
     controls, chart = st.columns([1, 2.2], gap="medium")
     with controls:
-        st.slider("w₁", -5.0, 5.0, step=0.1, key="fd_w1")
-        st.slider("w₂", -5.0, 5.0, step=0.1, key="fd_w2")
-        st.slider("bias b", -5.0, 5.0, step=0.1, key="fd_b")
+        st.slider("w₁", -WEIGHT_LIMIT, WEIGHT_LIMIT, step=WEIGHT_STEP, key="fd_w1")
+        st.slider("w₂", -WEIGHT_LIMIT, WEIGHT_LIMIT, step=WEIGHT_STEP, key="fd_w2")
+        st.slider("bias b", -WEIGHT_LIMIT, WEIGHT_LIMIT, step=WEIGHT_STEP, key="fd_b")
         st.selectbox("Activation", list(ACTIVATIONS), key="fd_neuron_act")
     with chart:
         grid = neuron_output(state.fd_w1, state.fd_w2, state.fd_b, state.fd_neuron_act)
@@ -85,8 +95,8 @@ with neuron_tab:
                 "Trainer (no hidden layer). Its output is read as P(blue).")
     c1, c2, c3, c4 = st.columns([1.4, 1, 1, 1.6])
     c1.selectbox("Data", list(LINEAR_SETS), format_func=LINEAR_SETS.get, key="fd_lr_data")
-    c2.slider("Noise", 0.0, 0.5, 0.2, 0.05, key="fd_lr_noise")
-    c3.select_slider("Learning rate", LEARNING_RATES, value=0.1, key="fd_lr_lr")
+    c2.slider("Noise", 0.0, MAX_NOISE, step=NOISE_STEP, key="fd_lr_noise")
+    c3.select_slider("Learning rate", LEARNING_RATES, key="fd_lr_lr")
     setup = (state.fd_lr_data, state.fd_lr_noise, state.global_seed)
     run = state.get("fd_logistic")
     if run is None or run["setup"] != setup:
@@ -142,7 +152,7 @@ with activation_tab:
     st.markdown("An activation bends the weighted sum. Its **derivative** decides how much gradient flows back "
                 "through it: where the derivative is near 0 the neuron is **saturated** and learns almost nothing.")
     c1, c2 = st.columns([3, 1])
-    c1.multiselect("Activations", list(ACTIVATIONS), default=["sigmoid", "tanh", "relu", "gelu"], key="fd_acts")
+    c1.multiselect("Activations", list(ACTIVATIONS), key="fd_acts")
     shown = state.fd_acts or ["sigmoid"]
     c2.selectbox("Shade saturation of", shown, key="fd_highlight")
     curves = activation_curves(shown)
@@ -179,7 +189,7 @@ with loss_tab:
                    "for more confidence, and it grows linearly for badly wrong points. Squared error on the sigmoid "
                    "flattens out on the wrong side: a confidently wrong point gets almost no gradient.")
     with right:
-        st.select_slider("L2 rate λ", [0.0, 0.01, 0.03, 0.1, 0.3, 1.0], value=0.1, key="fd_l2")
+        st.select_slider("L2 rate λ", L2_RATES, key="fd_l2")
         weights = np.linspace(-1, 8, 361)
         objectives = {name: regularised_objective(weights, name, state.fd_l2) for name in MARGIN_LOSSES}
         st.plotly_chart(regularised_figure(weights, objectives, state.fd_l2), key="fd_l2_chart", config=NO_BAR)
@@ -192,8 +202,8 @@ with loss_tab:
     c1, c2 = st.columns([1, 2], gap="medium")
     with c1:
         st.markdown("Scores (logits) of a prediction whose true class is **A**:")
-        logits = [st.slider(f"score of {name}", -4.0, 4.0, value, 0.1, key=f"fd_logit_{i}")
-                  for i, (name, value) in enumerate((("A", 1.0), ("B", 0.5), ("C", -0.5)))]
+        logits = [st.slider(f"score of {name}", -SCORE_LIMIT, SCORE_LIMIT, step=SCORE_STEP, key=f"fd_logit_{i}")
+                  for i, name in enumerate("ABC")]
         result = prediction_losses(logits, 0)
         st.markdown("softmax → " + ", ".join(f"P({k}) = **{p:.2f}**" for k, p in zip("ABC", result["probs"])))
         st.metric("Cross-entropy", f"{result['ce']:.3f}")
@@ -212,7 +222,7 @@ with loss_tab:
 
     st.subheader("The same data, trained three times")
     c1, c2, c3 = st.columns([1.4, 1.4, 1.2])
-    c1.selectbox("Data", ["gauss", "moons", "circle", "xor"], format_func=LINEAR_SETS.get, key="fd_cmp_data")
+    c1.selectbox("Data", list(LINEAR_SETS), format_func=LINEAR_SETS.get, key="fd_cmp_data")
     c2.toggle("Add a hidden layer of 8 tanh neurons", key="fd_cmp_hidden")
     c3.button(f"▶ Train all three ({COMPARE_EPOCHS} epochs)", key="fd_cmp_train", on_click=on_compare, type="primary")
     comparison = state.get("fd_comparison")
@@ -251,14 +261,14 @@ with descent_tab:
                  on_change=on_surface_change)
     is_data = state.fd_surface.startswith("logistic")
     c2.select_slider("Learning rate η", SURFACE_LEARNING_RATES, key="fd_gd_lr")
-    c3.slider("Steps", 10, 400, 100, 10, key="fd_gd_steps")
-    c4.selectbox("Batch size", [0, 1, 5, 20, 50], format_func=lambda b: "all points" if b == 0 else str(b),
+    c3.slider("Steps", MIN_STEPS, MAX_STEPS, step=STEPS_STEP, key="fd_gd_steps")
+    c4.selectbox("Batch size", DESCENT_BATCHES, format_func=lambda b: "all points" if b == 0 else str(b),
                  key="fd_gd_batch", disabled=not is_data,
                  help="Each step follows the gradient of a random mini-batch: smaller batches, noisier paths")
     c1, c2 = st.columns([2, 1.4])
-    c1.multiselect("Optimisers", list(PATH_OPTIMIZERS), default=list(PATH_OPTIMIZERS), key="fd_gd_opts")
+    c1.multiselect("Optimisers", list(PATH_OPTIMIZERS), key="fd_gd_opts")
     if is_data:
-        c2.selectbox("Data", ["gauss", "moons"], format_func=LINEAR_SETS.get, key="fd_gd_data")
+        c2.selectbox("Data", DESCENT_SETS, format_func=LINEAR_SETS.get, key="fd_gd_data")
     data_name = state.get("fd_gd_data", "gauss")
     surface = make_surface(state.fd_surface, data_name, seed=state.global_seed)
     paths = optimizer_paths(surface, state.fd_gd_lr, state.fd_gd_steps, state.fd_gd_opts,
@@ -294,8 +304,8 @@ with backprop_tab:
                 "Here a 2 → H → 1 network (sigmoid output, BCE) on one mini-batch of XOR; every factor comes from autograd.")
     c = st.columns(5)
     c[0].selectbox("Hidden activation", list(ACTIVATIONS), key="fd_bp_act")
-    c[1].slider("Hidden neurons H", 2, 5, 3, key="fd_bp_width")
-    c[2].slider("Batch size", 2, 16, 8, key="fd_bp_batch")
+    c[1].slider("Hidden neurons H", *BACKPROP_WIDTHS, key="fd_bp_width")
+    c[2].slider("Batch size", *BACKPROP_BATCHES, key="fd_bp_batch")
     c[3].radio("Weight in", ["hidden", "output"], key="fd_bp_layer", horizontal=True,
                format_func={"hidden": "W₁ (input → hidden)", "output": "W₂ (hidden → output)"}.get)
     width = state.fd_bp_width
@@ -333,3 +343,5 @@ with backprop_tab:
     st.caption("**What to look for:** the bars are each point's share of the gradient; blue pushes the weight down "
                "(the update is −η times the gradient), orange up. The three lines — the summed chain rule, autograd "
                "and the finite difference — lie on top of each other.")
+
+write_address(st.query_params, widgets_to_query(state, state.global_seed))  # copy the address to share this setup

@@ -6,14 +6,19 @@ import time
 import numpy as np
 import streamlit as st
 
+from app_pages.common.address import read_address_once, write_address
 from app_pages.common.controls import ask_before_replacing, play_pause_button, replace_allowed
 from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.shell import app_device, ensure_global_seed
-from app_pages.gan.state import (COLLAPSE_NOTE, DEFAULT_PRESET, HEATMAP_RESOLUTION, LEARNING_RATES, LOSS_LABELS,
-                                 MANIFOLD_SIZE, PRESETS, SPEEDS, TARGET_LABELS, LiveRun, add_point, config_from_widgets,
-                                 digit_widgets, digits_config_from_widgets, explain, fmt, heart, keep_widgets,
-                                 preset_config, structural_fields, widgets_from_config)
+from app_pages.common.text import md_escape
+from app_pages.gan.state import (BATCH_SIZES, COLLAPSE_NOTE, DEFAULT_PRESET, DIGIT_LEARNING_RATES, DIGIT_MAX_K,
+                                 DIGIT_NOISE_DIMS, DIGIT_WIDTHS, HEATMAP_RESOLUTION, LEARNING_RATES, LOSS_LABELS,
+                                 MANIFOLD_SIZE, MAX_K, MAX_LAYERS, MAX_MODES, MAX_NOISE_DIM, MODES, NO_PRESET, PRESETS,
+                                 SPEEDS, SPREADS, TARGET_LABELS, WIDTHS, LiveRun, add_point, config_from_widgets,
+                                 default_widgets, digits_config_from_widgets, explain, fmt, heart, keep_widgets,
+                                 preset_config, structural_fields, widgets_from_config, widgets_from_query,
+                                 widgets_to_query)
 from engine import ConfigError
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
 from engine.gan.digits import DigitsGANConfig, DigitsGANTrainer
@@ -21,16 +26,16 @@ from engine.gan.trainer import LOSS_VARIANTS, NOISE_TYPES, TARGETS, GANConfig, G
 from viz.gan import digits_figure, distance_figure, losses_figure, plane_figure, timeline_figure, verdict_figure
 
 state = st.session_state
-MODES = ["2-D game", "Digits"]
 
 ensure_global_seed()
-DEFAULTS = {**widgets_from_config(preset_config(DEFAULT_PRESET)), **digit_widgets(DigitsGANConfig()),
-            "gan_mode": MODES[0], "gan_speed": "10 steps per frame", "gan_show_real": True, "gan_show_fake": True,
+DEFAULTS = {**default_widgets(), "gan_speed": "10 steps per frame", "gan_show_real": True, "gan_show_fake": True,
             "gan_show_heat": True, "gan_show_arrows": True, "gan_show_manifold": False}
 # Streamlit forgets a widget's value when another page is shown; writing it back keeps it.
 for key in DEFAULTS:
     if key in state:
         state[key] = state[key]
+# The session's first visit: a shared address may carry a setup (a preset, both games, the seed).
+address_problems = read_address_once(state, st.query_params, "gan_address_read", widgets_from_query)
 for key, value in DEFAULTS.items():
     state.setdefault(key, value)
 state.setdefault("gan_points", heart())
@@ -74,7 +79,7 @@ def control_bar(d_and_g: bool) -> list:
     bar = st.columns([1, 1, 1, 1, 1, 2.2, 2.6] if d_and_g else [1, 1, 1, 4.8])
     if d_and_g:
         bar[5].selectbox("Speed", list(SPEEDS), key="gan_speed", label_visibility="collapsed")
-        bar[6].selectbox("Preset", ["Choose a preset…"] + list(PRESETS), key="gan_preset", on_change=on_preset,
+        bar[6].selectbox("Preset", [NO_PRESET] + list(PRESETS), key="gan_preset", on_change=on_preset,
                          label_visibility="collapsed")
     return bar
 
@@ -139,6 +144,8 @@ st.caption("Two networks play a game. The **generator** G turns random noise z i
            "says how likely a point is real. D is trained to tell real from generated, G to fool D: "
            "min_G max_D E[log D(x)] + E[log(1 − D(G(z)))]. Green points are real, purple ones generated, and the "
            "background is D's opinion — green where it says *real*, purple where it says *fake*.")
+for problem in address_problems:  # the address's text is the visitor's, shown as text
+    st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
 mode = st.segmented_control("Lab", MODES, key="gan_mode", label_visibility="collapsed") or MODES[0]
 
 
@@ -149,26 +156,26 @@ def plane_lab() -> None:
     c = st.columns([1.3, 0.9, 1, 1.4, 0.9, 1])
     c[0].selectbox("Target", TARGETS, key="gan_target", format_func=TARGET_LABELS.get)
     if state.gan_target == "mixture":
-        c[1].slider("Modes", 2, 16, key="gan_modes")
-    c[2].select_slider("Spread", [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5], key="gan_spread",
+        c[1].slider("Modes", 2, MAX_MODES, key="gan_modes")
+    c[2].select_slider("Spread", SPREADS, key="gan_spread",
                        help="Std of the gaussian noise around the target's shape")
     c[3].selectbox("Loss", LOSS_VARIANTS, key="gan_loss", format_func=LOSS_LABELS.get,
                    help="Applied to the running game at once")
-    c[4].slider("k (D steps)", 1, 10, key="gan_k", help="Discriminator updates per generator update")
-    c[5].select_slider("Batch", [16, 32, 64, 128, 256, 512], key="gan_batch")
+    c[4].slider("k (D steps)", 1, MAX_K, key="gan_k", help="Discriminator updates per generator update")
+    c[5].select_slider("Batch", BATCH_SIZES, key="gan_batch")
     for net, name in (("g", "Generator"), ("d", "Discriminator")):
         with st.container(border=True):
             w = st.columns([1.1, 1.3, 1.1, 1.2, 1.2, 1.6] + ([1.2, 1.2] if net == "g" else [2.4]),
                            vertical_alignment="center")
             w[0].markdown(f"**{name}**")
-            w[1].slider("Hidden layers", 1, 6, key=f"gan_{net}_layers")
-            w[2].select_slider("Width", [4, 8, 16, 32, 64, 128], key=f"gan_{net}_width")
+            w[1].slider("Hidden layers", 1, MAX_LAYERS, key=f"gan_{net}_layers")
+            w[2].select_slider("Width", WIDTHS, key=f"gan_{net}_width")
             w[3].selectbox("Activation", list(ACTIVATIONS), key=f"gan_{net}_act")
             w[4].selectbox("Optimiser", OPTIMIZERS, key=f"gan_{net}_opt")
             w[5].select_slider("Learning rate", sorted(set(LEARNING_RATES + [state[f"gan_{net}_lr"]])),
                                key=f"gan_{net}_lr", help="Applied to the running game at once")
             if net == "g":
-                w[6].slider("Noise dim", 1, 16, key="gan_noise_dim", help="Dimension of z")
+                w[6].slider("Noise dim", 1, MAX_NOISE_DIM, key="gan_noise_dim", help="Dimension of z")
                 w[7].selectbox("Noise", NOISE_TYPES, key="gan_noise_type", help="gaussian N(0, 1) or uniform U(-1, 1)")
 
     problem = None
@@ -225,7 +232,8 @@ def plane_view() -> None:
         if clickable:
             c1, c2 = st.columns([3, 1])
             c1.caption(f"{len(state.gan_points)} points drawn. Click the plane to add one; each change starts a "
-                       "new game on your drawing.")
+                       "new game on your drawing. The drawing is not in the page's address: a copied link opens "
+                       "the heart.")
             c2.button("Clear points", key="gan_clear", on_click=on_clear_points)
             if clicked:
                 st.rerun()  # a new game on the drawing: redraw the whole page
@@ -265,12 +273,12 @@ def digits_lab() -> None:
                 "the **same 36 noise vectors**, so you watch the same samples sharpen into digits.")
     bar = control_bar(d_and_g=False)
     c = st.columns(5)
-    c[0].select_slider("Learning rate", [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01], key="gan_dg_lr",
+    c[0].select_slider("Learning rate", DIGIT_LEARNING_RATES, key="gan_dg_lr",
                        help="Both players; applied to the running game at once")
-    c[1].slider("k (D steps)", 1, 5, key="gan_dg_k")
+    c[1].slider("k (D steps)", 1, DIGIT_MAX_K, key="gan_dg_k")
     c[2].selectbox("Loss", LOSS_VARIANTS, key="gan_dg_loss", format_func=LOSS_LABELS.get)
-    c[3].select_slider("Noise dim", [2, 4, 8, 16, 32, 64], key="gan_dg_noise")
-    c[4].select_slider("Hidden width", [32, 64, 128, 256], key="gan_dg_hidden")
+    c[3].select_slider("Noise dim", DIGIT_NOISE_DIMS, key="gan_dg_noise")
+    c[4].select_slider("Hidden width", DIGIT_WIDTHS, key="gan_dg_hidden")
     try:
         config = digits_config_from_widgets(state, state.global_seed)
     except ConfigError as e:
@@ -331,6 +339,7 @@ if mode == MODES[0]:
     plane_lab()
 else:
     digits_lab()
+write_address(st.query_params, widgets_to_query(state, state.global_seed))  # copy the address to share this setup
 
 with st.expander("Limits, and why GANs are hard to train"):
     st.markdown(

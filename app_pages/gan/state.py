@@ -9,14 +9,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app_pages.common import address
+from app_pages.common.address import one_of, whole_number
+from app_pages.common.failures import train_guarded
 from engine import ConfigError
+from engine.core.registries import ACTIVATIONS, OPTIMIZERS
 from engine.gan.digits import DigitsGANConfig, DigitsGANTrainer
-from engine.gan.trainer import STRUCTURAL, GANConfig, GANTrainer, structural_changes
+from engine.gan.trainer import (LOSS_VARIANTS, NOISE_TYPES, STRUCTURAL, TARGETS, GANConfig, GANTrainer,
+                                structural_changes)
 
 TICK_SECONDS = 0.25          # the live view redraws 4 times a second
 MIN_TRAIN_SECONDS = 0.05     # training gets what drawing leaves of a frame, but never less
 SPEEDS = {"Slow motion (1 step per frame)": 1, "10 steps per frame": 10, "Fast (as many as fit)": 0}
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.002, 0.003, 0.005, 0.01, 0.03, 0.1]
+SPREADS = [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5]
+BATCH_SIZES = [16, 32, 64, 128, 256, 512]
+WIDTHS = [4, 8, 16, 32, 64, 128]
+MAX_MODES, MAX_LAYERS, MAX_K, MAX_NOISE_DIM = 16, 6, 10, 16
+DIGIT_LEARNING_RATES = [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01]
+DIGIT_MAX_K = 5
+DIGIT_NOISE_DIMS = [2, 4, 8, 16, 32, 64]
+DIGIT_WIDTHS = [32, 64, 128, 256]
+MODES = ["2-D game", "Digits"]
 TARGET_LABELS = {"ring": "Ring", "line": "Line", "mixture": "Gaussian mixture", "moons": "Two moons",
                  "spiral": "Spiral", "gaussian": "Single gaussian", "drawn": "Draw your own"}
 LOSS_LABELS = {"minimax": "Minimax (original)", "nonsaturating": "Non-saturating", "least_squares": "Least squares"}
@@ -121,6 +135,58 @@ def keep_widgets(config: GANConfig | DigitsGANConfig) -> dict:
     return values
 
 
+def default_widgets() -> dict:
+    """The settings of both games when the page opens (its view toggles aside)."""
+    return {**widgets_from_config(preset_config(DEFAULT_PRESET)), **digit_widgets(DigitsGANConfig()),
+            "gan_mode": MODES[0]}
+
+
+def preset_widgets(name: str) -> dict:
+    return widgets_from_config(preset_config(name))
+
+
+# The page's address holds both games' settings and which one shows, under short names (see
+# app_pages/common/address.py): only what differs from the defaults, or from the preset chosen.
+# A drawn target's points are not in it: they would make the address long, and a link opens the heart.
+NO_PRESET = "Choose a preset…"  # the preset box before a preset is chosen
+PRESET_WORDS = {"ring": DEFAULT_PRESET, "mixture": "Gaussian mixture (8 modes)", "collapse": "Mode collapse (mixture)",
+                "collapse-cured": "Mode collapse, cured: G as slow as D", "moons": "Two moons", "spiral": "Spiral",
+                "gaussian": "Single gaussian", "draw": "Draw your own"}
+URL_PARAMS = [
+    one_of("preset", "gan_preset", PRESET_WORDS), one_of("game", "gan_mode", {"plane": MODES[0], "digits": MODES[1]}),
+    one_of("target", "gan_target", list(TARGETS)), whole_number("modes", "gan_modes", 2, MAX_MODES),
+    one_of("spread", "gan_spread", SPREADS, float), one_of("loss", "gan_loss", list(LOSS_VARIANTS)),
+    whole_number("k", "gan_k", 1, MAX_K), one_of("batch", "gan_batch", BATCH_SIZES, int),
+    whole_number("noise_dim", "gan_noise_dim", 1, MAX_NOISE_DIM), one_of("noise", "gan_noise_type", list(NOISE_TYPES)),
+    *[p for net in ("g", "d") for p in (
+        whole_number(f"{net}.layers", f"gan_{net}_layers", 1, MAX_LAYERS),
+        one_of(f"{net}.width", f"gan_{net}_width", WIDTHS, int),
+        one_of(f"{net}.activation", f"gan_{net}_act", list(ACTIVATIONS)),
+        one_of(f"{net}.optimizer", f"gan_{net}_opt", list(OPTIMIZERS)),
+        one_of(f"{net}.lr", f"gan_{net}_lr", LEARNING_RATES, float))],
+    one_of("digits.lr", "gan_dg_lr", DIGIT_LEARNING_RATES, float), whole_number("digits.k", "gan_dg_k", 1, DIGIT_MAX_K),
+    one_of("digits.loss", "gan_dg_loss", list(LOSS_VARIANTS)),
+    one_of("digits.noise_dim", "gan_dg_noise", DIGIT_NOISE_DIMS, int),
+    one_of("digits.width", "gan_dg_hidden", DIGIT_WIDTHS, int)]
+
+
+def widgets_to_query(values, seed: int) -> dict[str, str]:
+    """The address parameters for these widget values (those that differ from the defaults) and the seed."""
+    current = {p.key: values[p.key] for p in URL_PARAMS if p.key in values}
+    current["gan_mode"] = current.get("gan_mode") or MODES[0]  # the Lab switch can be unset: the 2-D game shows
+    preset = current.get("gan_preset")
+    base = {**default_widgets(), "gan_preset": NO_PRESET, **(preset_widgets(preset) if preset in PRESETS else {})}
+    return address.widgets_to_query(URL_PARAMS, current, base, seed)
+
+
+def widgets_from_query(query) -> tuple[dict, list[str]]:
+    """Widget values from the address (a preset's settings, then the parameters given), and a
+    sentence for each parameter that could not be used."""
+    values, problems = address.widgets_from_query(URL_PARAMS, query)
+    preset = values.get("gan_preset")
+    return {**preset_widgets(preset), **values} if preset else values, problems
+
+
 def add_point(points: list, x: float, y: float, domain: float = 2.0) -> list:
     """A new list with (x, y) added, rounded and kept inside the plane."""
     x, y = (round(float(min(domain, max(-domain, v))), 3) for v in (x, y))
@@ -159,7 +225,10 @@ class LiveRun:
             self._last = None
             return t.snapshot()
         budget = self.training_budget() if budget_s is None else budget_s
-        snap = t.train_for(budget, max_steps=speed_steps or 1_000_000)
+        trained = []
+        if not train_guarded(self, lambda: trained.append(t.train_for(budget, max_steps=speed_steps or 1_000_000))):
+            return t.snapshot()
+        snap = trained[0]
         now = time.perf_counter()
         if self._last is not None and now > self._last[0]:
             self.steps_per_second = (t.step_count - self._last[1]) / (now - self._last[0])
@@ -201,9 +270,12 @@ class LiveRun:
         """A manual step (pauses first): both players, only D ("d") or only G ("g")."""
         self.pause()
         t = self.trainer
-        snap = t.step_d_only(n) if what == "d" else t.step_g_only(n) if what == "g" else t.step(n)
-        self._check_stopped(snap)
-        return snap
+        stepped = []
+        if not train_guarded(self, lambda: stepped.append(
+                t.step_d_only(n) if what == "d" else t.step_g_only(n) if what == "g" else t.step(n))):
+            return t.snapshot()
+        self._check_stopped(stepped[0])
+        return stepped[0]
 
 
 def fmt(x: float | None, digits: int = 3) -> str:

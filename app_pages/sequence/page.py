@@ -5,14 +5,18 @@ import time
 
 import streamlit as st
 
+from app_pages.common.address import read_address_once, write_address
 from app_pages.common.controls import ask_before_replacing, play_pause_button, replace_allowed
 from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.shell import app_device, ensure_global_seed
+from app_pages.common.text import md_escape
 from app_pages.sequence.state import (ARCHS, ARCH_LABELS, BATCH_SIZES, CLIP_NORMS, CONTEXTS, CORPUS_LABELS,
-                                      HIDDEN_SIZES, LEARNING_RATES, PROBE_LIMIT, TICK_SECONDS, SequenceLab,
-                                      config_from_widgets, default_widgets, describe_chars, text_limits_message,
-                                      widgets_from_config)
+                                      DROPOUT_STEP, HEADS, HIDDEN_SIZES, LEARNING_RATES, MAX_ADDRESS_TEXT,
+                                      MAX_DROPOUT, MAX_LAYERS, POSITIONS, PROBE_LIMIT, TICK_SECONDS, SequenceLab,
+                                      config_from_widgets, default_widgets, describe_chars, text_in_address,
+                                      text_limits_message, widgets_from_config, widgets_from_query,
+                                      widgets_to_query)
 from engine import ConfigError
 from engine.core.registries import OPTIMIZERS
 from engine.sequence.trainer import MAX_TEXT, MAX_VOCAB, MIN_TEXT, REPLACEMENT, CharLMConfig
@@ -26,6 +30,8 @@ ensure_global_seed()
 for key in default_widgets():
     if key in state:
         state[key] = state[key]
+# The session's first visit: a shared address may carry a setup (models, text, settings, the seed).
+address_problems = read_address_once(state, st.query_params, "sq_address_read", widgets_from_query)
 for key, value in default_widgets().items():
     state.setdefault(key, value)
 
@@ -64,6 +70,8 @@ st.caption("Four ways to predict the next character. A recurrent network (RNN, L
            "matter. A Transformer looks at every earlier character at once through attention. Press **Play**: "
            "the models chosen train side by side on the same batches of the same text, and you watch their loss, "
            "what they write, how far back their gradient reaches, and what the Transformer attends to.")
+for problem in address_problems:  # the address's text is the visitor's, shown as text
+    st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
 
 lab: SequenceLab | None = state.get("sq_lab")
 bar = st.columns([1, 1, 1, 4])  # the buttons are drawn into it once the models are up to date
@@ -78,6 +86,9 @@ with left:
                      help=f"{MIN_TEXT:,} to {MAX_TEXT:,} characters; any script, emoji included")
         st.caption(f"{len(state.sq_text):,} characters (limits: {MIN_TEXT:,}–{MAX_TEXT:,}). Up to {MAX_VOCAB} "
                    f"distinct characters are kept; rarer ones become {REPLACEMENT}.")
+        if not text_in_address(state):
+            st.caption(f"Your text is not in the page's address (it holds pasted texts of up to {MAX_ADDRESS_TEXT} "
+                       "characters): a copied link opens with the example text.")
     elif state.sq_corpus == "tweets":
         st.caption("The texts of the sentiment corpus' tweets, one per line, the first 100,000 characters.")
     elif state.sq_corpus == "readme":
@@ -99,17 +110,19 @@ with right:
             c = st.columns(3)
             c[0].select_slider("Hidden size", HIDDEN_SIZES, key=f"sq_{a}_hidden",
                                help="Width of the hidden state (the Transformer's model width)")
-            c[1].slider("Layers", 1, 4, key=f"sq_{a}_layers")
-            c[2].slider("Dropout", 0.0, 0.5, step=0.05, key=f"sq_{a}_dropout")
+            c[1].slider("Layers", 1, MAX_LAYERS, key=f"sq_{a}_layers")
+            c[2].slider("Dropout", 0.0, MAX_DROPOUT, step=DROPOUT_STEP, key=f"sq_{a}_dropout")
             c = st.columns(3)
             c[0].selectbox("Optimiser", OPTIMIZERS, key=f"sq_{a}_optimizer")
             c[1].select_slider("Learning rate", LEARNING_RATES, key=f"sq_{a}_lr", help="Applied at once")
             if a == "transformer":
-                c[2].selectbox("Heads", [1, 2, 4, 8], key="sq_transformer_heads")
-                st.radio("Positions", ["learned", "sinusoidal"], key="sq_transformer_positions", horizontal=True,
+                c[2].selectbox("Heads", HEADS, key="sq_transformer_heads")
+                st.radio("Positions", POSITIONS, key="sq_transformer_positions", horizontal=True,
                          help="learned: a trained vector per position; sinusoidal: fixed sines and cosines")
             if a not in state.sq_models:
                 st.caption("Not trained now: add it under *Models trained side by side*.")
+
+write_address(st.query_params, widgets_to_query(state, state.global_seed))  # copy the address to share this setup
 
 # ---------- widgets -> the models ----------
 config, problem = None, None

@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app_pages.common import address
+from app_pages.common.address import Param, list_of, number, one_of, whole_number
+from app_pages.common.failures import train_guarded
 from engine import ConfigError
+from engine.core.registries import OPTIMIZERS
 from engine.sequence.models import RECURRENT
 from engine.sequence.trainer import (HOT_FIELDS, HOT_MODEL_FIELDS, MAX_TEXT, MIN_TEXT, CharLMConfig, CharLMTrainer,
                                      CharModelConfig, structural_changes)
@@ -24,6 +28,10 @@ LEARNING_RATES = [0.0003, 0.001, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1, 0.3, 1.0]
 CONTEXTS = [8, 16, 24, 32, 48, 64, 96, 128]
 BATCH_SIZES = [8, 16, 32, 64, 128]
 CLIP_NORMS = [0.0, 0.25, 1.0, 5.0]
+MAX_LAYERS = 4
+MAX_DROPOUT, DROPOUT_STEP = 0.5, 0.05
+HEADS = [1, 2, 4, 8]
+POSITIONS = ["learned", "sinusoidal"]
 TICK_SECONDS = 1.5           # the live view redraws every 1.5 s: most of each frame goes to training
 MIN_TRAIN_SECONDS = 0.2
 SAMPLE_REFRESH_STEPS = 25    # a model's sample is redrawn once it has trained this many more steps,
@@ -81,6 +89,51 @@ def widgets_from_config(config: CharLMConfig) -> dict:
     for m in config.models:
         w.update(model_widgets(m))
     return w
+
+
+# The page's address holds its setup under short names (see app_pages/common/address.py), each
+# model's settings as "lstm.hidden": only what differs from the defaults. A pasted text goes in
+# only while it is short: a longer one would make an address too long to share.
+MAX_ADDRESS_TEXT = 500
+
+
+def _parse_text(text: str) -> str:
+    if not MIN_TEXT <= len(text) <= MAX_TEXT:
+        raise ValueError(f"a text of {MIN_TEXT:,} to {MAX_TEXT:,} characters")
+    return text
+
+
+URL_PARAMS = [
+    list_of("models", "sq_models", ARCHS, noun="model"), one_of("corpus", "sq_corpus", list(CORPUS_LABELS)),
+    Param("text", "sq_text", _parse_text, str, strip=False), one_of("context", "sq_context", CONTEXTS, int),
+    one_of("batch", "sq_batch", BATCH_SIZES, int), one_of("clip", "sq_clip", CLIP_NORMS, float),
+    *[p for a in ARCHS for p in (
+        one_of(f"{a}.hidden", f"sq_{a}_hidden", HIDDEN_SIZES, int), whole_number(f"{a}.layers", f"sq_{a}_layers", 1,
+                                                                                  MAX_LAYERS),
+        number(f"{a}.dropout", f"sq_{a}_dropout", 0.0, MAX_DROPOUT, DROPOUT_STEP),
+        one_of(f"{a}.optimizer", f"sq_{a}_optimizer", list(OPTIMIZERS)),
+        one_of(f"{a}.lr", f"sq_{a}_lr", LEARNING_RATES, float))],
+    one_of("transformer.heads", "sq_transformer_heads", HEADS, int),
+    one_of("transformer.positions", "sq_transformer_positions", POSITIONS)]
+
+
+def text_in_address(values) -> bool:
+    """Whether the address holds the pasted text: only for the pasted-text corpus, and a short text."""
+    return values.get("sq_corpus") == "text" and len(values.get("sq_text", "")) <= MAX_ADDRESS_TEXT
+
+
+def widgets_to_query(values, seed: int) -> dict[str, str]:
+    """The address parameters for these widget values (those that differ from the defaults) and the seed."""
+    defaults = default_widgets()
+    current = {p.key: values[p.key] for p in URL_PARAMS if p.key in values}
+    if not text_in_address(current):
+        current["sq_text"] = defaults["sq_text"]  # left out
+    return address.widgets_to_query(URL_PARAMS, current, defaults, seed)
+
+
+def widgets_from_query(query) -> tuple[dict, list[str]]:
+    """Widget values from the address, and a sentence for each parameter that could not be used."""
+    return address.widgets_from_query(URL_PARAMS, query)
 
 
 def hot_config(running: CharLMConfig, wanted: CharLMConfig) -> CharLMConfig:
@@ -166,7 +219,9 @@ class SequenceLab:
             return 0.0
         start = time.perf_counter()
         t = self.trainer
-        t.train_for(self.training_budget() if budget_s is None else budget_s)
+        budget = self.training_budget() if budget_s is None else budget_s
+        if not train_guarded(self, lambda: t.train_for(budget)):
+            return time.perf_counter() - start
         trained = time.perf_counter() - start
         now = time.perf_counter()
         if self._last is not None and now > self._last[0]:
@@ -195,9 +250,9 @@ class SequenceLab:
             self.message = f"The step limit ({t.config.max_steps:,}) is reached."
 
     def step(self, n: int = 1) -> None:
-        self.trainer.step(n)
-        self._check_stopped()
-        self.refresh_all()
+        if train_guarded(self, lambda: self.trainer.step(n)):
+            self._check_stopped()
+            self.refresh_all()
 
     def play(self) -> None:
         self.playing = not self.trainer.diverged and not self.trainer.finished

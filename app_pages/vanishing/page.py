@@ -1,7 +1,6 @@
 """Vanishing gradients: watch the gradient die (or blow up) layer by layer, live, and compare fixes."""
 import json
 import math
-import time
 
 import streamlit as st
 
@@ -9,6 +8,7 @@ from app_pages.common.controls import ask_before_replacing, play_pause_button, r
 from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.shell import app_device, ensure_global_seed
+from app_pages.common.text import md_escape
 from app_pages.playground.sweep import spread_section
 from app_pages.vanishing.state import (CLIP_NORMS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAX_COMPARED, MAX_DEPTH,
                                        PRESETS, TICK_SECONDS, WIDTHS, VanishingLab, activation_quantiles,
@@ -73,7 +73,7 @@ st.caption("A deep stack of sigmoids passes back at most a quarter of the gradie
            "normalisation. All networks compared train on the same data from the same seed.")
 
 for problem in state.pop("vg_url_problems", []):
-    st.warning(f"The address: {problem}.", icon="🔗")
+    st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
 
 lab: VanishingLab | None = state.get("vg_lab")
 bar = st.columns([1.1, 1.1, 1.1, 3.2])  # the buttons are drawn into it once the networks are up to date

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from app_pages.common import address
+from app_pages.common.address import flag, list_of, one_of, whole_number
+from app_pages.common.failures import train_guarded
 from engine import ConfigError, ExperimentConfig, Trainer
 from engine.core.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
 from engine.mlp.config import CLASSIFY_SETS, HOT_FIELDS, structural_changes
@@ -86,79 +89,29 @@ def widgets_from_config(config: ExperimentConfig) -> dict:
 
 
 # The page's address holds its setup, under short names: a copied link reproduces the comparison.
-# Values equal to the page's defaults are left out; the seed is train.seed, as on the Playground.
-URL_PARAMS = {"depth": "vg_depth", "width": "vg_width", "activation": "vg_activation", "init": "vg_init",
-              "norm": "vg_norm", "residual": "vg_residual", "optimizer": "vg_optimizer", "lr": "vg_lr",
-              "clip": "vg_clip", "data": "vg_dataset", "compare": "vg_compare"}
+# Values equal to the page's defaults are left out; the seed is train.seed, as on every page.
 COMPARE_SEPARATOR = ";"  # between preset names, one of which has a comma in it
 MAX_COMPARED = 4
 MAX_DEPTH = 100
-
-
-def _url_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return COMPARE_SEPARATOR.join(value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+URL_PARAMS = [
+    whole_number("depth", "vg_depth", 1, MAX_DEPTH), one_of("width", "vg_width", WIDTHS, int),
+    one_of("activation", "vg_activation", list(ACTIVATIONS)), one_of("init", "vg_init", list(INITS)),
+    one_of("norm", "vg_norm", list(NORMS)), flag("residual", "vg_residual"),
+    one_of("optimizer", "vg_optimizer", list(OPTIMIZERS)), one_of("lr", "vg_lr", LEARNING_RATES, float),
+    one_of("clip", "vg_clip", CLIP_NORMS, float), one_of("data", "vg_dataset", DATASETS),
+    list_of("compare", "vg_compare", PRESETS, COMPARE_SEPARATOR, noun="preset", most=MAX_COMPARED,
+            most_what="networks to compare")]
 
 
 def widgets_to_query(values, seed: int) -> dict[str, str]:
     """The address parameters for these widget values (those that differ from the defaults) and the seed."""
-    defaults = default_widgets()
-    query = {name: _url_value(values[key]) for name, key in URL_PARAMS.items() if values[key] != defaults[key]}
-    return {**query, "train.seed": str(seed)}
-
-
-def _one_of(text: str, choices, parse=str):
-    """`text` parsed and matched to one of `choices`; ValueError naming them otherwise."""
-    try:
-        value = parse(text)
-    except ValueError:
-        value = None
-    for choice in choices:
-        if value == choice or (isinstance(choice, float) and value is not None and math.isclose(value, choice)):
-            return choice
-    shown = ", ".join(_url_value(c) for c in choices)
-    raise ValueError(f"not one of {shown}")
-
-
-def _url_widget(name: str, text: str):
-    """The widget value for address parameter `name`; ValueError saying what is allowed."""
-    text = text.strip()
-    if name == "depth":
-        if not text.isdigit() or not 1 <= int(text) <= MAX_DEPTH:
-            raise ValueError(f"a whole number from 1 to {MAX_DEPTH}")
-        return int(text)
-    if name == "residual":
-        return _one_of(text.lower(), ["true", "false"]) == "true"
-    if name == "compare":
-        names = [n.strip() for n in text.split(COMPARE_SEPARATOR) if n.strip()]
-        unknown = [n for n in names if n not in PRESETS]
-        if unknown:
-            raise ValueError(f"no preset named {', '.join(repr(n) for n in unknown)}")
-        if len(names) > MAX_COMPARED:
-            raise ValueError(f"at most {MAX_COMPARED} networks to compare")
-        return list(dict.fromkeys(names))
-    choices = {"width": (WIDTHS, int), "activation": (list(ACTIVATIONS), str), "init": (list(INITS), str),
-               "norm": (list(NORMS), str), "optimizer": (list(OPTIMIZERS), str), "lr": (LEARNING_RATES, float),
-               "clip": (CLIP_NORMS, float), "data": (DATASETS, str)}
-    return _one_of(text, *choices[name])
+    return address.widgets_to_query(URL_PARAMS, values, default_widgets(), seed)
 
 
 def widgets_from_query(params) -> tuple[dict, list[str]]:
     """Widget values from the address, and a sentence for each parameter that could not be used
     (that widget keeps its default; the others still apply)."""
-    values, problems = {}, []
-    for name, key in URL_PARAMS.items():
-        if name in params:
-            try:
-                values[key] = _url_widget(name, params[name])
-            except ValueError as e:
-                problems.append(f"{name}={params[name]!r} was ignored: {e}")
-    return values, problems
+    return address.widgets_from_query(URL_PARAMS, params)
 
 
 def preset_config(name: str, dataset: str, seed: int) -> ExperimentConfig:
@@ -234,10 +187,14 @@ class VanishingLab:
             self._last = None
             return
         share = budget_s / max(1, len(self.runs))
-        for run in self.runs:
-            if not run.trainer.diverged:
-                run.trainer.train_for(share)
-                run.collect()
+
+        def train() -> None:
+            for run in self.runs:
+                if not run.trainer.diverged:
+                    run.trainer.train_for(share)
+                    run.collect()
+        if not train_guarded(self, train):
+            return
         now, steps = time.perf_counter(), self.runs[0].trainer.step_count
         if self._last is not None and now > self._last[0]:
             self.steps_per_second = (steps - self._last[1]) / (now - self._last[0])
@@ -253,10 +210,12 @@ class VanishingLab:
             self.playing = False
 
     def step(self, n: int = 1) -> None:
-        for run in self.runs:
-            run.trainer.step(n)
-            run.collect()
-        self._check_diverged()
+        def train() -> None:
+            for run in self.runs:
+                run.trainer.step(n)
+                run.collect()
+        if train_guarded(self, train):
+            self._check_diverged()
 
     def play(self) -> None:
         self.playing = True

@@ -5,7 +5,12 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from app_pages import registry
+from app_pages.common.address import read_address_once, write_address
 from app_pages.common.guide import page_title
+from app_pages.common.shell import ensure_global_seed
+from app_pages.common.text import md_escape
+from app_pages.zoo.state import (FLIPPED_STEP, HOPFIELD_DIGITS, KEYS, MAX_FLIPPED, MAX_NOISE_SEED, default_widgets,
+                                 widgets_from_query, widgets_to_query)
 from engine.zoo import hopfield
 from engine.zoo.chart import EDGES, FAMILIES, HEAVY, NODES, node, node_summary
 from viz.zoo import energy_figure, hopfield_figure, zoo_figure
@@ -19,11 +24,16 @@ PAGE_TITLES = {"foundations": "Foundations", "playground": "Playground", "vanish
                "zoo": "Architecture map"}
 PAGE_TITLES.update({p.url_path: p.title for p in registry.PAGES})
 PAGE_FILES = {p.url_path: p.path for p in registry.PAGES}
-KEYS = [n.key for n in NODES]
 
-state.setdefault("zoo_node", "RBF")
+ensure_global_seed()  # the address carries the seed to the pages linked from here
 if "zoo_node" in state:
     state.zoo_node = state.zoo_node  # keep the choice when another page was shown
+# The session's first visit: a shared address may name a node (node=LSTM) and the Hopfield settings.
+address_problems = read_address_once(state, st.query_params, "zoo_address_read", widgets_from_query)
+# Widgets take their first value from here, not from value=: the address sets them too, and
+# Streamlit warns when a widget gets both.
+for key, first_value in default_widgets().items():
+    state.setdefault(key, first_value)
 
 
 # A click on the map selects that node (handled before the select box is drawn).
@@ -57,6 +67,8 @@ page_title("🗺️ Architecture map", "zoo")
 st.caption("The neural network zoo (after the Asimov Institute's chart): the families of architectures and how they "
            "descend from one another. **Filled** nodes are built by this app — pick one to open its page and see the "
            "PyTorch module it trains, layer by layer. **Hollow** ones are not built here, and the map says so.")
+for problem in address_problems:  # the address's text is the visitor's, shown as text
+    st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
 
 left, right = st.columns([1.6, 1], gap="medium")
 with left:
@@ -104,14 +116,14 @@ st.subheader("A Hopfield network recalls a noisy digit")
 st.caption("64 units, one per pixel of an 8×8 digit (±1), store the mean image of six digits. Flip some pixels of one "
            "of them and let the units update one at a time to the sign of their input: the energy −½ sᵀWs can only "
            "go down, and the state rolls into the nearest stored digit.")
-HOPFIELD_DIGITS = (0, 1, 2, 3, 4, 7)
 c = st.columns([1, 1.4, 1.2, 1])
 digit = c[0].selectbox("Digit", HOPFIELD_DIGITS, key="zoo_hn_digit")
-noise = c[1].slider("Pixels flipped", 0.0, 0.5, 0.2, step=0.05, key="zoo_hn_noise", format="%.2f",
+noise = c[1].slider("Pixels flipped", 0.0, MAX_FLIPPED, step=FLIPPED_STEP, key="zoo_hn_noise", format="%.2f",
                     help="Share of the 64 pixels turned to their opposite")
 rule = c[2].selectbox("Storage rule", hopfield.RULES, key="zoo_hn_rule",
                       format_func=lambda r: {"projection": "projection (pseudo-inverse)", "hebbian": "Hebb"}[r])
-noise_seed = c[3].number_input("Noise seed", 0, 10_000, 0, key="zoo_hn_seed")
+noise_seed = c[3].number_input("Noise seed", 0, MAX_NOISE_SEED, key="zoo_hn_seed")
+write_address(st.query_params, widgets_to_query(state, state.global_seed))  # copy the address to share this setup
 patterns = hopfield.digit_patterns(HOPFIELD_DIGITS)
 k = HOPFIELD_DIGITS.index(digit)
 w = hopfield.weights(patterns, rule)
