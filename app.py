@@ -9,6 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched from a model 
 import streamlit as st
 
 from app_pages import registry
+from app_pages.common.saved_runs import session_key
 from app_pages.common.shell import prepare_engine, sidebar, warm_up_engine
 
 st.set_page_config(page_title="Neural Playground", page_icon="🧠", layout="wide")
@@ -39,6 +40,8 @@ light = navigation.url_path in ("", registry.HOME)
 if not light:
     prepare_engine()
 sidebar()
+with st.sidebar:
+    session_key()  # read from this browser's cookie, or made and written to it (saved runs are filed under it)
 if not light:
     from app_pages.common.live_plotly import preload_plotly
     preload_plotly()

@@ -16,7 +16,7 @@ import torch
 
 from engine.core.device import DEVICE_CHOICES, describe_device, pick_device, use_one_cpu_thread
 
-from .cases import FRAME_SECONDS, frame_budget, probe_cost, trainer_vs_plain
+from .cases import FRAME_SECONDS, autosave_cost, frame_budget, probe_cost, trainer_vs_plain
 from .targets import p1_single_network, p2_many_variants, p4_probe_cost
 from .workload import describe, playground_config, tfp_config
 
@@ -28,8 +28,9 @@ def run_all(device: torch.device, repeats: int) -> dict:
     a = trainer_vs_plain(device, repeats)
     b = probe_cost(device, repeats)
     c = frame_budget(device, repeats, FRAME_SECONDS)
+    d = autosave_cost(device, repeats, FRAME_SECONDS)
     return {"p1_single_network": p1, "p2_many_variants": p2, "p4_probe_cost": p4,
-            "trainer_vs_plain": a, "probe_cost": b, "frame_budget": c}
+            "trainer_vs_plain": a, "probe_cost": b, "frame_budget": c, "autosave_cost": d}
 
 
 def _mmm(stats: dict, fmt: str, unit: str) -> str:
@@ -64,7 +65,8 @@ def target_rows(results: dict) -> list[tuple[str, str, str]]:
 
 def table(results: dict) -> list[tuple[str, str, str]]:
     """(what, measured, ratio to the baseline) rows of the printed table."""
-    a, b, c = results["trainer_vs_plain"], results["probe_cost"], results["frame_budget"]
+    a, b, c, d = (results["trainer_vs_plain"], results["probe_cost"], results["frame_budget"],
+                  results["autosave_cost"])
     return [
         ("(a) trainer vs plain loop", "", ""),
         ("    plain PyTorch loop (baseline)", f"{a['plain_epochs_per_s']:.1f} epochs/s", "1.00"),
@@ -82,6 +84,11 @@ def table(results: dict) -> list[tuple[str, str, str]]:
         ("    one Playground frame", f"{c['epochs_per_frame']:.2f} epochs", f"{c['ratio']:.2f}"),
         ("    steps per frame", f"{c['steps_per_frame']:.0f}", ""),
         ("    frame wall time, snapshot included", f"{c['frame_ms']:.0f} ms", ""),
+        (f"(d) autosave every {d['autosave_seconds']:g} s (target <= 5 % of the live epochs/s)", "", ""),
+        ("    live frames, no saving (baseline)", f"{d['epochs_per_s']:.0f} epochs/s", "1.00"),
+        ("    live frames with autosave", f"{d['epochs_per_s_with_autosave']:.0f} epochs/s",
+         f"{d['ratio']:.3f} ({d['overhead_percent']:+.2f}% time)"),
+        (f"    one save: checkpoint + SQLite put ({d['checkpoint_bytes'] / 1024:.0f} KB)", f"{d['save_ms']:.1f} ms", ""),
     ]
 
 

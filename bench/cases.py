@@ -90,3 +90,35 @@ def frame_budget(device: torch.device, repeats: int = 7, seconds: float = FRAME_
     return {"train_seconds": seconds, "epochs_per_frame": per_frame, "steps_per_frame": statistics.median(steps),
             "frame_ms": 1000 * statistics.median(frame_s), "plain_epochs_in_frame": plain_in_frame,
             "ratio": per_frame / plain_in_frame}
+
+
+def autosave_cost(device: torch.device, repeats: int = 7, seconds: float = FRAME_SECONDS) -> dict:
+    """(d) What saving a session costs the live Playground. Measured: one live frame
+    (train_for + the frame's snapshot) and one autosave of its run (checkpoint_bytes, then a
+    put into a real SQLite store in WAL mode, in a temporary folder). The live view saves every
+    AUTOSAVE_SECONDS, so its share of the training time is save / AUTOSAVE_SECONDS, and the
+    epochs/s it leaves are the frames' epochs over their time plus that share."""
+    import tempfile
+
+    from app_pages.common.session_store import SQLiteStore
+    from app_pages.playground.state import AUTOSAVE_SECONDS, PlaygroundRun
+
+    run = PlaygroundRun(Trainer(playground_config(), device))
+    run.trainer.train_for(seconds, plane_resolution=FRAME_PLANE)  # warm-up
+    with tempfile.TemporaryDirectory() as folder:
+        store = SQLiteStore(f"{folder}/sessions.sqlite3")
+        frame_s, save_s, epochs = [], [], []
+        for _ in range(repeats):
+            epoch0 = run.trainer.history[-1]["epoch_exact"]
+            frame_s.append(time_once(lambda: run.trainer.train_for(seconds, plane_resolution=FRAME_PLANE), device))
+            epochs.append(run.trainer.history[-1]["epoch_exact"] - epoch0)
+            save_s.append(time_once(lambda: run.autosave(lambda data: store.put("bench", "playground", data),
+                                                         now=float("inf")), device))
+        size = store.list("bench")[0].size
+        store.close()
+    frame, save = statistics.median(frame_s), statistics.median(save_s)
+    bare = statistics.median(epochs) / frame
+    with_saves = bare / (1 + save / AUTOSAVE_SECONDS)
+    return {"frame_ms": 1000 * frame, "save_ms": 1000 * save, "checkpoint_bytes": size,
+            "autosave_seconds": AUTOSAVE_SECONDS, "epochs_per_s": bare, "epochs_per_s_with_autosave": with_saves,
+            "overhead_percent": 100 * (bare / with_saves - 1), "ratio": with_saves / bare}

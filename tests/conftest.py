@@ -23,6 +23,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+# Saved sessions (app_pages/common/session_store.py) go to a folder of this test run, not the
+# repository's .data/: the AppTests and every server started here inherit it.
+os.environ.setdefault("NP_DATA_DIR", tempfile.mkdtemp(prefix="np-test-data-"))
+
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

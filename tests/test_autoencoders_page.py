@@ -275,3 +275,170 @@ def test_image_figures_tile_into_one_heatmap():
     points = scatter.data[0]
     assert list(points.customdata) == [3, 7] and list(points.marker.color) == [3, 7]  # digits, numeric colours
     assert list(scatter.data[-1].x) == [0.1]  # the clicked point's cross
+
+
+# ---------- the address ----------
+def test_the_address_round_trips_the_defaults_every_preset_and_a_custom_setup():
+    from app_pages.autoencoders.state import (NO_PRESET, PRESET_WORDS, preset_widgets, widgets_from_query,
+                                              widgets_to_query)
+    assert set(PRESET_WORDS.values()) == set(PRESETS)  # every preset has its word in the address
+    defaults = {**default_widgets(), "ae_preset": NO_PRESET}
+    assert widgets_to_query(defaults, 0) == {"train.seed": "0"}  # a plain visit: a short address
+    setups = [{**defaults, **preset_widgets(name), "ae_preset": name} for name in PRESETS]
+    # a preset changed afterwards: the address holds what differs from the preset, here a default again
+    setups.append({**defaults, **preset_widgets("β-VAE (β = 4)"), "ae_preset": "β-VAE (β = 4)", "ae_recon": "squared",
+                   "ae_lr": 0.01})
+    setups.append({**defaults, "ae_model": "denoising", "ae_latent": 7, "ae_hidden": 32, "ae_depth": 3,
+                   "ae_activation": "tanh", "ae_noise": "gaussian", "ae_noise_level": 0.6, "ae_reparam": False,
+                   "ae_optimizer": "sgd", "ae_batch": 512, "ae_sparsity": 0.03, "ae_beta": 0.1})
+    for values in setups:
+        query = widgets_to_query(values, 9)
+        restored, problems = widgets_from_query(query)
+        assert not problems and {**defaults, **restored} == values, query
+    assert widgets_to_query(setups[-2], 9) == {"preset": "beta-vae", "loss": "squared", "lr": "0.01", "train.seed": "9"}
+
+
+def test_bad_address_parameters_are_each_named_and_the_others_apply():
+    from app_pages.autoencoders.state import widgets_from_query
+    values, problems = widgets_from_query({"preset": "vae2", "model": "sparse", "code": "33", "width": "100",
+                                           "depth": "2", "lr": "0.02", "reparam": "yes", "sparsity": "1",
+                                           "noise_level": "0.3", "batch": "64.5", "node": "LSTM"})
+    assert values == {"ae_model": "sparse", "ae_depth": 2, "ae_sparsity": 1.0, "ae_noise_level": 0.3}
+    assert problems == [
+        "preset='vae2' was ignored: not one of pca, deep, conv, sparse, denoising, vae, vae-no-trick, beta-vae",
+        "code='33' was ignored: a whole number from 1 to 32",
+        "width='100' was ignored: not one of 16, 32, 64, 128, 256",
+        "reparam='yes' was ignored: not one of true, false",
+        "lr='0.02' was ignored: not one of 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1",
+        "batch='64.5' was ignored: not one of 16, 32, 64, 128, 256, 512"]
+
+
+def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
+    from app_pages.common.text import md_escape
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.query_params.update({"preset": "beta-vae", "code": "3", "batch": "100", "lr": "0.01", "train.seed": "4"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [w.value for w in at.warning] == [
+        "The address: " + md_escape("batch='100' was ignored: not one of 16, 32, 64, 128, 256, 512") + "."]
+    assert at.selectbox(key="ae_preset").value == "β-VAE (β = 4)" and at.selectbox(key="ae_model").value == "vae"
+    assert at.slider(key="ae_latent").value == 3 and at.select_slider(key="ae_lr").value == 0.01
+    config = trainer(at).config
+    assert (config.model.kind, config.model.latent_dim, config.model.beta, config.train.lr, config.train.batch_size,
+            config.seed) == ("vae", 3, 4.0, 0.01, 64, 4)
+    assert at.query_params == {"preset": "beta-vae", "code": "3", "lr": "0.01", "train.seed": "4"}
+    at.select_slider(key="ae_beta").set_value(0.5).run()
+    assert at.query_params["beta"] == "0.5" and not at.warning  # the warning is shown once
+    at.selectbox(key="ae_preset").set_value("Linear autoencoder = PCA").run()
+    assert at.query_params == {"preset": "pca", "train.seed": "4"}
+
+
+# ---------- nothing lost: saved as it trains, restored for the same browser ----------
+def test_autosave_every_few_seconds_while_playing_and_once_when_stopped():
+    from app_pages.autoencoders.state import AUTOSAVE_SECONDS
+    run = AutoencoderRun.build(AutoencoderConfig.build(hidden=16), "cpu")
+    saved = []
+    assert not run.autosave(saved.append, now=0.0)  # nothing trained: nothing to save
+    run.play()
+    run.tick(budget_s=0.02)
+    assert run.autosave(saved.append, now=1.0) and len(saved) == 1
+    run.tick(budget_s=0.02)
+    assert not run.autosave(saved.append, now=1.0 + AUTOSAVE_SECONDS / 2)  # too soon while playing
+    assert run.autosave(saved.append, now=1.0 + AUTOSAVE_SECONDS) and len(saved) == 2
+    run.tick(budget_s=0.02)
+    run.pause()
+    assert run.autosave(saved.append, now=1.0 + AUTOSAVE_SECONDS + 0.1)  # stopped: saved at once
+    assert not run.autosave(saved.append, now=100.0)  # and only once
+    run.step(3)  # the Step button pauses and trains: saved once more
+    assert run.autosave(saved.append, now=100.0) and not run.autosave(saved.append, now=200.0)
+    back = AutoencoderTrainer.from_checkpoint(saved[-1], "cpu")
+    assert back.step_count == run.trainer.step_count and back.history == run.trainer.history
+
+
+def test_restore_follows_the_address_a_shared_link_wins():
+    from app_pages.autoencoders.state import NO_PRESET, restored_widgets, widgets_to_query
+    config = preset_config("β-VAE (β = 4)", seed=3).replace(lr=0.01)
+    values = restored_widgets(config, {})  # an empty address: the nav menu, a bookmark
+    assert values["ae_preset"] == NO_PRESET and config_from_widgets(values, 3) == config
+    own = widgets_to_query(values, 3)  # what the page writes for it, and a reload sends back
+    assert restored_widgets(config, own) == values
+    by_preset = {"preset": "beta-vae", "lr": "0.01", "train.seed": "3"}  # the same setup, written from its preset
+    assert restored_widgets(config, by_preset)["ae_preset"] == "β-VAE (β = 4)"
+    for other in ({**own, "train.seed": "4"}, {"preset": "beta-vae", "train.seed": "3"}, {"model": "deep"},
+                  {**own, "unknown": "1"}):
+        assert restored_widgets(config, other) is None, other
+    odd = AutoencoderConfig.build(hidden=100)  # a width no widget offers: not shown, so not restored
+    assert restored_widgets(odd, {}) is None
+
+
+def _open_as(browser_key: str, **query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.session_state["np_session_key"] = browser_key
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _notices(at: AppTest) -> str:
+    return " ".join(e.value for e in [*at.success, *at.warning, *at.error])
+
+
+def test_the_page_restores_the_autoencoder_this_browser_trained():
+    key = "a" * 32
+    at = _open_as(key)
+    for _ in range(2):
+        at.button(key="ae_step").click().run()  # 100 steps each; paused, so each is saved
+    step, weights = trainer(at).step_count, [p.detach().clone() for p in trainer(at).model.parameters()]
+    assert step == 200
+
+    back = _open_as(key)  # a reload: a new session of the same browser
+    restored = trainer(back)
+    assert restored.step_count == step and all(torch.equal(a, b) for a, b in zip(weights, restored.model.parameters()))
+    assert restored.history == trainer(at).history and metrics(back)["Step"] == "200"
+    assert "Restored your autoencoder at step 200, as last saved. Press Play to go on." in _notices(back)
+    back.button(key="ae_step").click().run()  # it trains on from there, as the uninterrupted run does
+    at.button(key="ae_step").click().run()
+    assert trainer(back).step_count == trainer(at).step_count == 300
+    assert all(torch.equal(a, b) for a, b in zip(trainer(at).model.parameters(), trainer(back).model.parameters()))
+    assert "Restored" not in _notices(back)  # the notice is shown once
+
+    back.select_slider(key="ae_lr").set_value(0.01).run()  # hot: in the address and in the next save
+    back.button(key="ae_step").click().run()
+    assert back.query_params == {"lr": "0.01", "train.seed": "0"}
+    again = _open_as(key, **back.query_params)  # a reload keeps the page's own address: still restored
+    assert trainer(again).step_count == 400 and trainer(again).config.train.lr == 0.01
+    assert trainer(_open_as("b" * 32)).step_count == 0  # another browser starts afresh
+    shared = _open_as(key, preset="vae", **{"train.seed": "5"})  # a shared address wins over the saved run
+    assert trainer(shared).step_count == 0 and trainer(shared).config.model.kind == "vae"
+    assert trainer(shared).config.seed == 5 and "Restored" not in _notices(shared)
+
+
+def test_a_restored_autoencoder_keeps_its_seed_and_preset_and_reset_forgets_it():
+    from app_pages.common.saved_runs import session_store
+    key = "c" * 32
+    at = _open_as(key, preset="beta-vae", code="3", **{"train.seed": "7"})
+    at.button(key="ae_step").click().run()
+    back = _open_as(key)  # an empty address: the saved run comes back, with its seed
+    assert trainer(back).step_count == 100 and back.session_state.global_seed == 7
+    config = trainer(back).config
+    assert (config.model.kind, config.model.beta, config.model.latent_dim, config.seed) == ("vae", 4.0, 3, 7)
+    back.run()  # the widgets describe the restored network exactly: no question, no new network
+    assert trainer(back).step_count == 100 and not asking(back) and trainer(back).config == config
+    by_preset = _open_as(key, preset="beta-vae", code="3", **{"train.seed": "7"})  # the link it was started from
+    assert trainer(by_preset).step_count == 100 and by_preset.selectbox(key="ae_preset").value == "β-VAE (β = 4)"
+
+    by_preset.button(key="ae_reset").click().run()
+    assert trainer(by_preset).step_count == 0 and session_store().get(key, "autoencoders") is None
+    assert trainer(_open_as(key)).step_count == 0  # a reload after Reset: the new network, not the old one
+
+
+def test_a_damaged_saved_entry_is_one_line_and_a_fresh_start():
+    from app_pages.common.saved_runs import session_store
+    key = "d" * 32
+    session_store().put(key, "autoencoders", b"not a checkpoint")
+    at = _open_as(key)
+    assert [w.value for w in at.warning] == ["Your saved autoencoder could not be read (ValueError); starting afresh."]
+    assert trainer(at).step_count == 0 and session_store().get(key, "autoencoders") is None  # and it is gone
+    at.button(key="ae_step").click().run()
+    assert AutoencoderTrainer.from_checkpoint(session_store().get(key, "autoencoders"), "cpu").step_count == 100

@@ -10,7 +10,7 @@ import torch
 
 import engine.mlp.trainer
 from bench.__main__ import main, table, target_rows
-from bench.cases import frame_budget, gradient_norms_disabled, probe_cost, trainer_vs_plain
+from bench.cases import autosave_cost, frame_budget, gradient_norms_disabled, probe_cost, trainer_vs_plain
 from bench.targets import p1_single_network, p2_many_variants, p4_probe_cost
 from bench.timing import median_seconds, seconds_stats
 from bench.workload import PlainLoop, playground_config
@@ -124,7 +124,8 @@ def test_main_prints_a_table_and_writes_json_only_when_asked(tmp_path, monkeypat
             "p4_probe_cost": p4_probe_cost(CPU, repeats=1, epochs=1),
             "trainer_vs_plain": trainer_vs_plain(CPU, repeats=1, epochs=1),
             "probe_cost": probe_cost(CPU, repeats=1, steps=10, read_repeats=1),
-            "frame_budget": frame_budget(CPU, repeats=1, seconds=0.01, plain_epochs=1)}
+            "frame_budget": frame_budget(CPU, repeats=1, seconds=0.01, plain_epochs=1),
+            "autosave_cost": autosave_cost(CPU, repeats=1, seconds=0.01)}
     fake["probe_cost"]["overhead_percent"] = -3.0  # noise can make the probed run the faster one
     monkeypatch.setattr(bench_main, "run_all", lambda device, repeats: fake)
     monkeypatch.chdir(tmp_path)  # a default results file would land here
@@ -142,7 +143,15 @@ def test_main_prints_a_table_and_writes_json_only_when_asked(tmp_path, monkeypat
         torch.set_num_threads(threads)  # main() runs on one thread, as the app; give pytest its threads back
     printed = capsys.readouterr().out
     assert "trainer vs plain loop" in printed and "probe cost" in printed and "frame budget" in printed
+    assert "autosave every 5 s" in printed
     assert "P1 one network" in printed and "P2 2 variants" in printed and "P4 per-step probes" in printed
-    assert len(table(fake)) == 13 and len(target_rows(fake)) == 14
+    assert len(table(fake)) == 17 and len(target_rows(fake)) == 14
     assert saved["probe_cost"] == fake["probe_cost"]
     assert saved["meta"]["workload"] == playground_config().to_dict()
+
+
+def test_autosave_cost():
+    r = autosave_cost(CPU, repeats=2, seconds=0.02)
+    _positive_finite(r)
+    assert r["ratio"] == r["epochs_per_s_with_autosave"] / r["epochs_per_s"] < 1
+    assert r["checkpoint_bytes"] > 1000  # a real checkpoint reached the store

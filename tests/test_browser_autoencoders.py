@@ -1,12 +1,14 @@
 """The Autoencoders page in the real server and Debian's Chromium: Play trains the network live
 (the Step counter rises, the test loss falls, the views redraw), Pause stops it, and a click
-on the code plane decodes that point."""
+on the code plane decodes that point; a shared address opens its setup, and the address follows
+the widgets."""
 import re
 import time
 
 import pytest
 
 from browser_helpers import assert_no_exception, choose, goto_page, wait_for_app
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -77,3 +79,26 @@ def test_play_trains_live_and_a_click_decodes_the_code_plane(app_server, page, s
         .some(e => e.textContent.trim() === '100')""", timeout=45_000)
     assert_no_exception(page)
     page.screenshot(path=str(screenshot_dir / "autoencoders_denoising.png"), full_page=True)
+
+
+def test_a_shared_address_opens_its_setup_and_follows_the_widgets(app_server, page):
+    """An address with a preset, settings that differ from it, a bad batch size and a seed: the
+    page opens that setup (the network is built with it), names the bad parameter, and the
+    address changes with the next widget changed."""
+    page.set_viewport_size({"width": 1500, "height": 1600})
+    goto_page(page, app_server, "autoencoders?preset=vae&code=3&lr=0.01&activation=tanh&batch=100&train.seed=5")
+    assert_no_exception(page)
+    expect(page.get_by_role("combobox", name="Preset")).to_have_value("VAE (β = 1)")
+    expect(page.get_by_role("combobox", name="Model")).to_have_value("Variational (VAE)")
+    expect(page.get_by_role("combobox", name="Activation")).to_have_value("tanh")
+    expect(page.get_by_role("slider", name="Code size k")).to_have_value("3")
+    expect(page.get_by_label("Seed", exact=True)).to_have_value("5")
+    assert metric(page, "PCA, k = 3") not in ("", "—")  # the network was built with a 3-number code
+    expect(page.get_by_text(re.compile(r"The address: batch='100' was ignored"))).to_be_visible()
+
+    choose(page, "Preset", "β-VAE (β = 4)")
+    page.wait_for_function("() => location.search.includes('preset=beta-vae')", timeout=20_000)
+    params = dict(p.split("=", 1) for p in page.evaluate("location.search").lstrip("?").split("&"))
+    # the preset's settings replace the address's; the seed stays
+    assert params == {"preset": "beta-vae", "train.seed": "5"}
+    assert_no_exception(page)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import pytest
 
-from app_pages.playground.state import (PRESETS, TICK_SECONDS, PlaygroundRun, config_from_widgets, parse_points_csv,
+from app_pages.playground.state import (AUTOSAVE_SECONDS, PRESETS, TICK_SECONDS, PlaygroundRun, config_from_widgets, parse_points_csv,
                                         preset_config, widgets_from_config)
 from engine import ConfigError, ExperimentConfig, Trainer
 
@@ -240,3 +240,21 @@ def test_a_step_that_raises_pauses_with_one_line_and_keeps_the_last_weights(monk
     run.message = ""
     run.step_epoch()  # the Step button reports the same way
     assert says in run.message and not run.playing
+
+
+def test_autosave_every_few_seconds_while_playing_and_once_when_stopped():
+    run = PlaygroundRun(Trainer(ExperimentConfig(), "cpu"))
+    saved = []
+    assert not run.autosave(saved.append, now=0.0)  # nothing trained: nothing to save
+    run.play()
+    run.tick(budget_s=0.02)
+    assert run.autosave(saved.append, now=1.0) and len(saved) == 1
+    run.tick(budget_s=0.02)
+    assert not run.autosave(saved.append, now=1.0 + AUTOSAVE_SECONDS / 2)  # too soon while playing
+    assert run.autosave(saved.append, now=1.0 + AUTOSAVE_SECONDS) and len(saved) == 2
+    run.tick(budget_s=0.02)
+    run.pause()
+    assert run.autosave(saved.append, now=1.0 + AUTOSAVE_SECONDS + 0.1)  # stopped: saved at once
+    assert not run.autosave(saved.append, now=100.0)  # and only once
+    back = Trainer.from_checkpoint(saved[-1], "cpu")
+    assert back.step_count == run.trainer.step_count

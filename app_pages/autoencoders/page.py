@@ -5,17 +5,23 @@ import time
 
 import streamlit as st
 
-from app_pages.autoencoders.state import (BATCH_SIZES, BETAS, DEFAULT_PRESET, GRID_SIZE, HIDDEN_WIDTHS, LEARNING_RATES,
-                                          LOSS_LABELS, MODEL_LABELS, NOISE_LABELS, NOISE_LEVELS, PRESETS,
-                                          SPARSITY_WEIGHTS, AutoencoderRun, config_from_widgets, default_widgets,
-                                          explain, fmt, preset_config, sample_indices, widgets_from_config)
+from app_pages.autoencoders.state import (BATCH_SIZES, BETAS, DEFAULT_PRESET, DEPTHS, GRID_SIZE, HIDDEN_WIDTHS,
+                                          LEARNING_RATES, LOSS_LABELS, MODEL_LABELS, NO_PRESET, NOISE_LABELS,
+                                          NOISE_LEVELS, PRESETS, SAVE_NAME, SPARSITY_WEIGHTS, AutoencoderRun,
+                                          config_from_widgets, default_widgets, explain, fmt, preset_config,
+                                          restored_widgets, sample_indices, widgets_from_config, widgets_from_query,
+                                          widgets_to_query)
+from app_pages.common.address import read_address_once, write_address
 from app_pages.common.controls import ask_before_replacing, play_pause_button, replace_allowed
 from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
+from app_pages.common.saved_runs import forget_run, load_run, save_run
 from app_pages.common.shell import app_device, ensure_global_seed
+from app_pages.common.text import md_escape
 from engine import ConfigError
 from engine.autoencoders.models import NOISE_TYPES
-from engine.autoencoders.trainer import MAX_LATENT, RECON_LOSSES, AutoencoderConfig, structural_changes
+from engine.autoencoders.trainer import (MAX_LATENT, RECON_LOSSES, AutoencoderConfig, AutoencoderTrainer,
+                                         structural_changes)
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
 from viz.autoencoders import (angles_figure, encoder_gradient_figure, image_rows_figure, latent_grid_figure,
                               latent_scatter_figure, loss_figure, probe_figure, single_image_figure)
@@ -23,11 +29,44 @@ from viz.autoencoders import (angles_figure, encoder_gradient_figure, image_rows
 state = st.session_state
 STEP_BUTTON_STEPS = 100
 
+
+def restore_saved_autoencoder() -> None:
+    """The autoencoder this browser last trained here (a reload, a laptop's sleep, a server
+    restart), unless the address describes another setup: a shared link wins."""
+    data = load_run(SAVE_NAME)
+    if data is None:
+        return
+    try:
+        with st.spinner("Restoring your autoencoder…"):
+            trainer = AutoencoderTrainer.from_checkpoint(data, app_device())
+    except Exception as e:  # noqa: BLE001 - a damaged entry is a fresh start, never an exception
+        forget_run(SAVE_NAME)
+        state.ae_notice = ("warning", f"Your saved autoencoder could not be read ({md_escape(type(e).__name__)}); "
+                                      "starting afresh.")
+        return
+    values = restored_widgets(trainer.config, st.query_params.to_dict())
+    if values is None:
+        return
+    state.update(values)
+    state.ae_address_read = True  # the address is empty or describes this very setup: nothing more to read
+    state.ae_run = AutoencoderRun(trainer)
+    state.ae_run.autosave(lambda _: None)  # what is on disk is this very state: no need to save it again
+    state.ae_notice = ("success", f"Restored your autoencoder at step {trainer.step_count:,}, as last saved. "
+                                  "Press Play to go on.")
+    if trainer.config.seed != state.global_seed:  # its seed: set before the sidebar draws it, on a rerun
+        state.pending_global_seed = trainer.config.seed
+        st.rerun()
+
+
 ensure_global_seed()
 # Streamlit forgets a widget's value when another page is shown; writing it back keeps it.
 for key in default_widgets():
     if key in state:
         state[key] = state[key]
+if "ae_address_read" not in state and "ae_run" not in state:  # the session's first visit
+    restore_saved_autoencoder()
+# The session's first visit: a shared address may carry a setup (a preset, settings, the seed).
+address_problems = read_address_once(state, st.query_params, "ae_address_read", widgets_from_query)
 for key, value in default_widgets().items():
     state.setdefault(key, value)
 
@@ -66,6 +105,11 @@ def on_step(step_drawn: int) -> None:
 
 def on_reset() -> None:
     state.pop("ae_run", None)
+    forget_run(SAVE_NAME)  # a reload after Reset brings the new network, not the one thrown away
+
+
+def save_autoencoder(checkpoint: bytes) -> None:
+    state.ae_save_problem = save_run(SAVE_NAME, checkpoint)
 
 
 page_title("🗜️ Autoencoders", "autoencoders")
@@ -75,10 +119,15 @@ st.caption("An autoencoder squeezes each 8×8 digit through a code of a few numb
            "**denoising** one learns to clean corrupted digits; a **VAE** makes the code space smooth enough to "
            "draw new digits from. Press **Play** and watch the codes of the test digits sort themselves into "
            "clusters. Click the code plane to see what the decoder draws at that point.")
+for problem in address_problems:  # the address's text is the visitor's, shown as text
+    st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
+if "ae_notice" in state:
+    kind, text = state.pop("ae_notice")
+    (st.success if kind == "success" else st.warning)(text)
 
 run: AutoencoderRun | None = state.get("ae_run")
 bar = st.columns([1.1, 1.2, 1.1, 3.6])  # the buttons are drawn into it once the run is up to date
-bar[3].selectbox("Preset", ["Choose a preset…"] + list(PRESETS), key="ae_preset", on_change=on_preset,
+bar[3].selectbox("Preset", [NO_PRESET] + list(PRESETS), key="ae_preset", on_change=on_preset,
                  label_visibility="collapsed")
 
 kind = state.ae_model
@@ -91,7 +140,7 @@ c[1].slider("Code size k", 1, MAX_LATENT, key="ae_latent",
 c[2].select_slider("Hidden width", HIDDEN_WIDTHS, key="ae_hidden", disabled=no_hidden,
                    help="Units per hidden layer (the linear model has none; the convolutional one has fixed "
                         "layers: 8 and 16 channels)")
-c[3].selectbox("Depth", [1, 2, 3], key="ae_depth", disabled=no_hidden,
+c[3].selectbox("Depth", DEPTHS, key="ae_depth", disabled=no_hidden,
                help="Hidden layers in the encoder; the decoder mirrors them")
 c[4].selectbox("Activation", list(ACTIVATIONS), key="ae_activation", disabled=kind == "linear")
 c[5].selectbox("Reconstruction loss", RECON_LOSSES, key="ae_recon", format_func=LOSS_LABELS.get,
@@ -115,6 +164,7 @@ c = st.columns([1.3, 1.5, 1.5, 2.6])
 c[0].selectbox("Optimiser", OPTIMIZERS, key="ae_optimizer")
 c[1].select_slider("Learning rate", LEARNING_RATES, key="ae_lr", help="Applied to the running network at once")
 c[2].select_slider("Batch size", BATCH_SIZES, key="ae_batch", help="Applied to the running network at once")
+write_address(st.query_params, widgets_to_query(state, state.global_seed))  # copy the address to share this setup
 
 # ---------- widgets -> the run ----------
 try:
@@ -136,6 +186,7 @@ else:
     changed = run.apply(config)
     if changed:
         run = state.ae_run = AutoencoderRun.build(config, app_device(), playing=run.playing)
+        forget_run(SAVE_NAME)  # the trained one was thrown away: a reload must not bring it back
         st.toast(f"New network: {', '.join(changed)} changed")
 
 # Drawn for the run as it is now: a Step click right after a structural change acts on the new network.
@@ -275,6 +326,9 @@ def live_view() -> None:
         st.markdown(f"With **{cfg.latent_dim}** number{'s' if cfg.latent_dim > 1 else ''} per digit the "
                     f"autoencoder's codes give **{probe['codes']:.1%}** test accuracy, PCA's **{probe['pca']:.1%}** "
                     f"({gain:+.1%} for the autoencoder); the raw pixels {probe['pixels']:.1%}. Chance is 10 %.")
+    run.autosave(save_autoencoder)
+    if state.get("ae_save_problem"):
+        st.caption(state.ae_save_problem)
     run.frame_drawn(time.perf_counter() - frame_start, train_seconds)
     if run.playing and run.interval_is_stale():
         st.rerun()  # draw the live view again with a frame interval that fits the frames

@@ -9,9 +9,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app_pages.common import address
+from app_pages.common.address import flag, one_of, whole_number
+from app_pages.common.failures import train_guarded
 from app_pages.common.frame_interval import interval_is_stale, rounded_interval
 from engine import ConfigError
-from engine.autoencoders.trainer import HOT_FIELDS, AutoencoderConfig, AutoencoderSnapshot, AutoencoderTrainer
+from engine.autoencoders.models import NOISE_TYPES
+from engine.autoencoders.trainer import (HOT_FIELDS, MAX_LATENT, RECON_LOSSES, AutoencoderConfig, AutoencoderSnapshot,
+                                         AutoencoderTrainer)
+from engine.core.registries import ACTIVATIONS, OPTIMIZERS
 
 TICK_SECONDS = 0.35          # the live view asks for a frame about 3 times a second
 MAX_TICK_SECONDS = 3.0       # on a machine too busy for that, frames come less often, up to this
@@ -22,6 +28,7 @@ SAMPLE_IMAGES = 12           # test images shown with their reconstructions
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
 HIDDEN_WIDTHS = [16, 32, 64, 128, 256]
+DEPTHS = [1, 2, 3]
 BETAS = [0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0]
 SPARSITY_WEIGHTS = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
 NOISE_LEVELS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8]
@@ -30,6 +37,8 @@ MODEL_LABELS = {"linear": "Linear (no activation)", "deep": "Deep (MLP)", "conv"
 LOSS_LABELS = {"squared": "Squared error", "bce": "Cross-entropy (BCE)"}
 NOISE_LABELS = {"gaussian": "Gaussian noise", "masking": "Masking (pixels set to 0)"}
 PROBE_EVERY_SECONDS = 2.0    # while playing, the feature classifier is refitted at most this often
+AUTOSAVE_SECONDS = 5.0       # a playing run is saved this often (a reload or restart loses at most this much)
+SAVE_NAME = "autoencoders"   # this page's entry in the session store (app_pages/common/saved_runs.py)
 
 DEFAULT_PRESET = "Deep autoencoder, 2-D code"
 _VAE = {"kind": "vae", "latent_dim": 2, "hidden": 128, "activation": "relu", "loss": "bce", "lr": 0.003,
@@ -84,6 +93,62 @@ def config_from_widgets(state, seed: int) -> AutoencoderConfig:
     return AutoencoderConfig.build(**d)
 
 
+def preset_widgets(name: str) -> dict:
+    return widgets_from_config(preset_config(name))
+
+
+# The page's address holds its setup under short names (see app_pages/common/address.py): only
+# what differs from the defaults, or from the preset chosen, so that a link to a preset is just
+# ?preset=beta-vae. The preset's name in the address is a short word; the select box shows its title.
+NO_PRESET = "Choose a preset…"  # the preset box before a preset is chosen
+PRESET_WORDS = {"pca": "Linear autoencoder = PCA", "deep": DEFAULT_PRESET,
+                "conv": "Convolutional autoencoder, 2-D code", "sparse": "Sparse autoencoder, 32-number code",
+                "denoising": "Denoising autoencoder (30 % masked)", "vae": "VAE (β = 1)",
+                "vae-no-trick": "VAE without the reparameterisation trick", "beta-vae": "β-VAE (β = 4)"}
+URL_PARAMS = [
+    one_of("preset", "ae_preset", PRESET_WORDS), one_of("model", "ae_model", list(MODEL_LABELS)),
+    whole_number("code", "ae_latent", 1, MAX_LATENT), one_of("width", "ae_hidden", HIDDEN_WIDTHS, int),
+    one_of("depth", "ae_depth", DEPTHS, int), one_of("activation", "ae_activation", list(ACTIVATIONS)),
+    one_of("loss", "ae_recon", list(RECON_LOSSES)), one_of("beta", "ae_beta", BETAS, float),
+    flag("reparam", "ae_reparam"), one_of("sparsity", "ae_sparsity", SPARSITY_WEIGHTS, float),
+    one_of("noise", "ae_noise", list(NOISE_TYPES)), one_of("noise_level", "ae_noise_level", NOISE_LEVELS, float),
+    one_of("optimizer", "ae_optimizer", list(OPTIMIZERS)), one_of("lr", "ae_lr", LEARNING_RATES, float),
+    one_of("batch", "ae_batch", BATCH_SIZES, int)]
+
+
+def _address_defaults(preset: str | None) -> dict:
+    """What the address leaves out: the page's defaults, or the chosen preset's settings."""
+    base = {**default_widgets(), "ae_preset": NO_PRESET}
+    return {**base, **preset_widgets(preset)} if preset in PRESETS else base
+
+
+def widgets_to_query(values, seed: int) -> dict[str, str]:
+    """The address parameters for these widget values (those that differ from the defaults) and the seed."""
+    return address.widgets_to_query(URL_PARAMS, values, _address_defaults(values.get("ae_preset")), seed)
+
+
+def widgets_from_query(query) -> tuple[dict, list[str]]:
+    """Widget values from the address (a preset's settings, then the parameters given), and a
+    sentence for each parameter that could not be used."""
+    values, problems = address.widgets_from_query(URL_PARAMS, query)
+    preset = values.get("ae_preset")
+    return {**preset_widgets(preset), **values} if preset else values, problems
+
+
+def restored_widgets(config: AutoencoderConfig, query: dict) -> dict | None:
+    """The widget values that show a restored model, or None where it must not be restored: the
+    address (`query`, name -> text) describes another setup — a shared link wins over the saved
+    run — or the widgets cannot show the model. An empty address, or the one the page wrote for
+    this very setup (a reload), restores. The preset the address names is kept, since the page's
+    address is written relative to it."""
+    preset = widgets_from_query({"preset": query["preset"]})[0].get("ae_preset") if "preset" in query else None
+    values = {**widgets_from_config(config), "ae_preset": preset or NO_PRESET}
+    own = widgets_to_query(values, config.seed)
+    if config_from_widgets(values, config.seed) != config or widgets_from_query(own)[1]:
+        return None  # settings that no widget offers (only a file not written by this page has them)
+    return values if not query or dict(query) == own else None
+
+
 @dataclass
 class AutoencoderRun:
     """What the page keeps between reruns: the trainer, whether it plays, the speed, and
@@ -100,6 +165,7 @@ class AutoencoderRun:
     probe_step: int = -1
     _probe_time: float = field(default=-1e9, repr=False)
     _last: tuple[float, int] | None = field(default=None, repr=False)
+    _saved: tuple[float, int] = field(default=(float("-inf"), -1), repr=False)  # (time, step) of the last save
 
     @classmethod
     def build(cls, config: AutoencoderConfig, device="cpu", playing: bool = False) -> "AutoencoderRun":
@@ -132,7 +198,10 @@ class AutoencoderRun:
         if not self.playing:
             self._last = None
             return trainer.snapshot()
-        snap = trainer.train_for(budget_s)
+        trained = []
+        if not train_guarded(self, lambda: trained.append(trainer.train_for(budget_s))):
+            return trainer.snapshot()
+        snap = trained[0]
         now = time.perf_counter()
         if self._last is not None and now > self._last[0]:
             self.steps_per_second = (trainer.step_count - self._last[1]) / (now - self._last[0])
@@ -149,10 +218,24 @@ class AutoencoderRun:
             self.probe, self.probe_step, self._probe_time = self.trainer.probe_accuracies(), step, now
         return self.probe
 
+    def autosave(self, save, now: float | None = None) -> bool:
+        """Hand save() the trainer's checkpoint every AUTOSAVE_SECONDS while it plays, and once
+        when it stops (Pause, the Step button, a divergence); nothing before the first step or
+        when no step was taken since the last save. True if it saved."""
+        now = time.monotonic() if now is None else now
+        step = self.trainer.step_count
+        if step in (0, self._saved[1]) or (self.playing and now - self._saved[0] < AUTOSAVE_SECONDS):
+            return False
+        save(self.trainer.checkpoint_bytes())
+        self._saved = (now, step)
+        return True
+
     def step(self, n: int) -> AutoencoderSnapshot:
-        snap = self.trainer.step(n)
-        self._stop_if_needed(snap)
-        return snap
+        stepped = []
+        if not train_guarded(self, lambda: stepped.append(self.trainer.step(n))):
+            return self.trainer.snapshot()
+        self._stop_if_needed(stepped[0])
+        return stepped[0]
 
     def _stop_if_needed(self, snap: AutoencoderSnapshot) -> None:
         if snap.diverged:

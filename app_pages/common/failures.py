@@ -18,3 +18,15 @@ def training_failure(error: BaseException) -> str:
         cause = f"{type(error).__name__}: {first}" if first else type(error).__name__
     return (f"Training stopped because a step failed: {cause}. The network keeps the weights of its last "
             "finished step; change a setting and press Play to go on.")
+
+
+def train_guarded(run, train) -> bool:
+    """Call train() (a chunk of training); if it raises, pause `run` (anything with `playing` and
+    `message`), give it the one line and return False, so that the frame draws the last state."""
+    try:
+        train()
+        return True
+    except Exception as e:  # noqa: BLE001 - whatever a step raises, the page stays up
+        run.playing = False
+        run.message = training_failure(e)
+        return False

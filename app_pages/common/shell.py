@@ -69,6 +69,8 @@ def seed_from_address(text: str | None) -> int | None:
 def ensure_global_seed() -> None:
     """Start the session's seed from the address (train.seed) when a shared link carries one;
     a seed it cannot use is named in a warning and 0 is used."""
+    if "pending_global_seed" in st.session_state:  # a page restored a model trained with another seed
+        st.session_state.global_seed = st.session_state.pop("pending_global_seed")
     if "global_seed" not in st.session_state:
         text = st.query_params.get("train.seed")
         seed = seed_from_address(text)

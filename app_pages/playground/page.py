@@ -9,6 +9,7 @@ from app_pages.common.controls import ask_before_discard, play_pause_button
 from app_pages.common.guide import page_title
 from app_pages.common.live_canvas import curves_canvas, plane_canvas
 from app_pages.common.live_plotly import live_plotly
+from app_pages.common.saved_runs import forget_run, load_run, save_run
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
 from app_pages.playground.state import (BATCH_SIZES, CLIP_NORMS, DATASETS, DATASET_LABELS, DEFAULT_PRESET,
@@ -38,6 +39,30 @@ def load_config_into_widgets(config: ExperimentConfig) -> list[str]:
     return notes
 
 
+def restore_saved_network() -> ExperimentConfig | None:
+    """The network this browser last trained here (a reload, a sleep, a server restart), unless
+    the address asks for another setup (a shared link wins). Its config, or None."""
+    data = load_run("playground")
+    if data is None:
+        return None
+    try:
+        trainer = Trainer.from_checkpoint(data, app_device())
+        values, notes = widgets_for(trainer.config)
+    except Exception as e:  # noqa: BLE001 - a damaged entry is a fresh start, never an exception
+        forget_run("playground")
+        state.pg_notice = ("warning", f"Your saved network could not be read ({md_escape(type(e).__name__)}); "
+                                      "starting afresh.")
+        return None
+    query = dict(st.query_params)
+    if notes or (query and query != trainer.config.to_query()):
+        return None
+    state.pg_run = PlaygroundRun(trainer)
+    state.pg_run.autosave(lambda _: None)  # what is on disk is this very state: no need to save it again
+    state.pg_notice = ("success", f"Restored your network at epoch {trainer.epoch:,} (step {trainer.step_count:,}), "
+                                  "as last saved. Press Play to go on.")
+    return trainer.config
+
+
 ensure_global_seed()
 # Streamlit forgets the value of a widget that a run does not draw (the noise slider while
 # "Your own data" is chosen, the width of a removed layer). Writing each value back keeps it.
@@ -45,7 +70,10 @@ for key in WIDGET_KEYS:
     if key in state:
         state[key] = state[key]
 if "pg_dataset" not in state:  # first visit, or back from another page (Streamlit dropped the widget values)
-    if "pg_saved_config" in state:
+    restored = None if "pg_saved_config" in state or "pg_run" in state else restore_saved_network()
+    if restored is not None:
+        config = restored
+    elif "pg_saved_config" in state:
         config = ExperimentConfig.from_json(state.pg_saved_config)
     elif st.query_params:
         config, state.pg_url_warnings = ExperimentConfig.from_query(dict(st.query_params))
@@ -53,8 +81,11 @@ if "pg_dataset" not in state:  # first visit, or back from another page (Streaml
         config = preset_config(DEFAULT_PRESET, state.global_seed)
     values, notes = widgets_for(config)
     state.pg_url_warnings = state.get("pg_url_warnings", []) + notes
-    values.pop("global_seed")  # the sidebar has drawn that widget already (and read the URL's seed)
+    seed = values.pop("global_seed")  # the sidebar has drawn that widget already (and read the URL's seed)
     state.update(values)
+    if seed != state.global_seed:  # a restored network's seed: set before the sidebar draws it, on a rerun
+        state.pending_global_seed = seed
+        st.rerun()
 
 
 def on_preset() -> None:
@@ -109,11 +140,11 @@ def on_points_upload() -> None:
     try:
         points, task = parse_points_csv(upload.getvalue())
     except ValueError as e:
-        state.pg_notice = ("error", f"Could not use {upload.name}: {e}.")
+        state.pg_notice = ("error", f"Could not use {md_escape(upload.name)}: {md_escape(e)}.")
         return
     state.pg_points, state.pg_custom_task, state.pg_dataset = points, task, "custom"
     state.pg_replace_ok = True
-    state.pg_notice = ("success", f"Loaded {len(points)} points from {upload.name} "
+    state.pg_notice = ("success", f"Loaded {len(points)} points from {md_escape(upload.name)} "
                                   f"({'classes' if task == 'classify2d' else 'regression targets'}).")
 
 
@@ -140,6 +171,7 @@ def on_keep_network(config_json: str) -> None:
 
 def on_reset() -> None:
     state.pop("pg_run", None)
+    forget_run("playground")  # a reload after Reset brings the new network, not the one thrown away
 
 
 def on_play_pause(play: bool) -> None:
@@ -337,9 +369,16 @@ def live_view() -> None:
         live_plotly(fig, key="pg_network", on_click=select_neuron)
         show_neuron(state.get("pg_selected_neuron"), trainer)
     curves_canvas(loss_curves(trainer.history, trainer.n_classes > 0), key="pg_loss_chart")
+    run.autosave(save_network)
+    if state.get("pg_save_problem"):
+        st.caption(state.pg_save_problem)
     run.frame_drawn(time.perf_counter() - frame_start, train_seconds)
     if run.playing and run.interval_is_stale():
         st.rerun()  # draw the live view again with a frame interval that fits the frames
+
+
+def save_network(checkpoint: bytes) -> None:
+    state.pg_save_problem = save_run("playground", checkpoint)
 
 
 def add_clicked_point(clicked: dict) -> None:

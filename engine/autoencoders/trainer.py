@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ import torch
 from ..core.device import pick_device
 from ..core.digits import load_digits_split
 from ..core.registries import make_optimizer
+from . import checkpoint
 from .config import (FIELD_SECTION, HOT_FIELDS, MAX_LATENT, RECON_LOSSES, SECTIONS, AutoencoderConfig,
                      AutoencoderModelConfig, AutoencoderTrainConfig, structural_changes)
 from .models import (KINDS, NOISE_TYPES, N_PIXELS, PCA, build_autoencoder, corrupt, kl_to_standard_normal,
@@ -63,6 +64,10 @@ class AutoencoderSnapshot:
 
 
 class AutoencoderTrainer:
+    # What each point of `history` holds: the snapshot's numbers, and the epoch with its fraction.
+    HISTORY_KEYS = frozenset({f.name for f in fields(AutoencoderSnapshot)} - {"diverged", "finished", "lr"}
+                             | {"epoch_exact"})
+
     def __init__(self, config: AutoencoderConfig, device: str | torch.device = "auto"):
         self.config = config
         m, t = config.model, config.train
@@ -213,6 +218,19 @@ class AutoencoderTrainer:
         self.config = new_config
         return []
 
+    # ---- checkpoints (engine/autoencoders/checkpoint.py) ----
+    def checkpoint_bytes(self) -> bytes:
+        """Config (JSON text), weights, optimiser state, batch order and position, the batch and
+        noise generators' states, the last gradient norms and the history, loadable with
+        torch.load(weights_only=True). Loading it and training on gives the run it would have had."""
+        return checkpoint.checkpoint_bytes(self)
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "AutoencoderTrainer":
+        """Rebuild a trainer from checkpoint_bytes(). Only tensors and plain data are unpickled: a
+        file that would run code, or one whose contents do not fit its config, is a ValueError."""
+        return checkpoint.from_checkpoint(cls, data, device)
+
     # ---- reading ----
     @torch.no_grad()
     def _evaluate(self, x: torch.Tensor) -> tuple[float, float | None, float, float | None, torch.Tensor]:
@@ -271,7 +289,7 @@ class AutoencoderTrainer:
             principal_angles_deg=angles, encoder_grad_norm=norms[0], encoder_grad_norm_recon=norms[1],
             encoder_grad_norm_penalty=norms[2], code_grad_norm_recon=norms[3], decoder_grad_norm=norms[4],
             lr=self.config.train.lr, diverged=self.diverged, finished=self.finished)
-        point = {k: v for k, v in asdict(snap).items() if k not in ("diverged", "finished", "lr")}
+        point = {k: v for k, v in asdict(snap).items() if k in self.HISTORY_KEYS}
         point["epoch_exact"] = self.epoch + self._position / self.n_train
         if not self.history or self.history[-1]["step"] != snap.step:
             self.history.append(point)
