@@ -100,8 +100,9 @@ def autosave_cost(device: torch.device, repeats: int = 7, seconds: float = FRAME
     epochs/s it leaves are the frames' epochs over their time plus that share."""
     import tempfile
 
+    from app_pages.common.autosave import AUTOSAVE_SECONDS
     from app_pages.common.session_store import SQLiteStore
-    from app_pages.playground.state import AUTOSAVE_SECONDS, PlaygroundRun
+    from app_pages.playground.state import PlaygroundRun
 
     run = PlaygroundRun(Trainer(playground_config(), device))
     run.trainer.train_for(seconds, plane_resolution=FRAME_PLANE)  # warm-up

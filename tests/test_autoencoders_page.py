@@ -335,7 +335,7 @@ def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
 
 # ---------- nothing lost: saved as it trains, restored for the same browser ----------
 def test_autosave_every_few_seconds_while_playing_and_once_when_stopped():
-    from app_pages.autoencoders.state import AUTOSAVE_SECONDS
+    from app_pages.common.autosave import AUTOSAVE_SECONDS
     run = AutoencoderRun.build(AutoencoderConfig.build(hidden=16), "cpu")
     saved = []
     assert not run.autosave(saved.append, now=0.0)  # nothing trained: nothing to save

@@ -3,10 +3,11 @@ import math
 import time
 
 import numpy as np
-import torch
 import pytest
+import torch
 
-from app_pages.playground.state import (AUTOSAVE_SECONDS, PRESETS, TICK_SECONDS, PlaygroundRun, config_from_widgets, parse_points_csv,
+from app_pages.common.autosave import AUTOSAVE_SECONDS
+from app_pages.playground.state import (PRESETS, TICK_SECONDS, PlaygroundRun, config_from_widgets, parse_points_csv,
                                         preset_config, widgets_from_config)
 from engine import ConfigError, ExperimentConfig, Trainer
 

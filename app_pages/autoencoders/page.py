@@ -15,7 +15,7 @@ from app_pages.common.address import read_address_once, write_address
 from app_pages.common.controls import ask_before_replacing, play_pause_button, replace_allowed
 from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
-from app_pages.common.saved_runs import forget_run, load_run, save_run
+from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
 from engine import ConfigError
@@ -33,16 +33,12 @@ STEP_BUTTON_STEPS = 100
 def restore_saved_autoencoder() -> None:
     """The autoencoder this browser last trained here (a reload, a laptop's sleep, a server
     restart), unless the address describes another setup: a shared link wins."""
-    data = load_run(SAVE_NAME)
-    if data is None:
-        return
-    try:
-        with st.spinner("Restoring your autoencoder…"):
-            trainer = AutoencoderTrainer.from_checkpoint(data, app_device())
-    except Exception as e:  # noqa: BLE001 - a damaged entry is a fresh start, never an exception
-        forget_run(SAVE_NAME)
-        state.ae_notice = ("warning", f"Your saved autoencoder could not be read ({md_escape(type(e).__name__)}); "
-                                      "starting afresh.")
+    with st.spinner("Restoring your autoencoder…"):
+        trainer, problem = saved_trainer(SAVE_NAME, lambda data: AutoencoderTrainer.from_checkpoint(data, app_device()),
+                                         "autoencoder")
+    if problem:
+        state.ae_notice = ("warning", problem)
+    if trainer is None:
         return
     values = restored_widgets(trainer.config, st.query_params.to_dict())
     if values is None:
@@ -53,9 +49,7 @@ def restore_saved_autoencoder() -> None:
     state.ae_run.autosave(lambda _: None)  # what is on disk is this very state: no need to save it again
     state.ae_notice = ("success", f"Restored your autoencoder at step {trainer.step_count:,}, as last saved. "
                                   "Press Play to go on.")
-    if trainer.config.seed != state.global_seed:  # its seed: set before the sidebar draws it, on a rerun
-        state.pending_global_seed = trainer.config.seed
-        st.rerun()
+    use_seed(trainer.config.seed)
 
 
 ensure_global_seed()

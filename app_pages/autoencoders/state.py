@@ -11,6 +11,7 @@ import numpy as np
 
 from app_pages.common import address
 from app_pages.common.address import flag, one_of, whole_number
+from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
 from app_pages.common.frame_interval import interval_is_stale, rounded_interval
 from engine import ConfigError
@@ -37,7 +38,6 @@ MODEL_LABELS = {"linear": "Linear (no activation)", "deep": "Deep (MLP)", "conv"
 LOSS_LABELS = {"squared": "Squared error", "bce": "Cross-entropy (BCE)"}
 NOISE_LABELS = {"gaussian": "Gaussian noise", "masking": "Masking (pixels set to 0)"}
 PROBE_EVERY_SECONDS = 2.0    # while playing, the feature classifier is refitted at most this often
-AUTOSAVE_SECONDS = 5.0       # a playing run is saved this often (a reload or restart loses at most this much)
 SAVE_NAME = "autoencoders"   # this page's entry in the session store (app_pages/common/saved_runs.py)
 
 DEFAULT_PRESET = "Deep autoencoder, 2-D code"
@@ -165,7 +165,7 @@ class AutoencoderRun:
     probe_step: int = -1
     _probe_time: float = field(default=-1e9, repr=False)
     _last: tuple[float, int] | None = field(default=None, repr=False)
-    _saved: tuple[float, int] = field(default=(float("-inf"), -1), repr=False)  # (time, step) of the last save
+    _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
 
     @classmethod
     def build(cls, config: AutoencoderConfig, device="cpu", playing: bool = False) -> "AutoencoderRun":
@@ -219,16 +219,8 @@ class AutoencoderRun:
         return self.probe
 
     def autosave(self, save, now: float | None = None) -> bool:
-        """Hand save() the trainer's checkpoint every AUTOSAVE_SECONDS while it plays, and once
-        when it stops (Pause, the Step button, a divergence); nothing before the first step or
-        when no step was taken since the last save. True if it saved."""
-        now = time.monotonic() if now is None else now
-        step = self.trainer.step_count
-        if step in (0, self._saved[1]) or (self.playing and now - self._saved[0] < AUTOSAVE_SECONDS):
-            return False
-        save(self.trainer.checkpoint_bytes())
-        self._saved = (now, step)
-        return True
+        """Hand save() the trainer's checkpoint when one is due (common/autosave.py). True if it saved."""
+        return self._autosave.save_if_due(self.trainer, self.playing, save, now)
 
     def step(self, n: int) -> AutoencoderSnapshot:
         stepped = []

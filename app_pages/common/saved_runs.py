@@ -14,6 +14,7 @@ import uuid
 import streamlit as st
 
 from app_pages.common.session_store import SQLiteStore, default_store_path
+from app_pages.common.text import md_escape
 
 COOKIE = "np_session"
 COOKIE_DAYS = 30
@@ -73,3 +74,24 @@ def forget_run(name: str) -> None:
         session_store().evict(session_key(), name)
     except Exception:  # noqa: BLE001
         pass
+
+
+def saved_trainer(name: str, from_checkpoint, what: str):
+    """(the trainer this browser last saved under `name`, None) or (None, the one line to show
+    when its entry could not be read: it is then forgotten, and the page starts afresh)."""
+    data = load_run(name)
+    if data is None:
+        return None, None
+    try:
+        return from_checkpoint(data), None
+    except Exception as e:  # noqa: BLE001 - a damaged entry is a fresh start, never an exception
+        forget_run(name)
+        return None, f"Your saved {what} could not be read ({md_escape(type(e).__name__)}); starting afresh."
+
+
+def use_seed(seed: int) -> None:
+    """Give the sidebar's seed a restored model's seed: it is drawn before the page, so the value
+    is set before it on a rerun (shell.ensure_global_seed reads pending_global_seed)."""
+    if seed != st.session_state.get("global_seed"):
+        st.session_state.pending_global_seed = seed
+        st.rerun()

@@ -9,7 +9,7 @@ from app_pages.common.controls import ask_before_discard, play_pause_button
 from app_pages.common.guide import page_title
 from app_pages.common.live_canvas import curves_canvas, plane_canvas
 from app_pages.common.live_plotly import live_plotly
-from app_pages.common.saved_runs import forget_run, load_run, save_run
+from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
 from app_pages.playground.state import (BATCH_SIZES, CLIP_NORMS, DATASETS, DATASET_LABELS, DEFAULT_PRESET,
@@ -42,17 +42,12 @@ def load_config_into_widgets(config: ExperimentConfig) -> list[str]:
 def restore_saved_network() -> ExperimentConfig | None:
     """The network this browser last trained here (a reload, a sleep, a server restart), unless
     the address asks for another setup (a shared link wins). Its config, or None."""
-    data = load_run("playground")
-    if data is None:
+    trainer, problem = saved_trainer("playground", lambda data: Trainer.from_checkpoint(data, app_device()), "network")
+    if problem:
+        state.pg_notice = ("warning", problem)
+    if trainer is None:
         return None
-    try:
-        trainer = Trainer.from_checkpoint(data, app_device())
-        values, notes = widgets_for(trainer.config)
-    except Exception as e:  # noqa: BLE001 - a damaged entry is a fresh start, never an exception
-        forget_run("playground")
-        state.pg_notice = ("warning", f"Your saved network could not be read ({md_escape(type(e).__name__)}); "
-                                      "starting afresh.")
-        return None
+    values, notes = widgets_for(trainer.config)
     query = dict(st.query_params)
     if notes or (query and query != trainer.config.to_query()):
         return None
@@ -83,9 +78,7 @@ if "pg_dataset" not in state:  # first visit, or back from another page (Streaml
     state.pg_url_warnings = state.get("pg_url_warnings", []) + notes
     seed = values.pop("global_seed")  # the sidebar has drawn that widget already (and read the URL's seed)
     state.update(values)
-    if seed != state.global_seed:  # a restored network's seed: set before the sidebar draws it, on a rerun
-        state.pending_global_seed = seed
-        st.rerun()
+    use_seed(seed)  # a restored network's seed, when it is not the sidebar's
 
 
 def on_preset() -> None:

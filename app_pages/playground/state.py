@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import training_failure
 from app_pages.common.frame_interval import interval_is_stale, rounded_interval
-from engine import ConfigError, ExperimentConfig, Trainer
+from engine import ExperimentConfig, Trainer
 from engine.mlp.config import CLASSIFY_SETS, FEATURES, MAX_CUSTOM_POINTS, REGRESS_SETS
 
 MAX_LAYERS, MAX_NEURONS = 8, 16  # this page's limits (the engine allows 100 x 512)
@@ -32,7 +33,6 @@ TICK_SECONDS = 0.2   # the live view asks for 5 frames a second
 MAX_TICK_SECONDS = 3.0  # on a server too busy for that (a class training at once), frames come less often, up to this
 WARMUP_FRAMES = 3  # frames after Play whose gaps do not count as the browser's pace (frame_started)
 MIN_TRAIN_SECONDS = 0.02  # training gets what drawing leaves of a frame, but never less than this
-AUTOSAVE_SECONDS = 5.0  # a playing network is saved this often (a reload or restart loses at most this much)
 
 
 class LiveRuns:
@@ -238,7 +238,7 @@ class PlaygroundRun:
     _frame_start: float | None = field(default=None, repr=False)
     _frames_since_play: int = field(default=0, repr=False)
     _last: tuple[float, float] | None = field(default=None, repr=False)  # (time, epoch_exact) at the last tick
-    _saved: tuple[float, int] = field(default=(float("-inf"), -1), repr=False)  # (time, step) of the last save
+    _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
 
     def training_budget(self, live_runs: int = 1) -> float:
         """Seconds of training that fit in one frame next to the drawing. A frame must end
@@ -318,16 +318,8 @@ class PlaygroundRun:
         return snap
 
     def autosave(self, save, now: float | None = None) -> bool:
-        """Hand save() the trainer's checkpoint every AUTOSAVE_SECONDS while it trains, and once
-        when it stops; nothing before the first step or when no step was taken since the last
-        save. True if it saved."""
-        now = time.monotonic() if now is None else now
-        step = self.trainer.step_count
-        if step in (0, self._saved[1]) or (self.playing and now - self._saved[0] < AUTOSAVE_SECONDS):
-            return False
-        save(self.trainer.checkpoint_bytes())
-        self._saved = (now, step)
-        return True
+        """Hand save() the trainer's checkpoint when one is due (common/autosave.py). True if it saved."""
+        return self._autosave.save_if_due(self.trainer, self.playing, save, now)
 
     def step_epoch(self) -> None:
         """The Step button: pause and train exactly one epoch (a step that raises is reported)."""

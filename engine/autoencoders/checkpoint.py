@@ -29,28 +29,14 @@ it: engine/autoencoders/trainer.py imports this module, not the other way round.
 from __future__ import annotations
 
 import io
-import pickle
-import re
 
 import torch
 
+from ..core.checkpoint import first_line, generator_state, safe_load, to_cpu, whole_number
 from .config import AutoencoderConfig
 
 FORMAT = 1
 N_GRAD_NORMS = 5   # encoder, encoder-from-recon, encoder-from-penalty, code-from-recon, decoder
-_SHOWN = 200       # characters of a message quoted from a library
-
-
-def _to_cpu(value):
-    """The same nested structure with every tensor copied to the CPU (a checkpoint saved on a
-    GPU loads on a machine without one)."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, dict):
-        return {k: _to_cpu(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_cpu(v) for v in value)
-    return value
 
 
 def checkpoint_bytes(trainer) -> bytes:
@@ -58,8 +44,8 @@ def checkpoint_bytes(trainer) -> bytes:
     torch.save({
         "format": FORMAT,
         "config": trainer.config.to_json(),
-        "state_dict": _to_cpu(trainer.model.state_dict()),
-        "optimizer": _to_cpu(trainer.optimizer.state_dict()),
+        "state_dict": to_cpu(trainer.model.state_dict()),
+        "optimizer": to_cpu(trainer.optimizer.state_dict()),
         "step": trainer.step_count,
         "epoch": trainer.epoch,
         "order": trainer._order.cpu(),
@@ -74,33 +60,9 @@ def checkpoint_bytes(trainer) -> bytes:
     return buf.getvalue()
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:_SHOWN] if text else type(e).__name__
-
-
 def _read(data) -> dict:
     """The checkpoint's dict, read with the safe loader alone."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise ValueError(f"not an autoencoder checkpoint: expected the file's bytes, got {type(data).__name__}")
-    if not len(data):
-        raise ValueError("not an autoencoder checkpoint: the file is empty")
-    try:
-        blob = torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        # PyTorch's own message advises switching the protection off: it is never repeated. What
-        # the safe unpickler itself found (e.__context__) says whether the file names code.
-        found = str(e.__context__ or "")
-        named = re.search(r"GLOBAL ([\w.]{1,100})", found)
-        if named or "global" in found.lower():
-            what = f" (it names {named.group(1)})" if named else ""
-            raise ValueError("not an autoencoder checkpoint: the file was refused as unsafe, because it holds code "
-                             f"or objects other than tensors and plain data{what}, and this app loads nothing "
-                             "else") from None
-        raise ValueError("not an autoencoder checkpoint: the bytes are not a file written by torch.save "
-                         f"({_first_line(found) if found else 'unreadable'})") from None
-    except Exception as e:  # noqa: BLE001 - a truncated zip, an odd stream: any failure means "not a checkpoint"
-        raise ValueError(f"not an autoencoder checkpoint ({type(e).__name__}: {_first_line(e)})") from None
+    blob = safe_load(data, "an autoencoder checkpoint")
     if not isinstance(blob, dict):
         raise ValueError(f"not an autoencoder checkpoint: it holds a {type(blob).__name__}, not a dict")
     if blob.get("format") != FORMAT:
@@ -121,7 +83,7 @@ def from_checkpoint(cls, data: bytes, device):
     try:
         config = AutoencoderConfig.from_json(blob["config"])
     except Exception as e:  # noqa: BLE001 - ConfigError, or a JSON error: a config this engine cannot run
-        raise ValueError(f"autoencoder checkpoint has an invalid config: {_first_line(e)}") from None
+        raise ValueError(f"autoencoder checkpoint has an invalid config: {first_line(e)}") from None
     trainer = cls(config, device)  # outside the net below: a missing GPU is no fault of the file
     try:
         _load_weights(trainer, blob["state_dict"])
@@ -129,7 +91,7 @@ def from_checkpoint(cls, data: bytes, device):
     except ValueError:
         raise
     except Exception as e:  # noqa: BLE001 - anything a check did not foresee is still a damaged file
-        raise ValueError(f"autoencoder checkpoint is damaged ({type(e).__name__}: {_first_line(e)})") from None
+        raise ValueError(f"autoencoder checkpoint is damaged ({type(e).__name__}: {first_line(e)})") from None
     return trainer
 
 
@@ -155,16 +117,15 @@ def _load_weights(trainer, state) -> None:
     trainer.model.load_state_dict(state)
 
 
+DAMAGED = "autoencoder checkpoint is damaged: "
+
+
 def _count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"autoencoder checkpoint is damaged: {name} must be a whole number >= 0, got {value!r:.60}")
-    return value
+    return whole_number(value, name, DAMAGED)
 
 
 def _byte_tensor(value, name: str) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor) or value.dtype != torch.uint8 or value.dim() != 1:
-        raise ValueError(f"autoencoder checkpoint is damaged: {name} must be a generator state (a 1-D ByteTensor)")
-    return value
+    return generator_state(value, name, DAMAGED)
 
 
 def _set_generator(generator: torch.Generator, state, name: str) -> None:
@@ -172,7 +133,7 @@ def _set_generator(generator: torch.Generator, state, name: str) -> None:
         generator.set_state(_byte_tensor(state, name))
     except (RuntimeError, TypeError) as e:  # a state of the wrong size or kind
         raise ValueError(f"autoencoder checkpoint is damaged: {name} is not a state of this generator "
-                         f"({_first_line(e)})") from None
+                         f"({first_line(e)})") from None
 
 
 def _number(value) -> bool:

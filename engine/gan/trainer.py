@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import io
 import math
-import pickle
 import time
 from dataclasses import asdict, dataclass
 
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..core.checkpoint import first_line, safe_load
 from ..core.device import pick_device
 from ..core.registries import make_activation, make_optimizer
 from .config import DOMAIN, LOSS_VARIANTS, MAX_POINTS, NOISE_TYPES, STRUCTURAL, TARGETS, GANConfig, structural_changes
@@ -374,8 +374,8 @@ class GANTrainer:
 
     @classmethod
     def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "GANTrainer":
+        ck = safe_load(data, "a GAN checkpoint of this app")
         try:
-            ck = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
             trainer = cls(GANConfig.from_json(ck["config"]), device)
             trainer.G.load_state_dict(ck["G"])
             trainer.D.load_state_dict(ck["D"])
@@ -385,10 +385,6 @@ class GANTrainer:
             trainer.step_count, trainer.d_updates, trainer.g_updates = ck["counters"]
             trainer.diverged, trainer.history = bool(ck["diverged"]), list(ck["history"])
             trainer._ema = list(ck["losses"])
-        except pickle.UnpicklingError:  # PyTorch's own text here advises switching the protection off: never repeat it
-            raise ValueError("not a GAN checkpoint of this app: the file was refused as unsafe, because it holds code "
-                             "or objects other than tensors and plain data, and this app loads nothing else") from None
-        except Exception as e:  # torch.load raises many kinds on a file that is not a checkpoint
-            first_line = (str(e).splitlines() or [type(e).__name__])[0]  # an empty file's EOFError has no text
-            raise ValueError(f"not a GAN checkpoint of this app ({first_line[:120]})") from None
+        except Exception as e:  # noqa: BLE001 - a file that loads but is not this app's GAN checkpoint
+            raise ValueError(f"not a GAN checkpoint of this app ({first_line(e)})") from None
         return trainer

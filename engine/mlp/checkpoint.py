@@ -24,9 +24,10 @@ engine/mlp/trainer.py imports this module, not the other way round.
 from __future__ import annotations
 
 import io
-import pickle
 
 import torch
+
+from ..core.checkpoint import first_line, generator_state, safe_load, to_cpu, whole_number
 
 from .config import ExperimentConfig
 
@@ -34,27 +35,15 @@ FORMAT = 2
 HISTORY_KEYS = {"step", "epoch", "epoch_exact", "train_loss", "test_loss", "train_accuracy", "test_accuracy"}
 
 
-def _to_cpu(value):
-    """The same nested structure with every tensor copied to the CPU (a checkpoint
-    saved on a GPU loads on a machine without one)."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, dict):
-        return {k: _to_cpu(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_cpu(v) for v in value)
-    return value
-
-
 def checkpoint_bytes(trainer) -> bytes:
     buf = io.BytesIO()
     torch.save({
         "format": FORMAT,
         "config": trainer.config.to_json(),
-        "state_dict": _to_cpu(trainer.model.state_dict()),
+        "state_dict": to_cpu(trainer.model.state_dict()),
         "step": trainer.step_count,
         "epoch": trainer.epoch,
-        "optimizer": _to_cpu(trainer.optimizer.state_dict()),
+        "optimizer": to_cpu(trainer.optimizer.state_dict()),
         "order": trainer._order.cpu(),
         "position": trainer._position,
         "batch_generator": trainer._batch_gen.get_state(),
@@ -66,59 +55,36 @@ def checkpoint_bytes(trainer) -> bytes:
     return buf.getvalue()
 
 
-def _first_line(e: Exception) -> str:
-    text = str(e).splitlines()
-    return text[0][:200] if text else type(e).__name__
-
-
 def from_checkpoint(cls, data: bytes, device):
-    try:
-        blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # PyTorch's own text here advises switching the protection off: never repeat it
-        raise ValueError("not a Neural Playground checkpoint: the file was refused as unsafe, because it holds code "
-                         "or objects other than tensors and plain data, and this app loads nothing else") from None
-    except Exception as e:  # noqa: BLE001 - any other unpickling failure means "not a checkpoint"
-        raise ValueError(f"not a Neural Playground checkpoint ({type(e).__name__}: {_first_line(e)})") from None
+    blob = safe_load(data, "a Neural Playground checkpoint")
     if not isinstance(blob, dict) or not {"config", "state_dict"} <= set(blob):
         raise ValueError("not a Neural Playground checkpoint: expected the keys 'config' and 'state_dict'")
     trainer = cls(ExperimentConfig.from_json(blob["config"]), device)
     try:
         trainer.model.load_state_dict(blob["state_dict"])
     except (RuntimeError, TypeError, AttributeError) as e:
-        raise ValueError(f"checkpoint weights do not fit its config: {_first_line(e)}") from None
+        raise ValueError(f"checkpoint weights do not fit its config: {first_line(e)}") from None
     # A Trainer never saves weights that are not finite (a diverging step is undone), so such a
     # file was made by hand or damaged: nothing could be drawn or trained from it.
     if not all(torch.isfinite(v).all() for v in trainer.model.state_dict().values() if v.is_floating_point()):
         raise ValueError("checkpoint weights are not all finite numbers (NaN or infinity)")
     try:
-        trainer.step_count = _count(blob.get("step", 0), "step")
-        trainer.epoch = _count(blob.get("epoch", 0), "epoch")
+        trainer.step_count = whole_number(blob.get("step", 0), "step")
+        trainer.epoch = whole_number(blob.get("epoch", 0), "epoch")
         if "optimizer" in blob:  # the first format stops here: fresh optimiser, order and history
             _restore_training_state(trainer, blob)
     except KeyError as e:
         raise ValueError(f"checkpoint training state is damaged: it lacks {e.args[0]!r}") from None
     except (TypeError, ValueError, RuntimeError, IndexError) as e:
-        raise ValueError(f"checkpoint training state is damaged: {_first_line(e)}") from None
+        raise ValueError(f"checkpoint training state is damaged: {first_line(e)}") from None
     return trainer
-
-
-def _count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
-    return value
-
-
-def _byte_tensor(value, name: str) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor) or value.dtype != torch.uint8 or value.dim() != 1:
-        raise ValueError(f"{name} must be a generator state (a 1-D ByteTensor)")
-    return value
 
 
 def _restore_training_state(trainer, blob: dict) -> None:
     """Everything past the weights. Each piece is checked before it is used: a hand-made
     file must fail here with a message, not later inside a training step."""
     n = trainer.n_train
-    order, position = blob["order"], _count(blob["position"], "position")
+    order, position = blob["order"], whole_number(blob["position"], "position")
     if (not isinstance(order, torch.Tensor) or order.dtype != torch.int64 or order.shape != (n,)
             or not torch.equal(order.sort().values, torch.arange(n))):
         raise ValueError(f"order must be a permutation of the {n} training points")
@@ -138,8 +104,8 @@ def _restore_training_state(trainer, blob: dict) -> None:
         raise ValueError("diverged must be true or false")
 
     _load_optimizer_state(trainer, blob["optimizer"])
-    trainer._batch_gen.set_state(_byte_tensor(blob["batch_generator"], "batch_generator"))
-    dropout_rng = _byte_tensor(blob["dropout_rng"], "dropout_rng")
+    trainer._batch_gen.set_state(generator_state(blob["batch_generator"], "batch_generator"))
+    dropout_rng = generator_state(blob["dropout_rng"], "dropout_rng")
     with torch.random.fork_rng(devices=[]):
         torch.set_rng_state(dropout_rng)  # refuses a state of the wrong size now, not at the next step
     trainer._dropout_rng = dropout_rng.clone()

@@ -1,0 +1,90 @@
+"""What every lab's checkpoint shares: tensors moved to the CPU for saving, and the one safe
+way to read a file back, torch.load(weights_only=True), with messages a user can act on.
+
+PyTorch's own message for a refused file advises switching the protection off; it is never
+passed on. What the safe unpickler itself found (the error's __context__) says whether the file
+names code or objects other than tensors and plain data ("refused as unsafe"), or is simply not a
+file torch.save wrote.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+import pickletools
+import re
+
+import torch
+
+SHOWN_CHARACTERS = 200  # of a message quoted from a library
+
+
+def to_cpu(value):
+    """The same nested structure with every tensor copied to the CPU (a checkpoint saved on a
+    GPU loads on a machine without one)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_cpu(v) for v in value)
+    return value
+
+
+def first_line(e: BaseException | str) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:SHOWN_CHARACTERS] if text else type(e).__name__
+
+
+def safe_load(data, what: str):
+    """The object a checkpoint file holds, read with the safe loader alone; a ValueError that
+    starts "not <what>" for anything else (`what`: "a Neural Playground checkpoint", ...)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValueError(f"not {what}: expected the file's bytes, got {type(data).__name__}")
+    if not len(data):
+        raise ValueError(f"not {what}: the file is empty")
+    try:
+        return torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = str(e.__context__ or "")
+        named = re.search(r"GLOBAL ([\w.]{1,100})", found)
+        code = _names_code(bytes(data))
+        if named or "global" in found.lower() or code:
+            name = named.group(1) if named else code if isinstance(code, str) else ""
+            also = f" (it names {name})" if name else ""
+            raise ValueError(f"not {what}: the file was refused as unsafe, because it holds code or objects other "
+                             f"than tensors and plain data{also}, and this app loads nothing else") from None
+        raise ValueError(f"not {what}: the bytes are not a file written by torch.save "
+                         f"({first_line(found) if found else 'unreadable'})") from None
+    except Exception as e:  # noqa: BLE001 - a truncated zip, an odd stream: any failure means "not a checkpoint"
+        raise ValueError(f"not {what} ({type(e).__name__}: {first_line(e)})") from None
+
+
+_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD"}
+
+
+def _names_code(data: bytes) -> str | bool:
+    """Whether a plain pickle (not a torch.save zip) would call or build objects: read opcode by
+    opcode with pickletools, which runs nothing. The module.name it imports, or True, or False."""
+    try:
+        ops = list(pickletools.genops(data))
+    except Exception:  # noqa: BLE001 - not a pickle stream at all
+        return False
+    for op, arg, _ in ops:
+        if op.name == "GLOBAL" and isinstance(arg, str):  # protocol 0-2: the name is the argument
+            return arg.replace(" ", ".")[:100]
+    return any(op.name in _CODE_OPCODES for op, _, _ in ops)
+
+
+def whole_number(value, name: str, damaged: str = "") -> int:
+    """A counter read from a checkpoint: an int >= 0 (not a bool); ValueError naming it otherwise.
+    `damaged` starts the message ("autoencoder checkpoint is damaged: ")."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{damaged}{name} must be a whole number >= 0, got {value!r:.60}")
+    return value
+
+
+def generator_state(value, name: str, damaged: str = "") -> torch.Tensor:
+    """A torch.Generator's state read from a checkpoint: a 1-D ByteTensor; ValueError otherwise."""
+    if not isinstance(value, torch.Tensor) or value.dtype != torch.uint8 or value.dim() != 1:
+        raise ValueError(f"{damaged}{name} must be a generator state (a 1-D ByteTensor)")
+    return value
