@@ -217,7 +217,7 @@ bar[3].selectbox("Speed", list(SPEEDS), index=2, key="pg_speed", label_visibilit
 bar[4].selectbox("Preset", ["Choose a preset…"] + list(PRESETS), key="pg_preset", on_change=on_preset,
                  label_visibility="collapsed")
 
-train_cols = st.columns([1.5, 1.1, 1.2, 1.1, 1.1, 1, 1, 1, 1])
+train_cols = st.columns([1.75, 1.1, 1.2, 1.1, 1.1, 1, 1, 1, 1])
 classification = not (state.pg_dataset in ("plane", "multigauss") or
                       (state.pg_dataset == "custom" and state.pg_custom_task == "regress2d"))
 train_cols[0].selectbox("Loss", ["bce", "ce", "mse", "hinge"] if classification else ["mse"], key="pg_loss",
