@@ -138,5 +138,11 @@ def test_the_public_names_keep_working():
     from engine.sentiment import SentimentConfig, SentimentTrainer  # noqa: F401
     from engine.sequence import CharLMConfig, CharLMTrainer  # noqa: F401
     from engine.tasks import TASK_CLASSES, config_class, make_trainer  # noqa: F401
-    for task in TASK_CLASSES:
-        config_class(task)  # every task's module path resolves
+    assert (AutoencoderConfig, GANConfig, SentimentConfig, CharLMConfig) == tuple(
+        config_class(t) for t in ("autoencoder", "gan", "sentiment", "charlm"))
+    assert config_class("classify2d") is ExperimentConfig and config_class("regress2d") is ExperimentConfig
+    for task, (_, name, trainer_path) in TASK_CLASSES.items():
+        assert config_class(task).__name__ == name  # every task's module path resolves to its class
+        trainer = make_trainer.__globals__["_attr"](*trainer_path.split(":"))
+        assert trainer.__name__ == trainer_path.split(":")[1]
+    assert Trainer.__module__ == "engine.mlp.trainer" and GANTrainer.__module__ == "engine.gan.trainer"

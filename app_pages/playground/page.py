@@ -9,13 +9,15 @@ from app_pages.common.controls import ask_before_discard, play_pause_button
 from app_pages.common.guide import page_title
 from app_pages.common.live_canvas import curves_canvas, plane_canvas
 from app_pages.common.live_plotly import live_plotly
-from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
+from app_pages.common.saved_runs import forget_run, save_run, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
+from app_pages.playground.loading import (load_config_into_widgets, on_checkpoint_upload, on_config_upload,
+                                          on_points_upload, restore_saved_network)
 from app_pages.playground.state import (BATCH_SIZES, CLIP_NORMS, DATASETS, DATASET_LABELS, DEFAULT_PRESET,
                                         LEARNING_RATES, MAX_LAYERS, MAX_NEURONS, PENALTY_RATES, POINT_COUNTS, PRESETS,
                                         SPEEDS, PlaygroundRun, config_from_widgets, format_loss, options_with,
-                                        parse_points_csv, preset_config, widgets_for, widgets_from_config)
+                                        preset_config, widgets_for, widgets_from_config)
 from app_pages.playground.sweep import spread_section
 from engine import ConfigError, ExperimentConfig, Trainer
 from engine.core.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
@@ -30,34 +32,7 @@ WIDGET_KEYS = [k for k in widgets_from_config(ExperimentConfig()) if k.startswit
 LOSS_LABELS = {"bce": "BCE (sigmoid)", "ce": "CE (softmax)", "mse": "Squared error", "hinge": "Hinge"}
 
 
-# ---------- state: first visit, presets, uploads ----------
-def load_config_into_widgets(config: ExperimentConfig) -> list[str]:
-    """Show `config` in every widget, and return a sentence for each setting the page cannot show
-    (with what it uses instead). Only from callbacks or before the widgets are drawn."""
-    values, notes = widgets_for(config)
-    state.update(values)
-    return notes
-
-
-def restore_saved_network() -> ExperimentConfig | None:
-    """The network this browser last trained here (a reload, a sleep, a server restart), unless
-    the address asks for another setup (a shared link wins). Its config, or None."""
-    trainer, problem = saved_trainer("playground", lambda data: Trainer.from_checkpoint(data, app_device()), "network")
-    if problem:
-        state.pg_notice = ("warning", problem)
-    if trainer is None:
-        return None
-    values, notes = widgets_for(trainer.config)
-    query = dict(st.query_params)
-    if notes or (query and query != trainer.config.to_query()):
-        return None
-    state.pg_run = PlaygroundRun(trainer)
-    state.pg_run.autosave(lambda _: None)  # what is on disk is this very state: no need to save it again
-    state.pg_notice = ("success", f"Restored your network at epoch {trainer.epoch:,} (step {trainer.step_count:,}), "
-                                  "as last saved. Press Play to go on.")
-    return trainer.config
-
-
+# ---------- state: first visit, presets, uploads (loading.py) ----------
 ensure_global_seed()
 # Streamlit forgets the value of a widget that a run does not draw (the noise slider while
 # "Your own data" is chosen, the width of a removed layer). Writing each value back keeps it.
@@ -85,60 +60,6 @@ def on_preset() -> None:
     if state.pg_preset in PRESETS:
         load_config_into_widgets(preset_config(state.pg_preset, state.global_seed))
         state.pg_replace_ok = True  # picking a preset is asking for its network
-
-
-def on_config_upload() -> None:
-    upload = state.pg_config_upload
-    if upload is None:
-        return
-    name = md_escape(upload.name)
-    try:
-        notes = load_config_into_widgets(ExperimentConfig.from_json(upload.getvalue().decode("utf-8", "replace")))
-    except ConfigError as e:
-        state.pg_notice = ("error", f"{name} is not a valid config: {md_escape(e)}. Your current network is unchanged.")
-        return
-    state.pg_replace_ok = True
-    if notes:
-        state.pg_notice = ("warning", f"Loaded the config from {name}, with changes:\n\n" +
-                           "\n".join(f"- {md_escape(n)}" for n in notes))
-    else:
-        state.pg_notice = ("success", f"Loaded the config from {name}.")
-
-
-def on_checkpoint_upload() -> None:
-    upload = state.pg_checkpoint_upload
-    if upload is None:
-        return
-    name = md_escape(upload.name)
-    try:
-        trainer = Trainer.from_checkpoint(upload.getvalue(), app_device())
-    except (ValueError, ConfigError) as e:
-        state.pg_notice = ("error", f"Could not load {name}: {md_escape(e)}. Your current network is unchanged.")
-        return
-    values, notes = widgets_for(trainer.config)
-    if notes:  # its weights belong to a network the page cannot show: loading it would mean dropping them
-        state.pg_notice = ("error", f"Could not load {name}: its network is not one this page can show "
-                                    f"({md_escape(' '.join(notes))}) Train it with `python -m engine train`. "
-                                    "Your current network is unchanged.")
-        return
-    state.update(values)
-    state.pg_run = PlaygroundRun(trainer)
-    state.pg_notice = ("success", f"Loaded the checkpoint {name} (step {trainer.step_count}).")
-
-
-def on_points_upload() -> None:
-    upload = state.pg_points_upload
-    if upload is None:
-        return
-    try:
-        points, task = parse_points_csv(upload.getvalue())
-    except ValueError as e:
-        state.pg_notice = ("error", f"Could not use {md_escape(upload.name)}: {md_escape(e)}.")
-        return
-    state.pg_points, state.pg_custom_task, state.pg_dataset = points, task, "custom"
-    state.pg_replace_ok = True
-    state.pg_notice = ("success", f"Loaded {len(points)} points from {md_escape(upload.name)} "
-                                  f"({'classes' if task == 'classify2d' else 'regression targets'}).")
 
 
 # Button callbacks take the state they were drawn for and act only if it still holds: while
