@@ -338,18 +338,19 @@ with st.expander("Share, save and export"):
     c1, c2, c3 = st.columns(3)
     with c1:
         st.download_button("⬇ Config (JSON)", config.to_json(), "playground-config.json", "application/json",
-                           key="pg_dl_config")
+                           key="pg_dl_config", on_click="ignore")
         st.file_uploader("Load a config", type=["json"], key="pg_config_upload", on_change=on_config_upload)
     with c2:
-        # Files are built when clicked (a callable), not on every rerun of the page.
+        # Files are built when clicked (a callable), not on every rerun of the page; a click does not rerun the
+        # page either (on_click="ignore"): a rerun re-registers the file while the browser is still fetching it.
         trainer = run.trainer
         st.download_button("⬇ Checkpoint (weights, optimizer, progress)", trainer.checkpoint_bytes, "playground.pt",
-                           key="pg_dl_checkpoint")
+                           key="pg_dl_checkpoint", on_click="ignore")
         st.file_uploader("Load a checkpoint", type=["pt"], key="pg_checkpoint_upload", on_change=on_checkpoint_upload,
                          help="Read with torch.load(weights_only=True): a file that carries code is refused")
     with c3:
         st.download_button("⬇ Export as PyTorch", lambda: export_script(config, steps=trainer.step_count or 1000),
-                           "playground_train.py", "text/x-python", key="pg_dl_script",
+                           "playground_train.py", "text/x-python", key="pg_dl_script", on_click="ignore",
                            help="A standalone script (torch + numpy) that rebuilds this data, model and loop and runs "
                                 "as many steps as trained so far (1,000 before any training); with this seed it "
                                 "reproduces the loss curve")
