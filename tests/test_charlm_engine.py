@@ -270,3 +270,101 @@ def test_built_in_corpora_are_cut_to_length():
     assert len(readme) == 1000 and readme.startswith("# Neural Playground")
     guides = corpus_text(CharLMConfig(corpus_chars=1000))  # the default corpus: the page guides
     assert len(guides) == 1000 and guides.startswith("# ")
+
+
+# ---------- checkpoints (engine/sequence/checkpoint.py) ----------
+def _every_kind_of_model() -> CharLMConfig:
+    """Every architecture and optimiser, with dropout: each piece of the saved state matters."""
+    kinds = [("rnn", "sgd"), ("lstm", "momentum"), ("gru", "adagrad"), ("transformer", "adam"), ("rnn", "rmsprop"),
+             ("gru", "nesterov")]
+    return CharLMConfig(corpus="text", text="the cat sat on the mat. " * 20, context=12, batch_size=8, seed=3,
+                        models=[CharModelConfig(a, hidden=16, heads=2, dropout=0.2, optimizer=o) for a, o in kinds])
+
+
+def _same_models(a: CharLMTrainer, b: CharLMTrainer) -> bool:
+    return all(torch.equal(p, q) for ma, mb in zip(a.models, b.models) for p, q in zip(ma.parameters(),
+                                                                                      mb.parameters()))
+
+
+def test_step_save_load_step_is_the_straight_run_bit_for_bit():
+    config = _every_kind_of_model()
+    straight = CharLMTrainer(config, "cpu")
+    straight.step(7)
+    with torch.no_grad():
+        straight.models[0].embed.weight.fill_(float("inf"))  # the RNN blows up: it stands still from here
+    straight.step(3)
+    later = straight.step(8)
+
+    paused = CharLMTrainer(config, "cpu")
+    paused.step(7)
+    with torch.no_grad():
+        paused.models[0].embed.weight.fill_(float("inf"))
+    paused.step(3)
+    data = paused.checkpoint_bytes()
+    torch.manual_seed(99), torch.rand(50)  # the global generator between save and load changes nothing
+    resumed = CharLMTrainer.from_checkpoint(data, "cpu")
+    assert resumed.config == config and resumed.step_count == 10 and resumed.model_diverged == paused.model_diverged
+    assert resumed.corpus.chars == paused.corpus.chars and resumed.history == paused.history
+    np.testing.assert_array_equal(resumed.loss_steps(), paused.loss_steps())  # NaN where the RNN stood still
+    assert resumed.step(8) == later and resumed.history == straight.history
+    np.testing.assert_array_equal(resumed.loss_steps(), straight.loss_steps())
+    assert _same_models(resumed, straight) and resumed.seconds_training >= paused.seconds_training
+    assert resumed.sample(3, "the ", 30, 0.8) == straight.sample(3, "the ", 30, 0.8)
+    assert 0.5 < paused.approximate_checkpoint_bytes() / len(data) < 1.5
+
+
+def test_a_built_in_text_is_kept_in_the_checkpoint_so_an_edited_readme_changes_nothing(monkeypatch):
+    import engine.core.corpora as corpora
+    config = CharLMConfig(corpus="readme", corpus_chars=2000, context=16, batch_size=4,
+                          models=[CharModelConfig("gru", hidden=8)])
+    trainer = CharLMTrainer(config, "cpu")
+    trainer.step(3)
+    data = trainer.checkpoint_bytes()
+    monkeypatch.setattr(corpora, "readme_text", lambda: "ΩΩ a README rewritten since " * 100)  # new characters
+    resumed = CharLMTrainer.from_checkpoint(data, "cpu")
+    assert resumed.corpus.text == trainer.corpus.text and resumed.step(2) == trainer.step(2)
+    assert CharLMTrainer(config, "cpu").corpus.text != trainer.corpus.text  # a new run reads the new README
+
+
+def _tampered(data: bytes, **changes) -> bytes:
+    import io
+    blob = torch.load(io.BytesIO(data), weights_only=True)
+    blob.update(changes)
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    return buf.getvalue()
+
+
+def test_damaged_checkpoints_are_one_line_value_errors():
+    config = CharLMConfig(corpus="text", text=CYCLE, context=8, batch_size=4,
+                          models=[CharModelConfig("lstm", hidden=8), CharModelConfig("transformer", hidden=8)])
+    trainer = CharLMTrainer(config, "cpu")
+    trainer.step(3)
+    data = trainer.checkpoint_bytes()
+    weights = [dict(m.state_dict()) for m in trainer.models]
+    nan_weights = [{**weights[0], "embed.weight": torch.full_like(weights[0]["embed.weight"], float("nan"))},
+                   weights[1]]
+    adam = trainer.optimizers[0].state_dict()
+    cases = {
+        b"": "not a Sequence models checkpoint: the file is empty",
+        b"not a checkpoint": "not a file written by torch.save",
+        _tampered(data, format=2): "this app reads format 1",
+        _tampered(data, config="{"): "invalid config",
+        _tampered(data, models=weights[:1]): "lists of 2",
+        _tampered(data, models=[weights[1], weights[0]]): "do not fit its config",
+        _tampered(data, models=nan_weights): "not all finite",
+        _tampered(data, optimizers=[{"state": {0: {"exp_avg": torch.zeros(1)}}, "param_groups": adam["param_groups"]},
+                                    trainer.optimizers[1].state_dict()]): "not that of Adam",
+        _tampered(data, corpus={"text": "xyz", "chars": ["a"], "replaced": 0}): "outside its vocabulary",
+        _tampered(data, losses=torch.zeros(2, 2)): "losses must be a (3, 2) float32 tensor",
+        _tampered(data, history=[{"step": 1}]): "history must be a list",
+        _tampered(data, step=-1): "step must be a whole number",
+        _tampered(data, batch_generator=torch.zeros(3, dtype=torch.uint8)): "generator state does not fit",
+        _tampered(data, model_diverged=[False]): "model_diverged must be 2 flags",
+    }
+    for bad, says in cases.items():
+        with pytest.raises(ValueError) as info:
+            CharLMTrainer.from_checkpoint(bad, "cpu")
+        message = str(info.value)
+        assert type(info.value) is ValueError and says in message, (says, message)
+        assert "weights_only" not in message and "\n" not in message, message

@@ -1,6 +1,7 @@
 """The sentiment engine: the real corpus and a stratified split, features against
 scikit-learn, a trained model against the majority-class baseline, attributions that add up
 to the logit difference, resumable training, config and CSV errors that say what to fix."""
+import io
 import json
 import math
 import subprocess
@@ -194,6 +195,84 @@ def test_hot_changes_keep_the_progress():
     assert trainer.apply(config.replace(model={"hidden": [8]})) == ["model.hidden"]
 
 
+# ---------------- checkpoints (engine/sentiment/checkpoint.py) ----------------
+RESUMABLE = {
+    "tfidf, early stopping": {"model": {"dropout": 0.3}, "train": {"early_stopping": 3, "lr": 0.03}},  # stops at 30
+    "embeddings, momentum": {"model": {"representation": "embedding_bag", "embed_dim": 16, "max_tokens": 16},
+                             "train": {"optimizer": "momentum"}},
+    "transformer, adagrad": {"model": {"representation": "transformer", "embed_dim": 16, "max_tokens": 16,
+                                       "dropout": 0.2}, "train": {"optimizer": "adagrad"}},
+}
+
+
+@pytest.mark.parametrize("kind", list(RESUMABLE))
+def test_step_save_load_step_is_the_straight_run_bit_for_bit(kind):
+    sections = RESUMABLE[kind]
+    config = small_config(data={"max_rows": 1000}, model={"vocab_size": 500, "hidden": [16], **sections["model"]},
+                          train={"epochs": 3, "batch_size": 32, "evals_per_epoch": 20, **sections["train"]})
+    straight = SentimentTrainer(config, "cpu")
+    straight.step(11)
+    later = straight.step(40)  # past an epoch's end: the next epoch's order comes from the saved generator
+
+    paused = SentimentTrainer(config, "cpu")
+    paused.step(11)
+    data = paused.checkpoint_bytes()
+    torch.manual_seed(99), torch.rand(50)  # the global generator between save and load changes nothing
+    resumed = SentimentTrainer.from_checkpoint(data, "cpu")
+    assert resumed.config == config and resumed.step_count == 11 and resumed.history == paused.history
+    assert resumed.step(40).to_json_dict() == later.to_json_dict() and resumed.history == straight.history
+    assert all(torch.equal(p, q) for p, q in zip(resumed.model.parameters(), straight.model.parameters()))
+    assert resumed.stopped_early == straight.stopped_early == (kind == "tfidf, early stopping")
+    assert resumed.epoch == straight.epoch and resumed.best_val_loss == straight.best_val_loss
+    assert 0.5 < paused.approximate_checkpoint_bytes() / len(data) < 1.5
+
+
+def test_an_uploaded_csv_comes_back_with_its_checkpoint():
+    config = SentimentConfig.from_dict({"data": {"source": "upload", "rows": upload_rows(), "val_fraction": 0.2,
+                                                 "test_fraction": 0.2}, "model": {"vocab_size": 100},
+                                        "train": {"epochs": 30, "batch_size": 8}})
+    trainer = SentimentTrainer(config, "cpu")
+    trainer.step(5)
+    resumed = SentimentTrainer.from_checkpoint(trainer.checkpoint_bytes(), "cpu")
+    assert resumed.config.data.rows == upload_rows() and resumed.class_names == ["neg", "pos"]
+    assert resumed.step(7) == trainer.step(7)
+
+
+def _tampered(data: bytes, **changes) -> bytes:
+    blob = torch.load(io.BytesIO(data), weights_only=True)
+    blob.update(changes)
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    return buf.getvalue()
+
+
+def test_damaged_checkpoints_are_one_line_value_errors():
+    trainer = SentimentTrainer(small_config(data={"max_rows": 1000}, model={"vocab_size": 200, "hidden": [8]}), "cpu")
+    trainer.step(3)
+    data = trainer.checkpoint_bytes()
+    weights = dict(trainer.model.state_dict())
+    name = next(iter(weights))
+    cases = {
+        b"": "not a Sentiment lab checkpoint: the file is empty",
+        _tampered(data, format=None): "this app reads format 1",
+        _tampered(data, config='{"model": {"representation": "lstm"}}'): "invalid config",
+        _tampered(data, state_dict={**weights, name: weights[name][:1]}): "do not fit its config",
+        _tampered(data, state_dict={**weights, name: weights[name] * math.nan}): "not all finite",
+        _tampered(data, order=torch.arange(5)): "order must be a permutation",
+        _tampered(data, best_state={"x": torch.zeros(1)}): "best_state does not fit",
+        _tampered(data, history=[{"step": 1.5}]): "history must be a list",
+        _tampered(data, dropout_rng=torch.zeros(4, dtype=torch.uint8)): "generator state does not fit",
+        _tampered(data, optimizer={"state": {}, "param_groups": []}): "not that of this model's optimiser",
+        _tampered(data, diverged="no"): "diverged must be true or false",
+    }
+    for bad, says in cases.items():
+        with pytest.raises(ValueError) as info:
+            SentimentTrainer.from_checkpoint(bad, "cpu")
+        message = str(info.value)
+        assert type(info.value) is ValueError and says in message, (says, message)
+        assert "weights_only" not in message and "\n" not in message, message
+
+
 # ---------------- attributions ----------------
 
 @pytest.mark.parametrize("representation", ["bow", "tfidf"])
@@ -289,6 +368,10 @@ def test_minilm_features_are_the_mean_of_the_real_tokens():
     trainer.step(3)
     e = trainer.explain("so happy today", "gradient")
     assert e["method"] == "occlusion" and len(e["scores"]) == 3
+    # Its checkpoint holds the classifier alone: MiniLM's weights come from the installed model.
+    data = trainer.checkpoint_bytes()
+    assert {k.split(".")[0] for k in torch.load(io.BytesIO(data), weights_only=True)["state_dict"]} == {"head"}
+    assert SentimentTrainer.from_checkpoint(data, "cpu").step(2) == trainer.step(2)
 
 
 def test_cli_trains_a_sentiment_config(tmp_path):

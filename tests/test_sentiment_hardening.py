@@ -277,11 +277,13 @@ def unsafe_files(marker) -> dict[str, bytes]:
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on the plain pickle: expected
-@pytest.mark.parametrize("kind", ["playground", "gan"])
+@pytest.mark.parametrize("kind", ["playground", "gan", "sequence", "sentiment"])
 def test_unsafe_checkpoints_are_refused_without_advice_to_switch_the_protection_off(kind, tmp_path):
     from engine import Trainer
     from engine.gan import GANTrainer
-    load = Trainer.from_checkpoint if kind == "playground" else GANTrainer.from_checkpoint
+    from engine.sequence import CharLMTrainer
+    load = {"playground": Trainer, "gan": GANTrainer, "sequence": CharLMTrainer,
+            "sentiment": SentimentTrainer}[kind].from_checkpoint
     marker = tmp_path / "ran"
     for name, data in unsafe_files(marker).items():
         with pytest.raises(ValueError) as err:

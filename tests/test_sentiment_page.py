@@ -1,13 +1,17 @@
 """AppTest of the Sentiment lab: it renders the class balance and the curves, widgets reach the
 config (hot ones keep the run), Step and Play train and bring the test results, an uploaded
 CSV trains, and typed text (empty, long, emoji, HTML) is shown safely."""
+import re
 from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as hst
 from streamlit.testing.v1 import AppTest
 
 from app_pages.sentiment.state import SentimentLab, numbers_in_words, read_upload
+from engine.core.registries import ACTIVATIONS, OPTIMIZERS
 from engine.sentiment.trainer import SentimentConfig
 from tests.chart_helpers import charts, live_keys
 from viz.sentiment import highlight_html
@@ -274,3 +278,100 @@ def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
     assert at.query_params["activation"] == "gelu" and not at.warning  # the warning is shown once
     at.radio(key="sn_source").set_value("upload").run()
     assert at.query_params["data"] == "csv" and any("CSV is not in the page's address" in c.value for c in at.caption)
+
+
+# ---------- any setup the address can carry opens; hostile values are each named ----------
+@hst.composite
+def address_setups(draw) -> tuple[dict, int]:
+    """Widget values from the whole domain the page's address carries, and a seed. With MiniLM the
+    address asks for your CSV: its vectors for a 1,500-row sample of the tweets take most of a
+    minute on one CPU thread (the engine's tests build it on a small upload), and the upload box
+    waits for a file while every widget still shows what the address asked."""
+    from engine.sentiment.data import TWEET_CLASSES_3
+    from app_pages.sentiment.state import (BATCH_SIZES, CONFIDENCE_STEP, DROPOUT_STEP, EMBED_DIMS, HEADS, L2_RATES,
+                                           LEARNING_RATES, LOSS_NAMES, MAX_ADDRESS_TEXT, MAX_DEPTH, MAX_DROPOUT,
+                                           MAX_EPOCHS, MAX_LAYERS, MAX_PATIENCE, MAX_TOKENS, METHODS, PREDICTED,
+                                           REPRESENTATIONS, ROW_LIMITS, SHARES, VOCAB_SIZES, WIDTHS, default_widgets)
+
+    def grid(high: float, step: float) -> float:
+        return round(draw(hst.integers(0, round(high / step))) * step, 2)
+    rep = draw(hst.sampled_from(list(REPRESENTATIONS)))
+    values = {
+        **default_widgets(), "sn_source": "upload" if rep == "minilm" else draw(hst.sampled_from(["tweets", "upload"])),
+        "sn_classes": draw(hst.sampled_from([3, 2])), "sn_min_conf": grid(1.0, CONFIDENCE_STEP),
+        "sn_dedup": draw(hst.booleans()), "sn_max_rows": draw(hst.sampled_from(ROW_LIMITS)),
+        "sn_val": draw(hst.sampled_from(SHARES)), "sn_test": draw(hst.sampled_from(SHARES)), "sn_rep": rep,
+        "sn_vocab": draw(hst.sampled_from(VOCAB_SIZES)), "sn_embed": draw(hst.sampled_from(EMBED_DIMS)),
+        "sn_max_tokens": draw(hst.sampled_from(MAX_TOKENS)), "sn_layers": draw(hst.integers(1, MAX_LAYERS)),
+        "sn_heads": draw(hst.sampled_from(HEADS)), "sn_depth": draw(hst.integers(0, MAX_DEPTH)),
+        "sn_width": draw(hst.sampled_from(WIDTHS)), "sn_activation": draw(hst.sampled_from(list(ACTIVATIONS))),
+        "sn_dropout": grid(MAX_DROPOUT, DROPOUT_STEP), "sn_loss": draw(hst.sampled_from(list(LOSS_NAMES))),
+        "sn_optimizer": draw(hst.sampled_from(list(OPTIMIZERS))), "sn_lr": draw(hst.sampled_from(LEARNING_RATES)),
+        "sn_batch": draw(hst.sampled_from(BATCH_SIZES)), "sn_epochs": draw(hst.integers(1, MAX_EPOCHS)),
+        "sn_patience": draw(hst.integers(0, MAX_PATIENCE)), "sn_l2": draw(hst.sampled_from(L2_RATES)),
+        "sn_sentence": draw(hst.text(max_size=MAX_ADDRESS_TEXT)), "sn_method": draw(hst.sampled_from(list(METHODS))),
+        "sn_target": draw(hst.sampled_from([PREDICTED, *TWEET_CLASSES_3]))}
+    return values, draw(hst.integers(0, 2**31 - 1))
+
+
+def _open_address(query: dict) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _plain(notes: list[str]) -> list[str]:
+    """The lines as the reader sees them (the address's text in them is escaped Markdown), each one line."""
+    assert all("\n" not in n and len(n) < 600 for n in notes), notes
+    return [re.sub(r"\\(.)", r"\1", n) for n in notes]
+
+
+# Each example opens the page (a second or more): a failure is reported as drawn, not shrunk for minutes.
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=(Phase.explicit, Phase.reuse, Phase.generate))
+@given(address_setups())
+def test_any_setup_the_address_carries_opens_as_asked_or_names_what_it_uses(setup):
+    from app_pages.sentiment.state import URL_PARAMS, config_from_widgets, widgets_to_query
+    values, seed = setup
+    query = widgets_to_query(values, seed)
+    at = _open_address(query)
+    notes = _plain([w.value for w in at.warning if w.value.startswith("The address")] + [e.value for e in at.error])
+    assert at.session_state.global_seed == seed
+    for p in URL_PARAMS:  # each widget shows what the address asked, or a line names what it could not
+        if p.name in query and at.session_state[p.key] != values[p.key]:
+            assert any(f"{p.name}=" in n for n in notes), (p.name, notes)
+    lab = at.session_state["sn_lab"] if "sn_lab" in at.session_state else None
+    if lab is not None:  # the network built is the one the widgets show; otherwise a line says why not
+        assert lab.trainer.config == config_from_widgets(at.session_state, seed)
+    else:
+        assert at.error or (values["sn_source"] == "upload" and any("Upload a CSV" in i.value for i in at.info))
+
+
+# Streamlit drops a whole query string longer than 524,288 characters: the long string below goes
+# into twelve parameters at once and stays under that.
+HOSTILE_VALUES = {"a 5,000-digit number": "9" * 5000, "a superscript two": "²", "nan": "nan", "inf": "inf",
+                  "-inf": "-inf", "empty": "", "an unknown name": "lstm", "a very long string": "x" * 40_000}
+TARGETS = ["data", "classes", "min_conf", "dedup", "representation", "layers", "dropout", "lr", "epochs", "explain"]
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_VALUES))
+def test_hostile_address_values_are_each_one_line_and_the_others_apply(kind):
+    """Each value in several parameters at once: every one is named in its own line (quoting at most
+    200 characters of it), the seed falls back to 0, and the sound parameters beside them apply."""
+    from app_pages.sentiment.state import MAX_ADDRESS_TEXT, default_widgets
+    bad = HOSTILE_VALUES[kind]
+    at = _open_address({**{name: bad for name in TARGETS}, "train.seed": bad, "text": bad, "rows": "1000",
+                        "vocab": "500", "width": "16", "batch": "32"})
+    notes = _plain([w.value for w in at.warning if w.value.startswith("The address")])
+    for name in TARGETS:
+        assert sum(n.startswith(f"The address: {name}=") for n in notes) == 1, (name, notes)
+    text_refused = len(bad) > MAX_ADDRESS_TEXT  # a short one is a fine sentence to try
+    assert len(notes) == len(TARGETS) + text_refused
+    assert text_refused == any(n.startswith("The address: text=") for n in notes)
+    assert at.session_state.global_seed == 0 and "seed_warning" in at.session_state
+    assert at.session_state.sn_rep == default_widgets()["sn_rep"]
+    config = at.session_state.sn_lab.trainer.config
+    assert (config.data.max_rows, config.model.vocab_size, config.model.hidden, config.train.batch_size) == (
+        1000, 500, [16], 32)

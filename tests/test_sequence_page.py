@@ -2,16 +2,20 @@
 renders its charts and samples, widgets reach the config (hot ones keep the progress), Play
 trains every model, pasted text is checked against its limits, and user text is only ever
 shown as text."""
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as hst
 from streamlit.testing.v1 import AppTest
 
 from app_pages.sequence.state import (SAMPLE_REFRESH_STEPS, SequenceLab, config_from_widgets, default_widgets,
                                       text_limits_message)
-from engine.sequence.trainer import MAX_TEXT, CharLMConfig, CharModelConfig
+from engine.core.registries import OPTIMIZERS
+from engine.sequence.trainer import MAX_TEXT, MIN_TEXT, CharLMConfig, CharModelConfig
 from tests.chart_helpers import charts, live_keys
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "sequence" / "page.py")
@@ -250,3 +254,91 @@ def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
     assert at.query_params["transformer.lr"] == "0.003" and not address_warnings(at)  # the warning is shown once
     at.text_area(key="sq_text").set_value("a much longer text, " * 30).run()
     assert "text" not in at.query_params and any("not in the page's address" in c.value for c in at.caption)
+
+
+# ---------- any setup the address can carry opens; hostile values are each named ----------
+@hst.composite
+def address_setups(draw) -> tuple[dict, int]:
+    """Widget values from the whole domain the page's address carries, and a seed."""
+    from app_pages.sequence.state import (ARCHS, BATCH_SIZES, CLIP_NORMS, CONTEXTS, CORPUS_LABELS, DROPOUT_STEP,
+                                          HEADS, HIDDEN_SIZES, LEARNING_RATES, MAX_ADDRESS_TEXT, MAX_DROPOUT,
+                                          MAX_LAYERS, POSITIONS)
+    values = {**default_widgets(), "sq_models": draw(hst.lists(hst.sampled_from(ARCHS), unique=True)),
+              "sq_corpus": draw(hst.sampled_from(list(CORPUS_LABELS))), "sq_context": draw(hst.sampled_from(CONTEXTS)),
+              "sq_batch": draw(hst.sampled_from(BATCH_SIZES)), "sq_clip": draw(hst.sampled_from(CLIP_NORMS)),
+              "sq_transformer_heads": draw(hst.sampled_from(HEADS)),
+              "sq_transformer_positions": draw(hst.sampled_from(POSITIONS))}
+    if values["sq_corpus"] == "text":
+        values["sq_text"] = draw(hst.text(min_size=20, max_size=MAX_ADDRESS_TEXT))
+    for a in ARCHS:
+        values.update({f"sq_{a}_hidden": draw(hst.sampled_from(HIDDEN_SIZES)),
+                       f"sq_{a}_layers": draw(hst.integers(1, MAX_LAYERS)),
+                       f"sq_{a}_dropout": round(draw(hst.integers(0, round(MAX_DROPOUT / DROPOUT_STEP))) * DROPOUT_STEP,
+                                                2),
+                       f"sq_{a}_optimizer": draw(hst.sampled_from(list(OPTIMIZERS))),
+                       f"sq_{a}_lr": draw(hst.sampled_from(LEARNING_RATES))})
+    return values, draw(hst.integers(0, 2**31 - 1))
+
+
+def _open_address(query: dict) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _plain(notes: list[str]) -> list[str]:
+    """The lines as the reader sees them (the address's text in them is escaped Markdown), each one line."""
+    assert all("\n" not in n and len(n) < 600 for n in notes), notes
+    return [re.sub(r"\\(.)", r"\1", n) for n in notes]
+
+
+# Each example opens the page (a second or more): a failure is reported as drawn, not shrunk for minutes.
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=(Phase.explicit, Phase.reuse, Phase.generate))
+@given(address_setups())
+def test_any_setup_the_address_carries_opens_as_asked_or_names_what_it_uses(setup):
+    from app_pages.sequence.state import URL_PARAMS, widgets_to_query
+    values, seed = setup
+    query = widgets_to_query(values, seed)
+    at = _open_address(query)
+    notes = _plain(address_warnings(at) + [e.value for e in at.error])
+    assert at.session_state.global_seed == seed
+    for p in URL_PARAMS:  # each widget shows what the address asked, or a line names what it could not
+        if p.name in query and at.session_state[p.key] != values[p.key]:
+            assert any(p.name in n for n in notes), (p.name, notes)
+    lab = at.session_state["sq_lab"] if "sq_lab" in at.session_state else None
+    if lab is not None:  # the models built are those the widgets show; otherwise one line says why not
+        assert lab.trainer.config == config_from_widgets(at.session_state, seed)
+    else:
+        assert at.error or not values["sq_models"], notes
+
+
+# Streamlit drops a whole query string longer than 524,288 characters: the long string below goes
+# into ten parameters at once and stays under that.
+HOSTILE_VALUES = {"a 5,000-digit number": "9" * 5000, "a superscript two": "²", "nan": "nan", "inf": "inf",
+                  "-inf": "-inf", "empty": "", "an unknown name": "cnn", "a very long string": "x" * 40_000}
+TARGETS = ["context", "batch", "clip", "lstm.layers", "gru.dropout", "transformer.heads", "rnn.optimizer", "corpus"]
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_VALUES))
+def test_hostile_address_values_are_each_one_line_and_the_others_apply(kind):
+    """Each value in several parameters at once: every one is named in its own line (quoting at most
+    200 characters of it), the seed falls back to 0, and the sound parameters beside them apply."""
+    from app_pages.sequence.state import CORPUS_LABELS
+    bad = HOSTILE_VALUES[kind]
+    query = {**{name: bad for name in TARGETS}, "train.seed": bad, "models": "rnn,gru", "rnn.hidden": "16",
+             "gru.hidden": "16", "text": bad}
+    at = _open_address(query)
+    notes = _plain(address_warnings(at))
+    for name in TARGETS:
+        assert sum(n.startswith(f"The address: {name}=") for n in notes) == 1, (name, notes)
+    text_refused = not MIN_TEXT <= len(bad) <= MAX_TEXT  # as a pasted text, a long string is a fine one
+    assert len(notes) == len(TARGETS) + text_refused
+    assert text_refused == any(n.startswith("The address: text=") for n in notes)
+    assert at.session_state.global_seed == 0 and "seed_warning" in at.session_state
+    assert at.session_state.sq_corpus in CORPUS_LABELS
+    assert at.session_state.sq_context == default_widgets()["sq_context"]
+    config = at.session_state.sq_lab.trainer.config
+    assert [m.arch for m in config.models] == ["rnn", "gru"] and [m.hidden for m in config.models] == [16, 16]

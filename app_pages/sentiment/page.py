@@ -6,30 +6,60 @@ from app_pages.common.address import read_address_once, write_address
 from app_pages.common.controls import ask_before_replacing, play_pause_button, replace_allowed
 from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
+from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
 from app_pages.sentiment.state import (BATCH_SIZES, CONFIDENCE_STEP, DROPOUT_STEP, EMBED_DIMS, HEADS, L2_RATES,
                                        LEARNING_RATES, LOSS_NAMES, MAX_ADDRESS_TEXT, MAX_DEPTH, MAX_DROPOUT,
                                        MAX_EPOCHS, MAX_LAYERS, MAX_PATIENCE, MAX_TOKENS, METHODS, PREDICTED,
-                                       REPRESENTATIONS, ROW_LIMITS, SHARES, TICK_SECONDS, VOCAB_SIZES, WIDTHS,
-                                       SentimentLab, config_from_widgets, default_widgets, encoding_table,
+                                       REPRESENTATIONS, ROW_LIMITS, SAVE_NAME, SHARES, TICK_SECONDS, VOCAB_SIZES,
+                                       WIDTHS, SentimentLab, config_from_widgets, default_widgets, encoding_table,
                                        explanation_sentence, long_text_note, misclassified_rows, numbers_in_words,
-                                       read_upload, sentence_in_address, widgets_from_config, widgets_from_query,
-                                       widgets_to_query)
+                                       read_upload, restored_widgets, sentence_in_address, widgets_from_config,
+                                       widgets_from_query, widgets_to_query)
 from engine import ConfigError
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
 from engine.sentiment.data import MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, MINILM_MAX_ROWS
-from engine.sentiment.trainer import SentimentConfig
+from engine.sentiment.trainer import SentimentConfig, SentimentTrainer
 from viz.sentiment import (attribution_figure, class_balance_figure, confusion_figure, curves_figure, highlight_html,
                            per_class_figure, probabilities_figure)
 
 state = st.session_state
 CHART = {"displayModeBar": False}
+UPLOAD_RESTORED = "the CSV you uploaded before"  # a restored run's rows: the file's name is not saved
+
+
+def restore_saved_model() -> None:
+    """The network this browser last trained here (a reload, a laptop's sleep, a server restart),
+    unless the address describes another setup: a shared link wins. Its texts are prepared again
+    from its config (MiniLM's vectors too: a minute on a CPU after a restart)."""
+    with st.spinner("Restoring your network…"):
+        trainer, problem = saved_trainer(SAVE_NAME, lambda data: SentimentTrainer.from_checkpoint(data, app_device()),
+                                         "network")
+    if problem:
+        state.sn_notice = ("warning", problem)
+    if trainer is None:
+        return
+    values = restored_widgets(trainer.config, st.query_params.to_dict())
+    if values is None:
+        return
+    state.update(values)
+    if trainer.config.data.source == "upload":
+        state.sn_upload_name = UPLOAD_RESTORED
+    state.sn_address_read = True  # the address is empty or describes this very setup: nothing more to read
+    state.sn_lab = SentimentLab(trainer)
+    state.sn_lab.autosave(lambda _: None)  # what is on disk is this very state: no need to save it again
+    state.sn_notice = ("success", f"Restored your network at step {trainer.step_count:,}, as last saved. "
+                                  "Press Play to go on.")
+    use_seed(trainer.config.train.seed)
+
 
 ensure_global_seed()
 for key in default_widgets():  # Streamlit forgets a widget's value on another page; writing it back keeps it
     if key in state:
         state[key] = state[key]
+if "sn_address_read" not in state and "sn_lab" not in state:  # the session's first visit
+    restore_saved_model()
 # The session's first visit: a shared address may carry a setup (the data, the network, training, the seed).
 address_problems = read_address_once(state, st.query_params, "sn_address_read", widgets_from_query)
 for key, value in default_widgets().items():
@@ -68,6 +98,11 @@ def on_step(step_drawn: int) -> None:
 
 def on_reset() -> None:
     state.pop("sn_lab", None)
+    forget_run(SAVE_NAME)  # a reload after Reset brings the new network, not the one thrown away
+
+
+def save_model(checkpoint: bytes) -> None:
+    state.sn_save_problem = save_run(SAVE_NAME, checkpoint)
 
 
 page_title("💬 Sentiment lab", "sentiment")
@@ -77,6 +112,9 @@ st.caption("A feed-forward network trained on real labelled text: about 38,000 t
            "it about your own sentences.")
 for problem in address_problems:  # the address's text is the visitor's, shown as text
     st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
+if "sn_notice" in state:
+    kind, text = state.pop("sn_notice")
+    (st.success if kind == "success" else st.warning)(text)
 
 # ---------------- data ----------------
 st.subheader("1 · Data")
@@ -173,7 +211,10 @@ elif config is not None and (lab is None or not lab.apply(config)):
                if config.model.representation == "minilm" else "Reading, splitting and tokenising the texts…")
     try:
         with st.spinner(spinner):
-            lab = state.sn_lab = SentimentLab.build(config, app_device())
+            new = SentimentLab.build(config, app_device())
+        if lab is not None:
+            forget_run(SAVE_NAME)  # the trained one was thrown away: a reload must not bring it back
+        lab = state.sn_lab = new
         lab.playing = was_playing
     except ValueError as e:
         st.error(f"These data cannot be trained on: {md_escape(e)}.", icon="🚫")
@@ -235,6 +276,9 @@ if lab is not None:
             st.markdown("**Accuracy**")
             live_plotly(curves_figure(t.history, "accuracy", t.majority_baseline()[1]), key="sn_acc_curve")
         st.caption(numbers_in_words(t))
+        lab.autosave(save_model)
+        if lab.save_note or state.get("sn_save_problem"):
+            st.caption(lab.save_note or state.sn_save_problem)
 
     live_view()
 

@@ -5,13 +5,15 @@ address."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from app_pages.common import address
 from app_pages.common.address import Param, flag, number, one_of, whole_number
+from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
+from app_pages.common.session_store import MAX_SESSION_BYTES
 from app_pages.common.text import md_escape
 from engine import ConfigError
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
@@ -43,6 +45,7 @@ METHODS = {"gradient": "gradient × input", "occlusion": "occlusion"}
 PREDICTED = "predicted"      # the class explained: the one the network predicts
 LOSS_NAMES = {"ce": "cross-entropy", "mse": "squared error (probabilities)", "hinge": "hinge (multi-class margin)"}
 EXAMPLE_SENTENCE = "The flight was late again, but the crew were wonderful!"
+SAVE_NAME = "sentiment"      # this page's entry in the session store (app_pages/common/saved_runs.py)
 
 
 def long_text_note(text: str) -> str:
@@ -179,6 +182,20 @@ def widgets_from_query(query) -> tuple[dict, list[str]]:
     return values, problems
 
 
+def restored_widgets(config: SentimentConfig, query: dict) -> dict | None:
+    """The widget values (and uploaded rows) that show a restored model, or None where it must not
+    be restored: the address (`query`, name -> text) describes another setup (a shared link wins
+    over the saved run), or the widgets cannot show the model. An empty address, or the one the
+    page wrote for this very setup (a reload), restores; the sentence and the explanation the
+    address asks for are kept. An upload's address says data=csv: its rows are the saved ones."""
+    values = {**default_widgets(), **widgets_from_query(query)[0], **widgets_from_config(config)}
+    own = widgets_to_query(values, config.train.seed)
+    if (config_from_widgets(values, config.train.seed, values.get("sn_upload_rows")) != config
+            or widgets_from_query(own)[1]):
+        return None  # settings that no widget offers (only a file not written by this page has them)
+    return values if not query or dict(query) == own else None
+
+
 @dataclass
 class SentimentLab:
     """What the page keeps between reruns: the trainer, whether it plays, the last message."""
@@ -186,6 +203,8 @@ class SentimentLab:
     playing: bool = False
     message: str = ""
     texts_per_second: float = 0.0
+    save_note: str = ""           # why the run is not saved, when it is too large to keep
+    _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
 
     @classmethod
     def build(cls, config: SentimentConfig, device="cpu") -> "SentimentLab":
@@ -230,6 +249,19 @@ class SentimentLab:
 
     def pause(self) -> None:
         self.playing = False
+
+    def autosave(self, save, now: float | None = None) -> bool:
+        """Hand save() the trainer's checkpoint when one is due (common/autosave.py); True if it saved.
+        A network too large for a session's room in the store is not written at all: the store
+        would refuse it, after the work of writing it every few seconds."""
+        size = self.trainer.approximate_checkpoint_bytes()
+        if size > MAX_SESSION_BYTES:
+            self.save_note = (f"This network is too large to keep for a reload (about {size / 2**20:,.0f} MB; a "
+                              f"browser's saved runs may take {MAX_SESSION_BYTES / 2**20:,.0f} MB): it is not saved. "
+                              "A smaller vocabulary or narrower layers are.")
+            return False
+        self.save_note = ""
+        return self._autosave.save_if_due(self.trainer, self.playing, save, now)
 
     def step(self) -> None:
         """Train to the next validation check (a fraction of an epoch set by the checks per epoch)."""

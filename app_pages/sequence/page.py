@@ -9,27 +9,53 @@ from app_pages.common.address import read_address_once, write_address
 from app_pages.common.controls import ask_before_replacing, play_pause_button, replace_allowed
 from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
+from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
 from app_pages.sequence.state import (ARCHS, ARCH_LABELS, BATCH_SIZES, CLIP_NORMS, CONTEXTS, CORPUS_LABELS,
                                       DROPOUT_STEP, HEADS, HIDDEN_SIZES, LEARNING_RATES, MAX_ADDRESS_TEXT,
-                                      MAX_DROPOUT, MAX_LAYERS, POSITIONS, PROBE_LIMIT, TICK_SECONDS, SequenceLab,
-                                      config_from_widgets, default_widgets, describe_chars, text_in_address,
-                                      text_limits_message, widgets_from_config, widgets_from_query,
-                                      widgets_to_query)
+                                      MAX_DROPOUT, MAX_LAYERS, POSITIONS, PROBE_LIMIT, SAVE_NAME, TICK_SECONDS,
+                                      SequenceLab, config_from_widgets, default_widgets, describe_chars,
+                                      restored_widgets, text_in_address, text_limits_message, widgets_from_config,
+                                      widgets_from_query, widgets_to_query)
 from engine import ConfigError
 from engine.core.registries import OPTIMIZERS
-from engine.sequence.trainer import MAX_TEXT, MAX_VOCAB, MIN_TEXT, REPLACEMENT, CharLMConfig
+from engine.sequence.trainer import MAX_TEXT, MAX_VOCAB, MIN_TEXT, REPLACEMENT, CharLMConfig, CharLMTrainer
 from viz.sequence import attention_figure, gradient_time_figure, hidden_state_figure, loss_figure
 
 state = st.session_state
 INSPECT_SECONDS = 5.0  # the attention and hidden-state views redraw this often while training
+
+
+def restore_saved_models() -> None:
+    """The models this browser last trained here, all of them (a reload, a laptop's sleep, a server
+    restart), unless the address describes another setup: a shared link wins."""
+    with st.spinner("Restoring your models…"):
+        trainer, problem = saved_trainer(SAVE_NAME, lambda data: CharLMTrainer.from_checkpoint(data, app_device()),
+                                         "models")
+    if problem:
+        state.sq_notice = ("warning", problem)
+    if trainer is None:
+        return
+    values = restored_widgets(trainer.config, st.query_params.to_dict())
+    if values is None:
+        return
+    state.update(values)
+    state.sq_address_read = True  # the address is empty or describes this very setup: nothing more to read
+    state.sq_lab = SequenceLab.of(trainer)
+    state.sq_lab.autosave(lambda _: None)  # what is on disk is this very state: no need to save it again
+    state.sq_notice = ("success", f"Restored your models at step {trainer.step_count:,}, as last saved. "
+                                  "Press Play to go on.")
+    use_seed(trainer.config.seed)
+
 
 ensure_global_seed()
 # Streamlit forgets a widget's value when another page is shown; writing it back keeps it.
 for key in default_widgets():
     if key in state:
         state[key] = state[key]
+if "sq_address_read" not in state and "sq_lab" not in state:  # the session's first visit
+    restore_saved_models()
 # The session's first visit: a shared address may carry a setup (models, text, settings, the seed).
 address_problems = read_address_once(state, st.query_params, "sq_address_read", widgets_from_query)
 for key, value in default_widgets().items():
@@ -52,6 +78,11 @@ def on_step(step_drawn: int) -> None:
 
 def on_reset() -> None:
     state.pop("sq_lab", None)
+    forget_run(SAVE_NAME)  # a reload after Reset brings new models, not the ones thrown away
+
+
+def save_models(checkpoint: bytes) -> None:
+    state.sq_save_problem = save_run(SAVE_NAME, checkpoint)
 
 
 def on_text_change() -> None:
@@ -72,6 +103,9 @@ st.caption("Four ways to predict the next character. A recurrent network (RNN, L
            "what they write, how far back their gradient reaches, and what the Transformer attends to.")
 for problem in address_problems:  # the address's text is the visitor's, shown as text
     st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
+if "sq_notice" in state:
+    kind, text = state.pop("sq_notice")
+    (st.success if kind == "success" else st.warning)(text)
 
 lab: SequenceLab | None = state.get("sq_lab")
 bar = st.columns([1, 1, 1, 4])  # the buttons are drawn into it once the models are up to date
@@ -150,9 +184,11 @@ elif config is not None and (lab is None or not lab.apply(config)):
     was_playing = lab is not None and lab.playing
     try:
         with st.spinner("Reading the text and building the models…"):
-            lab = SequenceLab.build(config, app_device(), sampling=lab.sampling if lab else None)
+            new = SequenceLab.build(config, app_device(), sampling=lab.sampling if lab else None)
+        if lab is not None:
+            forget_run(SAVE_NAME)  # the trained ones were thrown away: a reload must not bring them back
+        lab = state.sq_lab = new
         lab.playing = was_playing
-        state.sq_lab = lab
     except (ConfigError, OSError) as e:
         st.error(f"Could not build the models: {e}", icon="🚫")
 # Drawn for the models as they are now: a Step click right after a rebuild acts on the new ones.
@@ -225,6 +261,9 @@ def live_view() -> None:
                "of it, and attention reaches every earlier character directly.")
     for line in lab.forgetting_summary():
         st.markdown(line)
+    lab.autosave(save_models)
+    if lab.save_note or state.get("sq_save_problem"):
+        st.caption(lab.save_note or state.sq_save_problem)
     lab.frame_drawn(time.perf_counter() - frame_start, trained)
 
 

@@ -12,7 +12,9 @@ import numpy as np
 
 from app_pages.common import address
 from app_pages.common.address import Param, list_of, number, one_of, whole_number
+from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
+from app_pages.common.session_store import MAX_SESSION_BYTES
 from engine import ConfigError
 from engine.core.registries import OPTIMIZERS
 from engine.sequence.models import RECURRENT
@@ -40,6 +42,7 @@ GTT_REFRESH_SECONDS = 2.0
 PROBE_LIMIT = 120            # characters of a typed string shown in the hidden-state view
 DEFAULT_PROMPT = "The "
 DEFAULT_PROBE = 'Press "Play" and see (x + y) * 2 at https://example.com'
+SAVE_NAME = "sequence"        # this page's entry in the session store (app_pages/common/saved_runs.py)
 EXAMPLE_TEXT = ("the cat sat on the mat. the dog sat on the log. the cat saw the dog. "
                 "the dog saw the cat. a cat and a dog sat on a mat and a log. ") * 3
 
@@ -136,6 +139,19 @@ def widgets_from_query(query) -> tuple[dict, list[str]]:
     return address.widgets_from_query(URL_PARAMS, query)
 
 
+def restored_widgets(config: CharLMConfig, query: dict) -> dict | None:
+    """The widget values that show restored models, or None where they must not be restored: the
+    address (`query`, name -> text) describes another setup (a shared link wins over the saved
+    run), or the widgets cannot show the models. An empty address, or the one the page wrote for
+    this very setup (a reload), restores; what the address holds beyond the models (the tabs of
+    models not trained) is kept. A pasted text too long for the address is the saved one."""
+    values = {**default_widgets(), **widgets_from_query(query)[0], **widgets_from_config(config)}
+    own = widgets_to_query(values, config.seed)
+    if config_from_widgets(values, config.seed) != config or widgets_from_query(own)[1]:
+        return None  # settings that no widget offers (only a file not written by this page has them)
+    return values if not query or dict(query) == own else None
+
+
 def hot_config(running: CharLMConfig, wanted: CharLMConfig) -> CharLMConfig:
     """`running` with the hot settings of `wanted`: clipping, the step limit, and each model's
     learning rate and label (matched by architecture, one model per architecture on this page)."""
@@ -185,15 +201,36 @@ class SequenceLab:
     _next_sample: int = 0
     _reported: tuple = ()
     _last: tuple[float, int] | None = field(default=None, repr=False)
+    save_note: str = ""           # why the run is not saved, when it is too large to keep
+    _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
 
     @classmethod
     def build(cls, config: CharLMConfig, device="cpu", sampling: tuple | None = None) -> "SequenceLab":
-        lab = cls(CharLMTrainer(config, device))
+        return cls.of(CharLMTrainer(config, device), sampling)
+
+    @classmethod
+    def of(cls, trainer: CharLMTrainer, sampling: tuple | None = None) -> "SequenceLab":
+        """A lab around a trainer, new or restored, with its samples and gradient curves drawn."""
+        lab = cls(trainer)
         if sampling:
             lab.sampling = sampling
-        lab.trainer.snapshot()
+        if not trainer.history:
+            trainer.snapshot()  # the first point of the curves (a restored trainer has its own)
         lab.refresh_all()
         return lab
+
+    def autosave(self, save, now: float | None = None) -> bool:
+        """Hand save() the models' checkpoint when one is due (common/autosave.py); True if it saved.
+        Models too large for a session's room in the store are not written at all: the store
+        would refuse them, after the work of writing them every few seconds."""
+        size = self.trainer.approximate_checkpoint_bytes()
+        if size > MAX_SESSION_BYTES:
+            self.save_note = (f"These models are too large to keep for a reload (about {size / 2**20:,.0f} MB; a "
+                              f"browser's saved runs may take {MAX_SESSION_BYTES / 2**20:,.0f} MB): they are not "
+                              "saved. Smaller or fewer models are.")
+            return False
+        self.save_note = ""
+        return self._autosave.save_if_due(self.trainer, self.playing, save, now)
 
     @property
     def labels(self) -> list[str]:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from ..core.device import pick_device
 from ..core.registries import make_optimizer
+from . import checkpoint
 from .config import (HOT_FIELDS, REPRESENTATIONS, SENTIMENT_LOSSES, SentimentConfig, SentimentDataConfig,
                      SentimentModelConfig, SentimentTrainConfig, structural_changes)
 from .data import (MAX_TEXT_CHARS, MAX_UPLOAD_ROWS, PreparedText, check_labelled_rows, count_rows, prepare_text,
@@ -294,6 +295,25 @@ class SentimentTrainer:
         if new.early_stopping != old.early_stopping and not new.early_stopping:
             self.stopped_early = False
         return []
+
+    # ---- checkpoints (engine/sentiment/checkpoint.py) ----
+    def checkpoint_bytes(self) -> bytes:
+        """The config (an uploaded CSV's rows included), weights, optimiser state, batch order,
+        generators, early-stopping state and curves, loadable with torch.load(weights_only=True).
+        Loading it and training on gives the run it would have had. MiniLM's weights are not in it."""
+        return checkpoint.checkpoint_bytes(self)
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "SentimentTrainer":
+        """Rebuild a trainer from checkpoint_bytes(), its texts prepared again from the config. Only
+        tensors and plain data are unpickled: a file that would run code, or one whose contents do
+        not fit its config, is a ValueError."""
+        return checkpoint.from_checkpoint(cls, data, device)
+
+    def approximate_checkpoint_bytes(self) -> int:
+        """About the size of checkpoint_bytes(), found without writing it (a page skips saving a
+        run too large to keep)."""
+        return checkpoint.approximate_size(self)
 
     # ---- new text ----
     def encode(self, token_lists: list[list[str]], texts: list[str] | None = None) -> dict[str, torch.Tensor]:

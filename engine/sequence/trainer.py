@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from ..core.config import ConfigError
 from ..core.device import pick_device
 from ..core.registries import make_optimizer
+from . import checkpoint
 from .config import (ARCH_NAMES, CORPORA, HOT_FIELDS, HOT_MODEL_FIELDS, MAX_MODELS, MAX_TEXT, MIN_TEXT, CharLMConfig,
                      CharModelConfig, default_models, structural_changes)
 from .models import (ARCHITECTURES, MAX_VOCAB, POSITIONS, RECURRENT, REPLACEMENT, Corpus, attention_weights,
@@ -233,6 +234,24 @@ class CharLMTrainer:
             for group in opt.param_groups:
                 group["lr"] = m.lr
         return []
+
+    # ---- checkpoints (engine/sequence/checkpoint.py) ----
+    def checkpoint_bytes(self) -> bytes:
+        """Every model's weights and optimiser state, the config (a pasted text included), the text
+        read, the generators' states and the curves, in one file loadable with
+        torch.load(weights_only=True). Loading it and training on gives the run it would have had."""
+        return checkpoint.checkpoint_bytes(self)
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "CharLMTrainer":
+        """Rebuild a trainer from checkpoint_bytes(). Only tensors and plain data are unpickled: a
+        file that would run code, or one whose contents do not fit its config, is a ValueError."""
+        return checkpoint.from_checkpoint(cls, data, device)
+
+    def approximate_checkpoint_bytes(self) -> int:
+        """About the size of checkpoint_bytes(), found without writing it (a page skips saving a
+        run too large to keep)."""
+        return checkpoint.approximate_size(self)
 
     # ---- probes on the current weights ----
     def sample(self, model_index: int, prompt: str, length: int = 200, temperature: float = 1.0, top_k: int = 0,
