@@ -1,6 +1,9 @@
 """Classical models and their neural counterparts (engine/bridges/pairs.py, rbf.py, som.py), each
 checked against an independent computation: scikit-learn's solvers, closed forms, hand updates."""
+import io
 import math
+import os
+import pickle
 
 import numpy as np
 import pytest
@@ -178,6 +181,97 @@ def test_som_on_digits_has_image_prototypes():
     q0 = t.snapshot().quantisation_error
     snap = t.step(500)
     assert snap.prototypes.shape == (4, 4, 64) and snap.quantisation_error < 0.85 * q0
+
+
+# ---------------- a map saved and resumed ----------------
+def _som_checkpoint(blob_changes: dict | None = None, trainer: SOMTrainer | None = None) -> bytes:
+    """A real map's checkpoint, with some of its pieces replaced."""
+    trainer = trainer or SOMTrainer(SOMConfig(rows=3, cols=4, steps=500))
+    trainer.step(20)
+    blob = torch.load(io.BytesIO(trainer.checkpoint_bytes()), weights_only=True)
+    buf = io.BytesIO()
+    torch.save({**blob, **(blob_changes or {})}, buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("config", [SOMConfig(rows=5, cols=6, steps=800, seed=3),
+                                    SOMConfig(data="digits", rows=3, cols=3, steps=500)])
+def test_a_restored_map_goes_on_exactly_as_the_uninterrupted_one(config):
+    whole, first = SOMTrainer(config), SOMTrainer(config)
+    whole.step(300), whole.step(300)  # the uninterrupted map: a record at 0, 300 and 600
+    first.step(300)
+    data = first.checkpoint_bytes()
+    assert isinstance(torch.load(io.BytesIO(data), weights_only=True), dict)  # the safe loader reads it
+    resumed = SOMTrainer.from_checkpoint(data, "cpu")
+    assert resumed.config == config and resumed.step_count == 300 and not resumed.points_given
+    assert np.array_equal(resumed.x_np, first.x_np) and np.array_equal(resumed.labels, first.labels)
+    resumed.step(300)
+    assert torch.equal(resumed.weights, whole.weights) and resumed.history == whole.history
+    assert [h["step"] for h in resumed.history] == [0, 300, 600]
+
+
+def test_a_map_on_points_given_by_hand_keeps_them_in_its_checkpoint():
+    x = np.random.default_rng(1).normal(size=(60, 3)).astype(np.float32)
+    labels = np.arange(60, dtype=np.int64) % 2
+    trainer = SOMTrainer(SOMConfig(rows=2, cols=3, steps=200), data=(x, labels))
+    trainer.step(50)
+    resumed = SOMTrainer.from_checkpoint(trainer.checkpoint_bytes())
+    assert resumed.points_given and np.array_equal(resumed.x_np, x) and np.array_equal(resumed.labels, labels)
+    trainer.step(50), resumed.step(50)
+    assert torch.equal(trainer.weights, resumed.weights)
+
+
+class _System:
+    """Unpickling this would call os.system(command): what a malicious checkpoint carries."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def _refused(data, says: str) -> str:
+    with pytest.raises(ValueError, match=says) as e:
+        SOMTrainer.from_checkpoint(data)
+    return str(e.value)
+
+
+def test_junk_and_unsafe_bytes_are_a_clear_value_error(tmp_path):
+    _refused(b"", "not a self-organising map checkpoint: the file is empty")
+    _refused(b"definitely not a checkpoint", "not a file written by torch.save")
+    good = _som_checkpoint()
+    _refused(good[:len(good) // 2], "not a self-organising map checkpoint")  # a truncated download
+    blob = torch.load(io.BytesIO(good), weights_only=True)
+    buf = io.BytesIO()
+    torch.save({k: v for k, v in blob.items() if k != "weights"}, buf)
+    _refused(buf.getvalue(), "damaged: it lacks 'weights'")
+    from engine.mlp.config import ExperimentConfig
+    from engine.mlp.trainer import Trainer
+    _refused(Trainer(ExperimentConfig(), "cpu").checkpoint_bytes(), "its format is 2")  # the Playground's
+    marker = tmp_path / "pwned"
+    buf = io.BytesIO()
+    torch.save({**torch.load(io.BytesIO(good), weights_only=True), "history": _System(f"touch {marker}")}, buf)
+    for data in (buf.getvalue(), pickle.dumps({"format": 1, "weights": _System(f"touch {marker}")}, protocol=2)):
+        assert "system" in _refused(data, "refused as unsafe")
+    assert not marker.exists()  # and nothing ran
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"config": {"rows": 1}}, "config is not valid .*rows"),
+    ({"config": "rows=3"}, "config must be a dict"),
+    ({"weights": torch.zeros(5, 2)}, r"weights must be a float32 tensor of shape \(12, 2\)"),
+    ({"weights": torch.full((12, 2), math.nan)}, "not all finite"),
+    ({"generator": torch.zeros(3)}, "generator must be a generator state"),
+    ({"generator": torch.zeros(3, dtype=torch.uint8)}, "damaged: generator"),
+    ({"step": -1}, "step must be a whole number"),
+    ({"diverged": "no"}, "diverged must be true or false"),
+    ({"history": [{"step": 0}]}, "history must be a list of records"),
+    ({"points": (torch.zeros(4, 2), torch.zeros(3, dtype=torch.int64))}, "labels must be 4 whole numbers"),
+    ({"format": 7}, "its format is 7"),
+])
+def test_a_damaged_map_checkpoint_names_what_is_wrong(changes, says):
+    _refused(_som_checkpoint(changes), says)
 
 
 # ---------------- transfer learning ----------------

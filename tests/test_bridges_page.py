@@ -1,13 +1,21 @@
 """AppTest of the Bridges page: every pair renders both models and both scores, the logistic
 pair agrees numerically, widgets reach the fits, the self-organising map plays, steps and resets."""
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from app_pages.bridges.state import DEFAULTS, TAB_NAMES, SOMRun, compute_logistic, som_config_from_widgets
+from app_pages.bridges.state import (ALL_SETS, C_VALUES, DEFAULTS, GAMMAS, LR_STEPS, RBF_STEPS, RBF_UNITS,
+                                     SOM_DATASETS, SOM_RADII, SOM_RATES, SOM_SCHEDULES, SOM_SIDES, SOM_SPEED_WORDS,
+                                     SVM_STEPS, TAB_NAMES, TABS, TRANSFER_SAMPLES, TREE_CRITERIA, TREE_DEPTHS,
+                                     TREE_LOSSES, TREE_STEPS, TWO_CLASS_SETS, SOMRun, compute_logistic,
+                                     default_widgets, som_config_from_widgets, widgets_from_query, widgets_to_query)
+from app_pages.common.address import format_value
 from engine.core.device import use_one_cpu_thread
 from tests.chart_helpers import charts, live_keys
 
@@ -201,3 +209,104 @@ def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
     assert app.select_slider(key="br_svm_C").value == 0.1 and app.query_params["tab"] == "svm"
     app.select_slider(key="br_svm_C").set_value(1.0).run()
     assert "svm.c" not in app.query_params and app.query_params["tree.loss"] == "ce"  # back to its default
+
+
+# ---------- any setup the address can carry opens; hostile values are named, one line each ----------
+PAIRS = {"br_lr_": 0, "br_svm_": 1, "br_rbf_": 2, "br_tree_": 3, "br_som_": 4, "br_tr_": 5}  # key prefix -> tab
+
+
+def _whole(low: int, high: int, step: int = 1):
+    return st.integers(0, (high - low) // step).map(lambda i: str(low + i * step))
+
+
+def _one_of(choices):
+    return st.sampled_from([format_value(c) for c in choices])
+
+
+def _pair(pair: str, sets) -> dict:
+    return {f"{pair}.data": _one_of(sets), f"{pair}.noise": st.integers(0, 10).map(lambda i: format_value(i / 20))}
+
+
+ADDRESS_VALUES = {
+    "tab": _one_of(TABS), **_pair("logistic", TWO_CLASS_SETS), "logistic.c": _one_of(C_VALUES),
+    "logistic.steps": _whole(*LR_STEPS), **_pair("svm", TWO_CLASS_SETS), "svm.c": _one_of(C_VALUES),
+    "svm.steps": _whole(*SVM_STEPS), **_pair("rbf", ALL_SETS), "rbf.c": _one_of(C_VALUES),
+    "rbf.gamma": _one_of(GAMMAS), "rbf.units": _whole(*RBF_UNITS), "rbf.steps": _whole(*RBF_STEPS),
+    **_pair("tree", ALL_SETS), "tree.criterion": _one_of(TREE_CRITERIA), "tree.depth": _whole(*TREE_DEPTHS),
+    "tree.loss": _one_of(TREE_LOSSES), "tree.steps": _whole(*TREE_STEPS), "som.data": _one_of(SOM_DATASETS),
+    "som.rows": _whole(*SOM_SIDES), "som.cols": _whole(*SOM_SIDES), "som.steps": _one_of(SOM_SCHEDULES),
+    "som.lr": _one_of(SOM_RATES), "som.radius": _one_of(SOM_RADII), "som.speed": _one_of(SOM_SPEED_WORDS),
+    "transfer.tweets": _one_of(TRANSFER_SAMPLES), "train.seed": st.integers(0, 2**31 - 1).map(str)}
+
+
+@st.composite
+def valid_addresses(draw) -> dict[str, str]:
+    """Any subset of the page's parameters, each with a value its widget offers, and the seed."""
+    names = draw(st.sets(st.sampled_from(sorted(ADDRESS_VALUES))))
+    return {name: draw(ADDRESS_VALUES[name]) for name in sorted(names)}
+
+
+def open_address(query: dict) -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=240)
+    app.query_params.update(query)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def widget_value(app: AppTest, key: str):
+    """The value the widget of `key` shows (one of the open tab's)."""
+    for kind in ("selectbox", "slider", "select_slider"):
+        try:
+            return getattr(app, kind)(key=key).value
+        except KeyError:
+            continue
+    raise KeyError(key)
+
+
+def shows(app: AppTest, wanted: dict) -> None:
+    """Every setting is in the state; the open tab's widgets show theirs."""
+    tab = TAB_NAMES.index(app.session_state["br_tab"])
+    assert tab == TAB_NAMES.index(wanted["br_tab"])
+    for key, value in wanted.items():
+        assert app.session_state[key] == value, key
+        pair = next((t for prefix, t in PAIRS.items() if key.startswith(prefix)), None)
+        if pair == tab and key != "br_tree_hidden":  # the tree pair's network has no widget
+            assert widget_value(app, key) == value, key
+
+
+# Each example opens the page (a second or more): a failure is reported as drawn, not shrunk for minutes.
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=(Phase.explicit, Phase.reuse, Phase.generate))
+@given(valid_addresses())
+def test_any_setup_the_address_can_carry_opens_as_asked(query):
+    app = open_address(query)
+    values, problems = widgets_from_query(query)
+    assert not problems and not app.warning and not app.error
+    seed = int(query.get("train.seed", 0))
+    wanted = {**default_widgets(), **values}
+    shows(app, wanted)
+    assert app.session_state.global_seed == seed
+    assert app.query_params == widgets_to_query(wanted, seed)  # the address it writes opens the same again
+
+
+HOSTILE = ["9" * 5000, "²", "nan", "inf", "-inf", "", "nonesuch", "x" * 20_000]
+GOOD = {"tab": "tree", "tree.depth": "3", "tree.criterion": "entropy", "logistic.noise": "0.1", "som.lr": "0.2",
+        "tree.steps": "200", "tree.loss": "ce", "logistic.c": "10", "som.rows": "4", "som.speed": "fast"}
+HALVES = (list(GOOD)[:5], list(GOOD)[5:])  # each holds whole numbers, decimals and names
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=lambda v: repr(v[:8]))
+def test_a_hostile_value_is_named_in_one_line_and_the_other_parameters_apply(value):
+    """The hostile value goes into half of the parameters (the first half or the second, in turn)
+    and into the seed; the other half carries values the page offers."""
+    names = HALVES[HOSTILE.index(value) % 2]
+    app = open_address({**GOOD, **dict.fromkeys(names, value), "train.seed": value, "no.such.parameter": value})
+    notes = [re.sub(r"\\(.)", r"\1", w.value) for w in app.warning  # shown escaped: the address is user text
+             if w.value.startswith("The address")]
+    assert len(notes) == len(names) and all("\n" not in n and len(n) < 400 for n in notes), notes
+    assert all(sum(f"{n}={value[:200]!r}"[:-1] in note for note in notes) == 1 for n in names), notes
+    assert "train.seed" in app.session_state.seed_warning and app.session_state.global_seed == 0  # the sidebar's line
+    assert not app.error
+    used = widgets_from_query({k: v for k, v in GOOD.items() if k not in names})[0]
+    shows(app, {**default_widgets(), **used})  # the poisoned ones keep their defaults

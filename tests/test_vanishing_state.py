@@ -3,9 +3,9 @@ trainers on the same data, its live tick and history, the explanation, and the f
 import numpy as np
 import pytest
 
+from app_pages.vanishing.readings import activation_quantiles, explain, sci
 from app_pages.vanishing.state import (DEFAULT_PRESET, MAX_HISTORY_ROWS, PRESETS, LabRun, VanishingLab,
-                                       activation_quantiles, config_from_widgets, default_widgets, explain,
-                                       preset_config, preset_widgets, sci)
+                                       config_from_widgets, default_widgets, preset_config, preset_widgets)
 from engine import Trainer
 from viz.gradients import activation_figure, grad_heatmap_figure, loss_curves_figure, norms_by_depth_figure
 
@@ -66,6 +66,13 @@ def test_history_is_thinned_but_keeps_the_latest_steps():
     assert len(run.steps) <= MAX_HISTORY_ROWS and run.steps[-1] == trainer.step_count
     assert np.all(np.diff(run.steps) > 0) and run.steps[-1] - run.steps[-2] == 1
     assert trainer.grad_norm_history == []  # taken over by the run: the trainer holds nothing twice
+    trainer.snapshot()
+    point = trainer.history[-1]
+    trainer.history = [{**point, "step": s} for s in range(1, MAX_HISTORY_ROWS + 11)]  # a loss curve of hours
+    run.collect()
+    steps = [p["step"] for p in trainer.history]
+    assert len(steps) <= MAX_HISTORY_ROWS and steps[-1] == MAX_HISTORY_ROWS + 10 and steps[-2] == steps[-1] - 1
+    assert steps[:3] == [1, 3, 5]  # the older half, every other point
 
 
 def test_hot_change_keeps_progress_structural_does_not():

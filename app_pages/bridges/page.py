@@ -3,22 +3,19 @@ counterpart trained by the engine, on the same points, with both boundaries and 
 import pandas as pd
 import streamlit as st
 
+from app_pages.bridges.map_tab import restore_saved_map, som_tab
 from app_pages.bridges.state import (ALL_SETS, C_VALUES, GAMMAS, LR_STEPS, MAX_NOISE, NOISE_STEP, RBF_STEPS,
-                                     RBF_UNITS, SOM_DATASETS, SOM_RADII, SOM_RATES, SOM_SCHEDULES, SOM_SIDES,
-                                     SOM_SPEEDS, SVM_STEPS, TAB_NAMES, TICK_SECONDS, TRANSFER_SAMPLES, TREE_CRITERIA,
-                                     TREE_DEPTHS, TREE_LOSSES, TREE_STEPS, TWO_CLASS_SETS, SOMRun, coefficient_rows,
-                                     compute_logistic, compute_rbf, compute_svm, compute_transfer, compute_tree,
-                                     default_widgets, relative_gap, som_config_from_widgets, som_story,
-                                     widgets_from_query, widgets_to_query)
+                                     RBF_UNITS, SVM_STEPS, TAB_NAMES, TRANSFER_SAMPLES, TREE_CRITERIA, TREE_DEPTHS,
+                                     TREE_LOSSES, TREE_STEPS, TWO_CLASS_SETS, coefficient_rows, compute_logistic,
+                                     compute_rbf, compute_svm, compute_transfer, compute_tree, default_widgets,
+                                     relative_gap, widgets_from_query, widgets_to_query)
 from app_pages.common.address import read_address_once, write_address
-from app_pages.common.controls import play_pause_button
 from app_pages.common.guide import page_title
-from app_pages.common.live_plotly import live_plotly
 from app_pages.common.shell import ensure_global_seed
 from app_pages.common.text import md_escape
 from engine import ConfigError
-from viz.bridges import (add_points, add_rbf_units, convergence_figure, kmeans_figure, loss_curve_figure,
-                         prototype_mosaic, schedule_figure, side_figure, som_figure, transfer_figure)
+from viz.bridges import (add_points, add_rbf_units, convergence_figure, loss_curve_figure, side_figure,
+                         transfer_figure)
 
 state = st.session_state
 CHART = {"displayModeBar": False}
@@ -27,7 +24,10 @@ ensure_global_seed()
 for key in default_widgets():  # Streamlit forgets a widget's value when another page (or tab) is shown
     if key in state:
         state[key] = state[key]
-# The session's first visit: a shared address may carry the pair shown and every pair's settings.
+if "br_address_read" not in state and "br_som_run" not in state:  # the session's first visit
+    restore_saved_map()
+# The session's first visit: a shared address may carry the pair shown and every pair's settings
+# (a restored map's own settings among them, the same values).
 address_problems = read_address_once(state, st.query_params, "br_address_read", widgets_from_query)
 for key, value in default_widgets().items():
     state.setdefault(key, value)
@@ -74,6 +74,9 @@ st.caption("Five classical models from scikit-learn, each beside the neural netw
            "problem, two routes: a convex solver on one side, gradient descent on the other.")
 for problem in address_problems:  # the address's text is the visitor's, shown as text
     st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
+if "br_notice" in state:
+    kind, text = state.pop("br_notice")
+    (st.success if kind == "success" else st.warning)(text)
 
 
 # ---------------- logistic regression ----------------
@@ -212,94 +215,6 @@ def tree_tab() -> None:
                         "entropy under cross-entropy. The tree lowers it by splitting, one axis at a time; the "
                         "network by gradient descent, with curved boundaries.")
 
-# ---------------- k-means vs self-organising map ----------------
-def som_tab() -> None:
-    def on_play(play: bool) -> None:
-        run = state.get("br_som_run")
-        if run is not None:
-            run.play() if play else run.pause()
-
-    def on_step(step_drawn: int) -> None:
-        run = state.get("br_som_run")
-        if run is not None and (run.playing or run.trainer.step_count == step_drawn):
-            run.pause()
-            run.step(100)
-
-    def on_reset() -> None:
-        state.pop("br_som_run", None)
-
-    run: SOMRun | None = state.get("br_som_run")
-    playing = run is not None and run.playing
-    bar = st.columns([1, 1, 1, 2.2])
-    play_pause_button(bar[0], "br_som", playing, on_play, help="Present points to the map, live")
-    bar[1].button("⏭ Step", key="br_som_step", on_click=on_step, args=(run.trainer.step_count if run else 0,),
-                  use_container_width=True, help="Present 100 points")
-    bar[2].button("↺ Reset", key="br_som_reset", on_click=on_reset, use_container_width=True,
-                  help="A new crumpled map")
-    bar[3].selectbox("Speed", list(SOM_SPEEDS), key="br_som_speed", label_visibility="collapsed")
-    c = st.columns(6)
-    c[0].selectbox("Data", SOM_DATASETS, key="br_som_data", help="digits: the 1,797 8×8 images of scikit-learn")
-    c[1].slider("Map rows", *SOM_SIDES, key="br_som_rows")
-    c[2].slider("Map columns", *SOM_SIDES, key="br_som_cols")
-    c[3].select_slider("Schedule (points)", SOM_SCHEDULES, key="br_som_steps",
-                       help="Learning rate and radius decay exponentially over this many points")
-    c[4].select_slider("Start learning rate", SOM_RATES, key="br_som_lr")
-    c[5].select_slider("Start radius", SOM_RADII, key="br_som_radius",
-                       format_func=lambda v: "half the map" if v == 0 else f"{v:g}")
-    try:
-        som_config = som_config_from_widgets(state, seed)
-    except ConfigError as e:
-        st.error(f"This setting is not possible: {e}.", icon="🚫")
-        som_config = run.config if run else None
-    if som_config is not None and (run is None or run.config != som_config):
-        with st.spinner("Fitting k-means and laying out a new map…"):
-            was_playing = run is not None and run.playing
-            run = state.br_som_run = SOMRun.build(som_config, SOM_SPEEDS[state.br_som_speed])
-            run.playing = was_playing
-    if run is not None:
-        run.points_per_frame = SOM_SPEEDS[state.br_som_speed]  # a view setting: applied to the running map
-
-    @st.fragment(run_every=TICK_SECONDS if playing else None)
-    def som_view() -> None:
-        run: SOMRun = state.br_som_run
-        run.tick()
-        if not run.playing and playing:
-            st.rerun()  # the schedule ended: redraw the Play button
-        if run.message:
-            st.info(run.message, icon="⏸")
-        t = run.trainer
-        h = t.history[-1]
-        m = st.columns(5)
-        m[0].metric("Step", f"{t.step_count:,}")
-        m[1].metric("Neighbourhood radius", f"{h['radius']:.2f}")
-        m[2].metric("Learning rate", f"{h['lr']:.3f}")
-        m[3].metric("SOM quantisation error", f"{h['quantisation_error']:.3f}")
-        m[4].metric("k-means quantisation error", f"{run.kmeans['quantisation_error']:.3f}")
-        km = run.kmeans
-        left, right = st.columns(2, gap="medium")
-        if t.config.data == "digits":
-            centres = km["centres"].reshape(t.config.rows, t.config.cols, -1)
-            with left:
-                live_plotly(prototype_mosaic(t.prototypes(), f"SOM prototypes, step {t.step_count:,}: neighbours "
-                                                             "look alike"), key="br_som_mosaic")
-            with right:
-                live_plotly(prototype_mosaic(centres, "k-means centres: no order between them"), key="br_km_mosaic")
-        else:
-            with left:
-                live_plotly(kmeans_figure(t.x_np, t.labels, km["centres"], km["quantisation_error"]), key="br_km_fig")
-            with right:
-                live_plotly(som_figure(t.x_np, t.labels, t.prototypes(), t.step_count, h["quantisation_error"]),
-                            key="br_som_fig")
-        st.markdown(som_story(run))
-        live_plotly(schedule_figure(t.history, km["quantisation_error"]), key="br_som_schedule")
-        st.caption("What to see: k-means and the map both place prototypes where the data is, scored by the mean "
-                   "distance from a point to its nearest prototype. The map also keeps an order: neighbours on the "
-                   "grid stay neighbours in the data, which k-means does not promise — so it pays a slightly larger "
-                   "error. Press ▶ Play to watch the crumpled grid unfold as the radius shrinks.")
-
-    if run is not None:
-        som_view()
-
 def transfer_tab() -> None:
     st.markdown("A network trained on one task can be the feature extractor of another. MiniLM was trained on a "
                 "billion sentence pairs; here its sentence vectors, frozen, feed a logistic-regression head that "
@@ -337,7 +252,8 @@ def transfer_tab() -> None:
 # Only the open tab runs (on_change="rerun"): each pair is fitted when it is first looked at,
 # and the map's live view ticks only while its tab is shown.
 tabs = st.tabs(TAB_NAMES, key="br_tab", on_change="rerun")
-for tab, body in zip(tabs, (logistic_tab, svm_tab, rbf_tab, tree_tab, som_tab, transfer_tab)):
+bodies = (logistic_tab, svm_tab, rbf_tab, tree_tab, lambda: som_tab(seed), transfer_tab)
+for tab, body in zip(tabs, bodies):
     with tab:
         if tab.open:
             body()

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app_pages.common import address
-from app_pages.common.address import number, one_of, whole_number
+from app_pages.common.address import SEED, number, one_of, whole_number
+from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
 from engine.bridges.pairs import (ALL_SETS, TWO_CLASS_SETS, bridge_dataset, logistic_bridge, rbf_bridge, svm_bridge,
                                   tree_bridge)
@@ -51,6 +52,7 @@ TREE_CRITERIA, TREE_LOSSES = ["gini", "entropy"], ["gini", "ce"]
 SOM_SCHEDULES = [500, 1000, 2000, 4000, 8000, 16000, 32000]
 SOM_RATES = [0.05, 0.1, 0.2, 0.5, 0.8, 1.0]
 SOM_RADII = [0.0, 1.0, 2.0, 3.0, 5.0, 8.0]   # 0: half the map
+SAVE_NAME = "bridges"   # this page's entry in the session store (app_pages/common/saved_runs.py): the live map
 
 
 # ---------------- the address ----------------
@@ -146,6 +148,35 @@ def relative_gap(r: dict) -> float:
     return float(np.abs(r["neuron"] - r["sklearn"]).max() / max(np.abs(r["sklearn"]).max(), 1e-12))
 
 
+# The map's settings among the widgets: what a saved map restores. Its speed is a view setting, not saved.
+SOM_WIDGETS = {"br_som_data": "data", "br_som_rows": "rows", "br_som_cols": "cols", "br_som_steps": "steps",
+               "br_som_lr": "lr_start", "br_som_radius": "radius_start"}
+SOM_TAB = TABS["som"]
+
+
+def _map_part(query: dict) -> dict:
+    """The parameters of an address that describe the map: its settings (not its speed) and the seed."""
+    names = {p.name for p in URL_PARAMS if p.key in SOM_WIDGETS} | {SEED}
+    return {name: text for name, text in query.items() if name in names}
+
+
+def restored_map_widgets(config: SOMConfig, query: dict) -> dict | None:
+    """The widget values that show a restored map, or None where it must not be restored: the
+    address (`query`, name -> text) describes another map or seed — a shared link wins over the
+    saved map — or the widgets cannot show the map. An address with nothing about the map (the
+    navigation menu, a bookmark of the page) or with the parameters the page wrote for this very
+    map (a reload) restores it; the address's other pairs' settings apply either way, as they are
+    not part of the saved map. The map's tab opens unless the address names another."""
+    values = {key: getattr(config, name) for key, name in SOM_WIDGETS.items()}
+    own = widgets_to_query({**default_widgets(), **values}, config.seed)
+    if som_config_from_widgets(values, config.seed) != config or widgets_from_query(own)[1]:
+        return None  # settings that no widget offers (only a map not made by this page has them)
+    asked = _map_part(query)
+    if asked and asked != _map_part(own):
+        return None
+    return values if "tab" in query else {**values, "br_tab": SOM_TAB}
+
+
 def som_config_from_widgets(state, seed: int) -> SOMConfig:
     """Raises ConfigError naming the field when the widgets describe an impossible map."""
     return SOMConfig(data=state["br_som_data"], n_samples=500, noise=0.1, rows=int(state["br_som_rows"]),
@@ -163,11 +194,19 @@ class SOMRun:
     playing: bool = False
     message: str = ""
     frames: int = field(default=0, repr=False)
+    _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
 
     @classmethod
     def build(cls, config: SOMConfig, points_per_frame: int = 100) -> "SOMRun":
-        trainer = SOMTrainer(config)
-        km = kmeans_counterpart(trainer.x_np, config.rows * config.cols, seed=config.seed)
+        return cls.around(SOMTrainer(config), points_per_frame)
+
+    @classmethod
+    def around(cls, trainer: SOMTrainer, points_per_frame: int = 100) -> "SOMRun":
+        """The run of a map, new or restored. k-means is fitted here on the map's points: a fitted
+        scikit-learn model is not tensors and plain data, so no checkpoint holds it; the fit is a
+        pure function of the points, the number of units and the seed (random_state), so a
+        restored map gets the very centres the saved one was drawn with."""
+        km = kmeans_counterpart(trainer.x_np, trainer.config.rows * trainer.config.cols, seed=trainer.config.seed)
         km.pop("model")
         return cls(trainer, km, points_per_frame)
 
@@ -191,6 +230,10 @@ class SOMRun:
     def step(self, n: int = 100) -> None:
         if train_guarded(self, lambda: self.trainer.step(n)):
             self._after()
+
+    def autosave(self, save, now: float | None = None) -> bool:
+        """Hand save() the map's checkpoint when one is due (common/autosave.py). True if it saved."""
+        return self._autosave.save_if_due(self.trainer, self.playing, save, now)
 
     def _after(self) -> None:
         t = self.trainer

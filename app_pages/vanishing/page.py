@@ -7,25 +7,50 @@ import streamlit as st
 from app_pages.common.controls import ask_before_replacing, play_pause_button, replace_allowed
 from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
+from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
 from app_pages.playground.sweep import spread_section
-from app_pages.vanishing.state import (CLIP_NORMS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAX_COMPARED, MAX_DEPTH,
-                                       PRESETS, TICK_SECONDS, WIDTHS, VanishingLab, activation_quantiles,
-                                       config_from_widgets, default_widgets, explain, layer_ratio, preset_config,
-                                       preset_widgets, sci, widgets_from_config, widgets_from_query, widgets_to_query)
+from app_pages.vanishing.readings import activation_quantiles, explain, layer_ratio, sci
+from app_pages.vanishing.state import (CLIP_NORMS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAIN_LABEL, MAX_COMPARED,
+                                       MAX_DEPTH, PRESETS, SAVE_NAME, TICK_SECONDS, WIDTHS, VanishingLab,
+                                       config_from_widgets, default_widgets, preset_config, preset_widgets,
+                                       restored_widgets, widgets_from_config, widgets_from_query, widgets_to_query)
 from engine import ConfigError, ExperimentConfig
 from engine.core.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
 from viz.gradients import activation_figure, grad_heatmap_figure, loss_curves_figure, norms_by_depth_figure
 
 state = st.session_state
-MAIN_LABEL = "Your network"
+
+
+def restore_saved_lab() -> None:
+    """The networks this browser last trained here (a reload, a laptop's sleep, a server restart),
+    all of the comparison together, unless the address describes another setup: a shared link wins."""
+    with st.spinner("Restoring your networks…"):
+        lab, problem = saved_trainer(SAVE_NAME, lambda data: VanishingLab.from_checkpoint(data, app_device()),
+                                     "networks")
+    if problem:
+        state.vg_notice = ("warning", problem)
+    if lab is None:
+        return
+    values = restored_widgets([(r.label, r.trainer.config) for r in lab.runs], st.query_params.to_dict())
+    if values is None:
+        return
+    state.update(values)  # the widgets' keys in the state: the address is not read
+    state.vg_lab = lab
+    lab.autosave(lambda _: None)  # what is on disk is this very state: no need to save it again
+    state.vg_notice = ("success", f"Restored your networks at step {lab.runs[0].trainer.step_count:,}, as last "
+                                  "saved. Press Play to go on.")
+    use_seed(lab.runs[0].trainer.config.train.seed)
+
 
 ensure_global_seed()
 # Streamlit forgets a widget's value when another page is shown; writing it back keeps it.
 for key in default_widgets():
     if key in state:
         state[key] = state[key]
+if "vg_depth" not in state and "vg_lab" not in state:  # the session's first visit
+    restore_saved_lab()
 if "vg_depth" not in state:  # the session's first visit: a shared address may carry a setup
     url_values, state.vg_url_problems = widgets_from_query(st.query_params.to_dict())
     state.update(url_values)
@@ -64,6 +89,11 @@ def on_step(step_drawn: int) -> None:
 
 def on_reset() -> None:
     state.pop("vg_lab", None)
+    forget_run(SAVE_NAME)  # a reload after Reset brings new networks, not the ones thrown away
+
+
+def save_lab(checkpoint: bytes) -> None:
+    state.vg_save_problem = save_run(SAVE_NAME, checkpoint)
 
 
 page_title("📉 Vanishing gradients", "vanishing")
@@ -74,6 +104,9 @@ st.caption("A deep stack of sigmoids passes back at most a quarter of the gradie
 
 for problem in state.pop("vg_url_problems", []):
     st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
+if "vg_notice" in state:
+    kind, text = state.pop("vg_notice")
+    (st.success if kind == "success" else st.warning)(text)
 
 lab: VanishingLab | None = state.get("vg_lab")
 bar = st.columns([1.1, 1.1, 1.1, 3.2])  # the buttons are drawn into it once the networks are up to date
@@ -120,6 +153,8 @@ if lab is not None and changed and lab.has_trained and not replace_ok:
                          plural=len(lab.runs) > 1 or bool(others))
 elif lab is None or changed:
     was_playing = lab is not None and lab.playing
+    if lab is not None:
+        forget_run(SAVE_NAME)  # the trained networks were thrown away: a reload must not bring them back
     with st.spinner("Building the networks…"):
         lab = state.vg_lab = VanishingLab.build([(MAIN_LABEL, config)] + others, app_device())
     lab.playing = was_playing
@@ -189,6 +224,9 @@ def live_view() -> None:
                     key="vg_activations")
     st.markdown("**Training loss** (log scale)")
     live_plotly(loss_curves_figure([(r.label, r.trainer.history) for r in lab.runs]), key="vg_loss")
+    lab.autosave(save_lab)
+    if state.get("vg_save_problem"):
+        st.caption(state.vg_save_problem)
 
 
 def _describe(run) -> str:

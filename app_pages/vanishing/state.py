@@ -1,22 +1,23 @@
 """The Vanishing gradients page's logic, free of Streamlit so it is unit-tested as plain Python:
-widget values <-> config, presets, several trainers trained side by side on the same data and
-seed, the per-step gradient-norm history they record, and the sentences that explain it."""
+widget values <-> config and the address, presets, several trainers trained side by side on the
+same data and seed, the per-step gradient-norm history they record, and their saving and restoring
+(what they read out to the reader is in readings.py)."""
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 
 import numpy as np
-import torch
 
 from app_pages.common import address
 from app_pages.common.address import flag, list_of, one_of, whole_number
+from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
+from app_pages.vanishing import lab_checkpoint
 from engine import ConfigError, ExperimentConfig, Trainer
 from engine.core.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
 from engine.mlp.config import CLASSIFY_SETS, HOT_FIELDS, structural_changes
-from engine.mlp.probes import activation_summary, record_activations
 
 DATASETS = [n for n in CLASSIFY_SETS if n != "custom"]
 WIDTHS = [2, 4, 8, 16, 32, 64, 128, 256, 512]
@@ -24,9 +25,9 @@ LEARNING_RATES = [0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 CLIP_NORMS = [0.0, 0.1, 0.5, 1.0, 5.0, 10.0]   # 0 = off
 TICK_SECONDS = 0.25          # the live view redraws 4 times a second
 FRAME_TRAIN_SECONDS = 0.12   # training per frame, shared by all runs; drawing takes the rest
-MAX_HISTORY_ROWS = 4000      # per run; older steps are thinned 2:1 beyond this (heatmap columns)
-EXPLODING = 1e3              # a weight-gradient norm above this is called exploding
-ACTIVATION_POINTS = 200      # training points the activation distributions are read on
+MAX_HISTORY_ROWS = 4000      # per run; older steps are thinned 2:1 beyond this (heatmap columns, loss curve points)
+MAIN_LABEL = "Your network"  # the first network of the lab, the one the widgets describe
+SAVE_NAME = "vanishing"      # this page's entry in the session store (app_pages/common/saved_runs.py)
 
 DEFAULT_PRESET = "sigmoid ×20"
 # Every preset: width 32, plain SGD, the same data and seed as the page; they differ only
@@ -93,14 +94,26 @@ def widgets_from_config(config: ExperimentConfig) -> dict:
 COMPARE_SEPARATOR = ";"  # between preset names, one of which has a comma in it
 MAX_COMPARED = 4
 MAX_DEPTH = 100
+SHOWN_REASON = 80  # characters of why a compare list was refused: it quotes unknown names, which a link may inflate
+_COMPARE = list_of("compare", "vg_compare", PRESETS, COMPARE_SEPARATOR, noun="preset", most=MAX_COMPARED,
+                   most_what="networks to compare")
+
+
+def _parse_compare(text: str) -> list:
+    try:
+        return _COMPARE.parse(text)
+    except ValueError as e:
+        reason = str(e)
+        raise ValueError(reason if len(reason) <= SHOWN_REASON else reason[:SHOWN_REASON] + "…") from None
+
+
 URL_PARAMS = [
     whole_number("depth", "vg_depth", 1, MAX_DEPTH), one_of("width", "vg_width", WIDTHS, int),
     one_of("activation", "vg_activation", list(ACTIVATIONS)), one_of("init", "vg_init", list(INITS)),
     one_of("norm", "vg_norm", list(NORMS)), flag("residual", "vg_residual"),
     one_of("optimizer", "vg_optimizer", list(OPTIMIZERS)), one_of("lr", "vg_lr", LEARNING_RATES, float),
     one_of("clip", "vg_clip", CLIP_NORMS, float), one_of("data", "vg_dataset", DATASETS),
-    list_of("compare", "vg_compare", PRESETS, COMPARE_SEPARATOR, noun="preset", most=MAX_COMPARED,
-            most_what="networks to compare")]
+    replace(_COMPARE, parse=_parse_compare)]
 
 
 def widgets_to_query(values, seed: int) -> dict[str, str]:
@@ -118,6 +131,26 @@ def preset_config(name: str, dataset: str, seed: int) -> ExperimentConfig:
     w = preset_widgets(name)
     return make_config(w["vg_depth"], w["vg_width"], w["vg_activation"], w["vg_init"], w["vg_residual"],
                        w["vg_norm"], w["vg_optimizer"], w["vg_lr"], w["vg_clip"], dataset, seed)
+
+
+def restored_widgets(configs: list[tuple[str, ExperimentConfig]], query: dict) -> dict | None:
+    """The widget values that show a restored lab (its (label, config) pairs, the page's own network
+    first), or None where it must not be restored: the address (`query`, name -> text) describes
+    another setup — a shared link wins over the saved networks — or the widgets cannot show them.
+    An empty address, or the one the page wrote for this very setup (a reload), restores."""
+    (label, config), others = configs[0], configs[1:]
+    compared = [name for name, _ in others]
+    hidden = config.model.hidden
+    if label != MAIN_LABEL or not hidden or len(set(hidden)) > 1 or len(set(compared)) < len(compared):
+        return None
+    for name, other in others:  # the presets compared train as the page builds them, hot settings and all
+        if name not in PRESETS or other != preset_config(name, config.data.name, config.train.seed):
+            return None
+    values = {**widgets_from_config(config), "vg_compare": compared}
+    own = widgets_to_query(values, config.train.seed)
+    if config_from_widgets(values, config.train.seed) != config or widgets_from_query(own)[1]:
+        return None  # settings that no widget offers (only a file not written by this page has them)
+    return values if not query or dict(query) == own else None
 
 
 @dataclass
@@ -151,6 +184,11 @@ class LabRun:
             half = len(self.steps) // 2
             keep = np.concatenate([np.arange(0, half, 2), np.arange(half, len(self.steps))])
             self.steps, self.norms = self.steps[keep], self.norms[keep]
+        if len(t.history) > MAX_HISTORY_ROWS:
+            # The loss curve gains a point every frame, of every network: thinned the same way, it
+            # keeps the memory and the time of each autosave bounded through hours of play.
+            half = len(t.history) // 2
+            t.history = t.history[:half:2] + t.history[half:]
 
     def current_norms(self) -> np.ndarray:
         """(layers,) the norms of the last recorded step (zeros before the first)."""
@@ -165,6 +203,7 @@ class VanishingLab:
     message: str = ""
     steps_per_second: float = 0.0
     _last: tuple[float, int] | None = field(default=None, repr=False)
+    _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
 
     @classmethod
     def build(cls, configs: list[tuple[str, ExperimentConfig]], device="cpu") -> "VanishingLab":
@@ -180,6 +219,31 @@ class VanishingLab:
         lab = cls([LabRun(label, t) for label, t in trainers])
         lab.step(1)
         return lab
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, device="cpu") -> "VanishingLab":
+        """The lab checkpoint_bytes() saved, paused (app_pages/vanishing/lab_checkpoint.py). Each
+        network makes its own copy of the data from its config: the same points, as the seed is."""
+        runs = lab_checkpoint.read(data, device)
+        lab = cls([LabRun(label, trainer, steps, norms) for label, trainer, steps, norms in runs])
+        lab._check_diverged()  # a network that had diverged says so again
+        return lab
+
+    def checkpoint_bytes(self) -> bytes:
+        """Every network's trainer checkpoint and heatmap history, in one file."""
+        return lab_checkpoint.checkpoint_bytes(self.runs)
+
+    @property
+    def steps_trained(self) -> int:
+        """Steps of all networks together beyond the one each is built with: 0 for a lab that a
+        rebuild makes again as it was, so there is nothing to save."""
+        return sum(max(0, r.trainer.step_count - 1) for r in self.runs)
+
+    def autosave(self, save, now: float | None = None) -> bool:
+        """Hand save() the lab's checkpoint when one is due (common/autosave.py). True if it saved.
+        The clock counts the steps of all networks: one that diverged stops, the others go on."""
+        lab = SimpleNamespace(step_count=self.steps_trained, checkpoint_bytes=self.checkpoint_bytes)
+        return self._autosave.save_if_due(lab, self.playing, save, now)
 
     def tick(self, budget_s: float = FRAME_TRAIN_SECONDS) -> None:
         """One frame of the live view: if playing, each run trains its share of the budget."""
@@ -260,79 +324,3 @@ class VanishingLab:
         if trainer.config != main_config:
             trainer.apply(main_config)
         return True
-
-
-@torch.no_grad()
-def activation_quantiles(trainer: Trainer, n_points: int = ACTIVATION_POINTS) -> dict[str, np.ndarray]:
-    """Per hidden layer: the 1/25/50/75/99 % quantiles of its activations over the first
-    n_points training points, (layers, 5), and the saturated fraction, (layers,)."""
-    model = trainer.model
-    was_training = model.training
-    model.eval()
-    try:
-        with record_activations(model) as captured:
-            model(trainer.x_train[:n_points])
-    finally:
-        model.train(was_training)
-    quantiles, saturated = [], []
-    q = torch.tensor([0.01, 0.25, 0.5, 0.75, 0.99])
-    for (name, values), block in zip(captured.items(), model.blocks):
-        v = values[0].float().cpu()
-        quantiles.append(torch.quantile(v.flatten(), q).numpy())
-        saturated.append(activation_summary(v, block.activation_name)["saturated"])
-    n = len(model.blocks)
-    return {"quantiles": np.array(quantiles).reshape(n, 5), "saturated": np.array(saturated, dtype=float)}
-
-
-def layer_ratio(norms: np.ndarray) -> float:
-    """Gradient norm of hidden layer 1 over that of the last hidden layer (norms: (layers,),
-    the output layer last); NaN when there is no such pair, either is not finite, or the last
-    one is 0 (0 when layer 1 gets no gradient at all). Computed on Python floats after those
-    checks, so that inf/inf, 0/0 or a float32 overflow raise no NumPy warning."""
-    if len(norms) < 3:
-        return float("nan")
-    first, last = float(norms[0]), float(norms[-2])
-    if not (math.isfinite(first) and math.isfinite(last) and first >= 0 and last > 0):
-        return float("nan")
-    return first / last
-
-
-def sci(x: float) -> str:
-    """3e-17, 0.25, 7.2e+04: a number a reader takes in at a glance."""
-    if not math.isfinite(x):
-        return "∞" if x > 0 else "NaN"
-    if x == 0:
-        return "0"
-    return f"{x:.2g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.0e}"
-
-
-WHY_SMALL = {
-    "sigmoid": "Each sigmoid passes back at most 0.25 of the gradient, and the factors multiply layer after layer.",
-    "tanh": "tanh passes back at most 1, and less wherever it saturates; the factors multiply layer after layer.",
-}
-
-
-def explain(label: str, names: list[str], norms: np.ndarray, clip: float = 0.0, activation: str = "") -> list[str]:
-    """Sentences with the numbers on screen: how much gradient the first hidden layer gets
-    compared with the last one, and whether the gradients vanish, explode or stay healthy."""
-    if len(names) < 3 or not len(norms) or not np.all(np.isfinite(norms)) or not np.any(norms):
-        return [f"**{label}**: no gradients to compare yet — press Step or Play."]
-    first, last_hidden, out = float(norms[0]), float(norms[-2]), float(norms[-1])
-    depth = len(names) - 1
-    ratio = first / last_hidden if last_hidden > 0 else float("inf")
-    lines = [f"**{label}**: layer 1 receives **{sci(ratio)}** of the gradient of layer {depth} "
-             f"({sci(first)} against {sci(last_hidden)}; the output layer gets {sci(out)})."]
-    biggest = float(np.max(norms))
-    if biggest > EXPLODING:
-        lines.append(f"The gradients **explode**: the largest is {sci(biggest)}. "
-                     + (f"Clipping rescales the step to a total norm of {clip:g}." if clip > 0 else
-                        "Turn on gradient clipping, add LayerNorm, or lower the learning rate."))
-    elif ratio < 1e-4:
-        lines.append(f"That is **{-math.log10(max(ratio, 1e-300)):.0f} orders of magnitude**: the first layers "
-                     "barely learn. " + WHY_SMALL.get(activation, "The backward factors of the layers multiply "
-                                                                  "to much less than 1."))
-    elif ratio < 1e-2:
-        lines.append("The gradient shrinks on the way down: the early layers learn much more slowly.")
-    else:
-        lines.append("The gradient reaches the first layer in good health: every layer learns.")
-    return lines

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..core.config import ConfigError, _check, _check_range
+from . import checkpoint
 
 SOM_DATASETS = ("moons", "circle", "gauss", "blobs", "spiral", "xor", "digits")
 
@@ -110,6 +111,7 @@ class SOMTrainer:
                  data: tuple[np.ndarray, np.ndarray] | None = None):
         self.config = config
         self.device = torch.device("cpu")  # one point per step: a GPU would only add latency
+        self.points_given = data is not None  # no config can make them again: a checkpoint holds them
         self.x_np, self.labels = data if data is not None else som_data(config)
         self.x = torch.from_numpy(self.x_np)
         self.generator = torch.Generator().manual_seed(config.seed)
@@ -190,6 +192,20 @@ class SOMTrainer:
         return {"step": self.step_count, "lr": lr, "radius": radius,
                 "quantisation_error": quantisation_error(self.x_np, self.weights.numpy()),
                 "topographic_error": self.topographic_error()}
+
+    # ---- checkpoints (engine/bridges/checkpoint.py) ----
+    def checkpoint_bytes(self) -> bytes:
+        """Config, prototypes, the generator's state, the step and the curves, loadable with
+        torch.load(weights_only=True). Loading it and training on gives the prototypes the map
+        would have had without the pause."""
+        return checkpoint.checkpoint_bytes(self)
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, device: str | torch.device = "cpu") -> "SOMTrainer":
+        """Rebuild a map from checkpoint_bytes(). Only tensors and plain data are unpickled
+        (weights_only=True): a file that would run code is refused, and so is one whose contents
+        do not fit its config (ValueError naming what is wrong)."""
+        return checkpoint.from_checkpoint(cls, SOMConfig, data, device)
 
     def snapshot(self) -> SOMSnapshot:
         h = self.history[-1]
