@@ -128,6 +128,98 @@ def test_step_in_chunks_equals_one_run_and_a_checkpoint_resumes_exactly():
         GANTrainer.from_checkpoint(b"junk", "cpu")
 
 
+def _same_game(a, b) -> None:
+    """Bit for bit: weights, optimiser moments, the batch generator, counters and curves."""
+    for net in ("G", "D"):
+        for (name, p), q in zip(getattr(a, net).state_dict().items(), getattr(b, net).state_dict().values()):
+            assert torch.equal(p, q), (net, name)
+    for opt in ("opt_g", "opt_d"):
+        for p_state, q_state in zip(getattr(a, opt).state_dict()["state"].values(),
+                                    getattr(b, opt).state_dict()["state"].values()):
+            assert all(torch.equal(p_state[k], q_state[k]) for k in p_state), opt
+    assert torch.equal(a._gen.get_state(), b._gen.get_state())
+    assert json.dumps(a.history) == json.dumps(b.history)  # NaN (no loss yet) compares equal as text
+    assert json.dumps(a._ema) == json.dumps(b._ema) and a.step_count == b.step_count
+
+
+@pytest.mark.parametrize("g_optimizer, d_optimizer", [("adam", "momentum"), ("rmsprop", "adagrad")])
+def test_a_restored_game_goes_on_exactly_as_the_uninterrupted_one(g_optimizer, d_optimizer):
+    cfg = GANConfig(seed=2, target="mixture", g_optimizer=g_optimizer, d_optimizer=d_optimizer, **TINY)
+    game = GANTrainer(cfg, "cpu")
+    game.snapshot()  # a curve point before any loss: NaN losses travel too
+    game.step(3)
+    game.step_d_only(4)
+    game.step_g_only(2)
+    game.apply(cfg.replace(loss="minimax", g_lr=0.01, d_steps=3, batch_size=64))  # hot changes are saved
+    game.step(2)
+    back = GANTrainer.from_checkpoint(game.checkpoint_bytes(), "cpu")
+    assert back.config == game.config and (back.d_updates, back.g_updates) == (game.d_updates, game.g_updates)
+    assert back.opt_g.param_groups[0]["lr"] == 0.01
+    _same_game(back, game)
+    assert back.step(6).to_json_dict() == game.step(6).to_json_dict()
+    assert back.step_d_only(3).to_json_dict() == game.step_d_only(3).to_json_dict()
+    _same_game(back, game)
+    assert (back.d_updates, back.g_updates) == (game.d_updates, game.g_updates) == (34, 13)
+
+
+def test_a_diverged_game_is_saved_as_diverged():
+    bad = GANConfig(g_optimizer="sgd", d_optimizer="sgd", g_lr=1.0, d_lr=1.0, g_activation="linear",
+                    d_activation="linear", g_layers=3, d_layers=3, loss="least_squares", g_width=8, d_width=8)
+    game = GANTrainer(bad, "cpu")
+    for _ in range(20):
+        if game.step(50).diverged:
+            break
+    back = GANTrainer.from_checkpoint(game.checkpoint_bytes(), "cpu")
+    assert back.diverged and back.step_count == game.step_count and back.step(5).step == game.step_count
+
+
+def _saved(blob_changes: dict | None = None, drop: str | None = None, digits: bool = False) -> bytes:
+    """A real checkpoint with some pieces replaced or dropped."""
+    import io
+    trainer = (DigitsGANTrainer(DigitsGANConfig(hidden=16, noise_dim=2, batch_size=8), "cpu", load_digit_pixels()[:40])
+               if digits else GANTrainer(GANConfig(**TINY), "cpu"))
+    trainer.step(2)
+    blob = torch.load(io.BytesIO(trainer.checkpoint_bytes()), weights_only=True)
+    blob.update(blob_changes or {})
+    blob.pop(drop, None)
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    return buf.getvalue()
+
+
+class NotData:
+    """An object a checkpoint of this app never holds."""
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda: b"", "the file is empty"),
+    (lambda: _saved({"extra": NotData()}), "refused as unsafe"),
+    (lambda: _saved({"format": 2}), "this game reads format 1"),
+    (lambda: _saved(drop="history"), "lacks 'history'"),
+    (lambda: _saved({"config": json.dumps({"g_width": 0})}), "invalid config"),
+    (lambda: _saved({"G": {"0.weight": torch.zeros(3, 3)}}), "do not fit its config"),
+    (lambda: _saved({"D": {k: torch.full_like(v, math.nan) for k, v in GANTrainer(GANConfig(**TINY), "cpu")
+                           .D.state_dict().items()}}), "not all finite"),
+    (lambda: _saved({"counters": [1, -1, 0]}), "d_updates must be a whole number"),
+    (lambda: _saved({"history": [{"step": "x"}]}), "history must be a list of points"),
+    (lambda: _saved({"generator": torch.zeros(3)}), "generator must be a generator state"),
+    (lambda: _saved({"opt_g": {"state": {0: {"momentum_buffer": torch.zeros(8, 2)}}, "param_groups": []}}),
+     "opt_g is not the state of an optimiser"),
+    (lambda: _saved({"diverged": "no"}), "diverged must be true or false"),
+])
+def test_a_damaged_or_hostile_checkpoint_is_refused_with_what_is_wrong(make, says):
+    with pytest.raises(ValueError, match=says):
+        GANTrainer.from_checkpoint(make(), "cpu")
+
+
+def test_a_digits_checkpoint_is_checked_and_not_taken_for_the_2d_game():
+    with pytest.raises(ValueError, match="of kind 'gan'"):
+        GANTrainer.from_checkpoint(_saved(digits=True), "cpu")
+    with pytest.raises(ValueError, match="timeline must hold"):
+        DigitsGANTrainer.from_checkpoint(_saved({"timeline": {"steps": [0, 2], "grids": torch.zeros(1, 36, 8, 8)}},
+                                                digits=True), "cpu")
+
+
 def test_d_only_and_g_only_move_only_their_player():
     trainer = GANTrainer(GANConfig(seed=2, **TINY), "cpu")
     g0 = [p.clone() for p in trainer.G.parameters()]
@@ -249,3 +341,20 @@ def test_digits_gan_learns_the_ink_statistics():
     first = trainer.snapshot().mmd
     snap = trainer.step(300)
     assert snap.mmd < 0.6 * first, (first, snap.mmd)
+
+
+def test_a_restored_digits_gan_goes_on_exactly_with_its_timeline():
+    cfg = DigitsGANConfig(hidden=32, noise_dim=8, batch_size=32, seed=1, d_steps=2)
+    game = DigitsGANTrainer(cfg, "cpu")
+    game.snapshot()
+    game.step(60)  # the timeline holds steps 0 and 60
+    game.apply(DigitsGANConfig(**{**cfg.to_dict(), "lr": 0.001, "loss": "least_squares"}))
+    back = DigitsGANTrainer.from_checkpoint(game.checkpoint_bytes(), "cpu")
+    assert back.config == game.config and back.opt_d.param_groups[0]["lr"] == 0.001
+    assert [s for s, _ in back.timeline] == [0, 60]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(back.timeline, game.timeline))
+    assert back.step(70, samples=True).to_json_dict() == game.step(70, samples=True).to_json_dict()
+    assert [s for s, _ in back.timeline] == [s for s, _ in game.timeline] == [0, 60, 130]
+    for a, b in zip([*back.G.parameters(), *back.D.parameters()], [*game.G.parameters(), *game.D.parameters()]):
+        assert torch.equal(a, b)
+    assert json.dumps(back.history) == json.dumps(game.history)

@@ -65,7 +65,8 @@ def test_page_renders_widgets_reach_the_game_and_buttons_act():
     at.button(key="gan_run_replace").click().run()
     t2 = trainer(at)
     assert t2 is not t and t2.step_count == 0
-    assert (t2.config.target, t2.config.g_layers, t2.config.d_activation, t2.config.noise_dim) == ("moons", 3, "tanh", 4)
+    assert (t2.config.target, t2.config.g_layers, t2.config.d_activation, t2.config.noise_dim) == \
+        ("moons", 3, "tanh", 4)
     # Play trains a time-boxed chunk per frame; Pause stops it; Reset starts over
     at.button(key="gan_run_play").click().run()
     assert at.session_state.gan_run.playing
@@ -263,3 +264,64 @@ def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
     assert not at.exception, [e.value for e in at.exception]
     assert at.select_slider(key="gan_dg_hidden").value == 64 and at.query_params["game"] == "digits"
     assert at.session_state.gan_digits_run.trainer.config.hidden == 64
+
+
+# ---------- any setup the address can carry opens (hypothesis) ----------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from tests.test_address_properties import (NO_SHRINK, assert_hostile_named, assert_shown, choice,  # noqa: E402
+                                           names_of_notes, setups, whole)
+from tests.test_address_properties import open_page as open_address  # noqa: E402
+
+
+def _gan_address_domain() -> dict:
+    from app_pages.gan import state as gan
+    from engine.core.registries import ACTIVATIONS, OPTIMIZERS
+    from engine.gan.trainer import LOSS_VARIANTS, NOISE_TYPES, TARGETS
+    nets = {f"{net}.{name}": (f"gan_{net}_{key}", domain) for net in ("g", "d") for name, key, domain in (
+        ("layers", "layers", whole(1, gan.MAX_LAYERS)), ("width", "width", choice(gan.WIDTHS)),
+        ("activation", "act", choice(list(ACTIVATIONS))), ("optimizer", "opt", choice(list(OPTIMIZERS))),
+        ("lr", "lr", choice(gan.LEARNING_RATES)))}
+    return {
+        "preset": ("gan_preset", choice(gan.PRESET_WORDS)),
+        "game": ("gan_mode", choice({"plane": gan.MODES[0], "digits": gan.MODES[1]})),
+        "target": ("gan_target", choice(list(TARGETS))), "modes": ("gan_modes", whole(2, gan.MAX_MODES)),
+        "spread": ("gan_spread", choice(gan.SPREADS)), "loss": ("gan_loss", choice(list(LOSS_VARIANTS))),
+        "k": ("gan_k", whole(1, gan.MAX_K)), "batch": ("gan_batch", choice(gan.BATCH_SIZES)),
+        "noise_dim": ("gan_noise_dim", whole(1, gan.MAX_NOISE_DIM)),
+        "noise": ("gan_noise_type", choice(list(NOISE_TYPES))), **nets,
+        "digits.lr": ("gan_dg_lr", choice(gan.DIGIT_LEARNING_RATES)),
+        "digits.k": ("gan_dg_k", whole(1, gan.DIGIT_MAX_K)),
+        "digits.loss": ("gan_dg_loss", choice(list(LOSS_VARIANTS))),
+        "digits.noise_dim": ("gan_dg_noise", choice(gan.DIGIT_NOISE_DIMS)),
+        "digits.width": ("gan_dg_hidden", choice(gan.DIGIT_WIDTHS))}
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK)
+@given(setups(_gan_address_domain()))
+def test_any_setup_the_address_can_carry_opens_both_games(setup):
+    from app_pages.gan.state import MODES, digits_config_from_widgets, preset_widgets
+    query, asked = setup
+    at = open_address("gan", query)
+    assert names_of_notes(at) == []
+    # A preset's settings, then the parameters given: what the address leaves out comes from the preset.
+    preset = asked.get("preset", (None, None))[1]
+    from_preset = {k: v for k, v in (preset_widgets(preset) if preset else {}).items()
+                   if k not in {key for key, _ in asked.values()}}
+    assert_shown(at, {**asked, **{f"preset:{k}": (k, v) for k, v in from_preset.items()}})
+    state, seed = at.session_state, asked["train.seed"][1]
+    if (state["gan_mode"] or MODES[0]) == MODES[0]:
+        assert state.gan_run.trainer.config == config_from_widgets(state, seed)
+    else:
+        assert state.gan_digits_run.trainer.config == digits_config_from_widgets(state, seed)
+
+
+@pytest.mark.parametrize("hostile", [
+    {"modes": "9" * 5000, "k": "²", "g.lr": "nan", "spread": "inf", "batch": ""},
+    {"target": "unknown", "g.activation": "x" * 20_000, "digits.k": "-1", "game": "3d", "preset": "unknown"}])
+def test_hostile_address_values_are_each_named_and_the_others_apply(hostile):
+    at = open_address("gan", {**hostile, "d.width": "64", "digits.width": "32", "loss": "minimax",
+                               "another.page": "1", "train.seed": "4"})
+    assert_hostile_named(at, hostile, {"gan_d_width": 64, "gan_dg_hidden": 32, "gan_loss": "minimax",
+                                       "global_seed": 4})
+    assert trainer(at).config.d_width == 64 and trainer(at).config.seed == 4

@@ -5,8 +5,8 @@ import streamlit as st
 
 from app_pages.attention.state import (MAX_ADDRESS_TEXT, MEAN, TABS, EncoderCache, SentenceCache, default_widgets,
                                        head_view, left_out_of_address, line_token_problem, line_view_start,
-                                       parse_sentences, toy_arrays, toy_table_text, widgets_from_query,
-                                       widgets_to_query)
+                                       one_head_problem, parse_sentences, toy_arrays, toy_table_text,
+                                       widgets_from_query, widgets_to_query)
 from app_pages.common.address import read_address_once, write_address
 from app_pages.common.guide import page_title
 from app_pages.common.shell import ensure_global_seed
@@ -29,6 +29,8 @@ for key in [*default_widgets(), "att_from"]:
 # The session's first visit: a shared address may carry the sentences and every tab's settings.
 first_visit = "att_address_read" not in state
 address_problems = read_address_once(state, st.query_params, "att_address_read", widgets_from_query)
+if first_visit:
+    address_problems += one_head_problem(st.query_params, state)
 for key, value in default_widgets().items():
     state.setdefault(key, value)
 if "att_toy" not in state:  # the toy's editor was not drawn last run, so it holds no edits: it starts from

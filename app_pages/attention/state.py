@@ -268,6 +268,15 @@ def widgets_from_query(query) -> tuple[dict, list[str]]:
     return values, problems
 
 
+def one_head_problem(query, values) -> list[str]:
+    """On the first visit: a sentence for the address's head=mean when the tab it opens is Step by step,
+    which computes one head at a time and shows head 1 instead (a hand-made link: the page never
+    writes both); [] otherwise."""
+    if values.get("att_tab") != TABS["steps"] or values.get("att_head") != MEAN or "head" not in query:
+        return []
+    return [f"head={query['head']!r} was ignored: the {TABS['steps']} tab computes one head at a time; it shows head 1"]
+
+
 def line_token_problem(query, values, tokens: list[str]) -> list[str]:
     """On the first visit, once the sentence is read: a sentence for the address's line-view token
     (heads.from) when the Heads tab does not show that token; [] otherwise."""

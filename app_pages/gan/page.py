@@ -12,6 +12,7 @@ from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
+from app_pages.gan.saving import SAVED_GAMES, autosave, forget_game, restore_saved_games
 from app_pages.gan.state import (BATCH_SIZES, COLLAPSE_NOTE, DEFAULT_PRESET, DIGIT_LEARNING_RATES, DIGIT_MAX_K,
                                  DIGIT_NOISE_DIMS, DIGIT_WIDTHS, HEATMAP_RESOLUTION, LEARNING_RATES, LOSS_LABELS,
                                  MANIFOLD_SIZE, MAX_K, MAX_LAYERS, MAX_MODES, MAX_NOISE_DIM, MODES, NO_PRESET, PRESETS,
@@ -34,6 +35,8 @@ DEFAULTS = {**default_widgets(), "gan_speed": "10 steps per frame", "gan_show_re
 for key in DEFAULTS:
     if key in state:
         state[key] = state[key]
+if "gan_address_read" not in state and not any(key in state for key in SAVED_GAMES):  # the session's first visit
+    restore_saved_games()
 # The session's first visit: a shared address may carry a setup (a preset, both games, the seed).
 address_problems = read_address_once(state, st.query_params, "gan_address_read", widgets_from_query)
 for key, value in DEFAULTS.items():
@@ -66,6 +69,7 @@ def on_step(run_key: str, what: str, step_drawn: int, n: int = 1) -> None:
 
 def on_reset(run_key: str) -> None:
     state.pop(run_key, None)
+    forget_game(run_key)  # a reload after Reset brings the new game, not the one thrown away
 
 
 def on_clear_points() -> None:
@@ -135,6 +139,7 @@ def keep_or_rebuild(run_key: str, config, make) -> LiveRun:
         changed = run.trainer.apply(config)
         if changed:
             run = state[run_key] = LiveRun(make(config), playing=run.playing)
+            forget_game(run_key)  # the trained one was thrown away: a reload must not bring it back
             st.toast(f"New game: {', '.join(changed)} changed")
     return run
 
@@ -146,6 +151,8 @@ st.caption("Two networks play a game. The **generator** G turns random noise z i
            "background is D's opinion — green where it says *real*, purple where it says *fake*.")
 for problem in address_problems:  # the address's text is the visitor's, shown as text
     st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
+for kind, text in state.pop("gan_notices", []):  # shown once
+    (st.success if kind == "success" else st.warning)(text)
 mode = st.segmented_control("Lab", MODES, key="gan_mode", label_visibility="collapsed") or MODES[0]
 
 
@@ -256,6 +263,7 @@ def plane_view() -> None:
         live_plotly(distance_figure(trainer.history), key="gan_mmd")
         st.caption("The distance between real and generated samples (squared MMD, RBF kernel): it should fall, "
                    "though not steadily — GAN training oscillates.")
+    autosave("gan_run", run)
     run.frame_drawn(time.perf_counter() - start, train_seconds)
 
 
@@ -293,8 +301,8 @@ def digits_lab() -> None:
     digits_view()
 
 
-@st.fragment(run_every=state.gan_digits_run.tick_seconds() if state.get("gan_digits_run") and state.gan_digits_run.playing
-             else None)
+@st.fragment(run_every=state.gan_digits_run.tick_seconds()
+             if state.get("gan_digits_run") and state.gan_digits_run.playing else None)
 def digits_view() -> None:
     start = time.perf_counter()
     run: LiveRun = state.gan_digits_run
@@ -332,6 +340,7 @@ def digits_view() -> None:
     with c2:
         live_plotly(distance_figure(trainer.history, key="gan-digit-mmd"), key="gan_digit_mmd")
         st.caption("Squared MMD between 300 real digits and G of 300 fixed noise vectors: lower is closer.")
+    autosave("gan_digits_run", run)
     run.frame_drawn(time.perf_counter() - start, train_seconds)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from app_pages.common import address
 from app_pages.common.address import one_of, whole_number
+from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
 from engine import ConfigError
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
@@ -36,6 +37,8 @@ TARGET_LABELS = {"ring": "Ring", "line": "Line", "mixture": "Gaussian mixture", 
 LOSS_LABELS = {"minimax": "Minimax (original)", "nonsaturating": "Non-saturating", "least_squares": "Least squares"}
 HEATMAP_RESOLUTION = 48      # D is evaluated on 48 × 48 points per frame
 MANIFOLD_SIZE = 15           # a 15 × 15 grid of noise mapped through G
+# Each game's entry in the session store (app_pages/common/saved_runs.py), by its key in the session
+SAVE_NAMES = {"gan_run": "gan", "gan_digits_run": "gan_digits"}
 
 
 def heart(n: int = 40) -> list[list[float]]:
@@ -187,6 +190,45 @@ def widgets_from_query(query) -> tuple[dict, list[str]]:
     return {**preset_widgets(preset), **values} if preset else values, problems
 
 
+def restored_seed(plane: GANConfig | None, digits: DigitsGANConfig | None, mode: str) -> int:
+    """The sidebar's seed for restored games: the seed of the game shown, or of the other one when
+    the game shown was not saved."""
+    first, second = (digits, plane) if mode == MODES[1] else (plane, digits)
+    return (first if first is not None else second).seed
+
+
+def _config_shown(values: dict, config: GANConfig | DigitsGANConfig) -> GANConfig | DigitsGANConfig:
+    """The config of `config`'s game that the widget values describe, with its seed."""
+    read = config_from_widgets if isinstance(config, GANConfig) else digits_config_from_widgets
+    return read(values, config.seed)
+
+
+def restored_widgets(plane: GANConfig | None, digits: DigitsGANConfig | None, query: dict) -> dict | None:
+    """The widget values that show the restored games (either None: not saved), or None where they
+    must not be restored: the address (`query`, name -> text) describes another setup — a shared
+    link wins over the saved games — or the widgets cannot show one of them. An empty address, or
+    the one the page wrote for this very setup (a reload), restores; so the address's preset, its
+    game and the settings of a game not saved (one never trained) are kept. An empty address shows
+    the 2-D game, or the digits when only they were saved."""
+    if plane is None and digits is None:
+        return None
+    asked, problems = widgets_from_query(query)
+    if problems:
+        return None  # not an address this page wrote
+    values = {**default_widgets(), "gan_preset": NO_PRESET, **asked}
+    if not query and plane is None:
+        values["gan_mode"] = MODES[1]
+    saved = [config for config in (plane, digits) if config is not None]
+    for config in saved:
+        values.update(keep_widgets(config))
+    if any(_config_shown(values, config) != config for config in saved):
+        return None  # settings that no widget offers (a step limit, a batch size of the digits)
+    own = widgets_to_query(values, restored_seed(plane, digits, values["gan_mode"]))
+    if widgets_from_query(own)[1]:
+        return None  # a value the address cannot hold (a learning rate no slider offers)
+    return values if not query or dict(query) == own else None
+
+
 def add_point(points: list, x: float, y: float, domain: float = 2.0) -> list:
     """A new list with (x, y) added, rounded and kept inside the plane."""
     x, y = (round(float(min(domain, max(-domain, v))), 3) for v in (x, y))
@@ -203,6 +245,8 @@ class LiveRun:
     steps_per_second: float = 0.0
     draw_seconds: float = 0.1
     _last: tuple[float, int] | None = field(default=None, repr=False)
+    _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
+    _saved_config: GANConfig | DigitsGANConfig | None = field(default=None, repr=False)
 
     def tick_seconds(self) -> float:
         """The live view's interval: TICK_SECONDS, or longer on a machine so busy that drawing a
@@ -235,6 +279,17 @@ class LiveRun:
         self._last = (now, t.step_count)
         self._check_stopped(snap)
         return snap
+
+    def autosave(self, save, now: float | None = None) -> bool:
+        """Hand save() the trainer's checkpoint when one is due (common/autosave.py). True if it saved.
+        A hot change (a learning rate, k, the loss) is due too: the address the page writes for it
+        must find the saved game on a reload."""
+        if self._saved_config is not None and self.trainer.config != self._saved_config:
+            self._autosave.saved_step = -1
+        saved = self._autosave.save_if_due(self.trainer, self.playing, save, now)
+        if saved or self._saved_config is None:
+            self._saved_config = self.trainer.config
+        return saved
 
     def _check_stopped(self, snap) -> None:
         if snap.diverged:

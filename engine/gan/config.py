@@ -54,18 +54,23 @@ class GANConfig(JSONConfigMixin):
                    f"points[{i}]", f"each point is [x, y] with finite numbers, got {p!r}")
             _check(all(abs(v) <= DOMAIN for v in p), f"points[{i}]", f"each coordinate must lie in -2..2, got {p!r}")
         if self.target == "drawn":
-            _check(len(self.points) >= 3, "points", f"draw at least 3 points (click the plane), have {len(self.points)}")
+            _check(len(self.points) >= 3, "points",
+                   f"draw at least 3 points (click the plane), have {len(self.points)}")
         _check_range(self.noise_dim, "noise_dim", 1, 32, "noise dimension", integer=True)
-        _check(self.noise_type in NOISE_TYPES, "noise_type", f"choose {' or '.join(NOISE_TYPES)}, got {self.noise_type!r}")
+        _check(self.noise_type in NOISE_TYPES, "noise_type",
+               f"choose {' or '.join(NOISE_TYPES)}, got {self.noise_type!r}")
         for net in ("g", "d"):
             _check_range(getattr(self, f"{net}_layers"), f"{net}_layers", 1, 6, "number of hidden layers", integer=True)
             _check_range(getattr(self, f"{net}_width"), f"{net}_width", 2, 256, "hidden layer width", integer=True)
             act, opt = getattr(self, f"{net}_activation"), getattr(self, f"{net}_optimizer")
-            _check(act in ACTIVATIONS, f"{net}_activation", f"unknown activation {act!r}; choose from {', '.join(ACTIVATIONS)}")
-            _check(opt in OPTIMIZERS, f"{net}_optimizer", f"unknown optimizer {opt!r}; choose from {', '.join(OPTIMIZERS)}")
+            _check(act in ACTIVATIONS, f"{net}_activation",
+                   f"unknown activation {act!r}; choose from {', '.join(ACTIVATIONS)}")
+            _check(opt in OPTIMIZERS, f"{net}_optimizer",
+                   f"unknown optimizer {opt!r}; choose from {', '.join(OPTIMIZERS)}")
             _check_range(getattr(self, f"{net}_lr"), f"{net}_lr", 1e-6, 1.0, "learning rate")
         _check_range(self.d_steps, "d_steps", 1, 10, "discriminator steps per generator step", integer=True)
-        _check(self.loss in LOSS_VARIANTS, "loss", f"unknown loss {self.loss!r}; choose from {', '.join(LOSS_VARIANTS)}")
+        _check(self.loss in LOSS_VARIANTS, "loss",
+               f"unknown loss {self.loss!r}; choose from {', '.join(LOSS_VARIANTS)}")
         _check_range(self.batch_size, "batch_size", 2, 1024, "batch size", integer=True)
         _check_range(self.seed, "seed", 0, 2**31 - 1, "seed", integer=True)
         _check_range(self.max_steps, "max_steps", 0, 10_000_000, "step limit", integer=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -16,6 +16,7 @@ from torch import nn
 
 from ..core.config import _check, _check_range, flat_config_from_dict
 from ..core.device import pick_device
+from . import checkpoint
 from .trainer import LOSS_VARIANTS, _ema, d_probability, gan_losses, make_gan_optimizer, mlp, mmd_rbf, rbf_kernel_mean
 
 GRID_SAMPLES = 36        # the fixed-noise samples shown (a 6 × 6 grid)
@@ -40,7 +41,8 @@ class DigitsGANConfig:
         _check_range(self.hidden, "hidden", 16, 512, "hidden width", integer=True)
         _check_range(self.lr, "lr", 1e-5, 0.1, "learning rate")
         _check_range(self.d_steps, "d_steps", 1, 10, "discriminator steps per generator step", integer=True)
-        _check(self.loss in LOSS_VARIANTS, "loss", f"unknown loss {self.loss!r}; choose from {', '.join(LOSS_VARIANTS)}")
+        _check(self.loss in LOSS_VARIANTS, "loss",
+               f"unknown loss {self.loss!r}; choose from {', '.join(LOSS_VARIANTS)}")
         _check_range(self.batch_size, "batch_size", 8, 512, "batch size", integer=True)
         _check_range(self.seed, "seed", 0, 2**31 - 1, "seed", integer=True)
         _check_range(self.max_steps, "max_steps", 0, 10_000_000, "step limit", integer=True)
@@ -81,6 +83,10 @@ class DigitsSnapshot:
 
 
 class DigitsGANTrainer:
+    CHECKPOINT_KIND = "digits"      # engine/gan/checkpoint.py
+    COUNTERS = ("step_count",)      # saved and restored with the game
+    GRID_SHAPE = (GRID_SAMPLES, 8, 8)  # the timeline's sample grids
+
     def __init__(self, config: DigitsGANConfig, device: str | torch.device = "auto",
                  pixels: np.ndarray | None = None):
         self.config = config
@@ -91,7 +97,8 @@ class DigitsGANTrainer:
         self.data = torch.from_numpy(data).to(self.device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            self.G = nn.Sequential(*mlp(config.noise_dim, config.hidden, 2, "leaky_relu", 64), nn.Sigmoid()).to(self.device)
+            self.G = nn.Sequential(*mlp(config.noise_dim, config.hidden, 2, "leaky_relu", 64),
+                                   nn.Sigmoid()).to(self.device)
             self.D = mlp(64, config.hidden, 2, "leaky_relu", 1).to(self.device)
         self.opt_g = make_gan_optimizer("adam", self.G.parameters(), config.lr)
         self.opt_d = make_gan_optimizer("adam", self.D.parameters(), config.lr)
@@ -178,7 +185,8 @@ class DigitsGANTrainer:
             step=self.step_count, d_loss=self._ema[0], g_loss=self._ema[1],
             d_real=float(d_probability(self.D(self.eval_real), variant).mean()),
             d_fake=float(d_probability(self.D(fake), variant).mean()),
-            mmd=mmd_rbf(self.eval_real, fake, MMD_SIGMAS, self._real_kernel_mean), diverged=self.diverged, finished=self.finished)
+            mmd=mmd_rbf(self.eval_real, fake, MMD_SIGMAS, self._real_kernel_mean), diverged=self.diverged,
+            finished=self.finished)
         if not self.history or self.history[-1]["step"] != snap.step:
             self.history.append({k: getattr(snap, k) for k in ("step", "d_loss", "g_loss", "d_real", "d_fake", "mmd")})
         grid = fake[:GRID_SAMPLES].reshape(-1, 8, 8).cpu().numpy()  # the same as sample_grid()
@@ -207,6 +215,17 @@ class DigitsGANTrainer:
             for group in opt.param_groups:
                 group["lr"] = new_config.lr
         return []
+
+    def checkpoint_bytes(self) -> bytes:
+        """Config, both networks and optimisers, the batch generator, the step, the curves and the
+        timeline, loadable with torch.load(weights_only=True); training on from it repeats the
+        uninterrupted run (engine/gan/checkpoint.py)."""
+        return checkpoint.checkpoint_bytes(self)
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "DigitsGANTrainer":
+        """The game checkpoint_bytes() saved; ValueError naming what is wrong for anything else."""
+        return checkpoint.from_checkpoint(cls, DigitsGANConfig, data, device)
 
     def nearest_real(self, images: np.ndarray) -> np.ndarray:
         """For each (8, 8) image, the closest training image in L2: a sample equal to its

@@ -11,7 +11,6 @@ gradient on each generated sample, and a grid of noise values mapped through G.
 from __future__ import annotations
 
 import copy
-import io
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -21,9 +20,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..core.checkpoint import first_line, safe_load
 from ..core.device import pick_device
 from ..core.registries import make_activation, make_optimizer
+from . import checkpoint
 from .config import DOMAIN, LOSS_VARIANTS, MAX_POINTS, NOISE_TYPES, STRUCTURAL, TARGETS, GANConfig, structural_changes
 
 RING_RADIUS = 1.2       # ring and mixture modes lie on this circle
@@ -140,7 +139,8 @@ def make_gan_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 
 @dataclass
 class GANSnapshot:
-    step: int                   # training steps so far (k D updates + 1 G update each; a D-only or G-only step counts 1)
+    step: int                   # training steps so far (k D updates + 1 G update each; a D-only or G-only
+                                #   step counts 1)
     d_updates: int
     g_updates: int
     d_loss: float               # moving average over D's updates, weight 0.1 on the newest (NaN before the first)
@@ -168,6 +168,10 @@ class GANFrame:
 
 
 class GANTrainer:
+    CHECKPOINT_KIND = "gan"                               # engine/gan/checkpoint.py
+    COUNTERS = ("step_count", "d_updates", "g_updates")   # saved and restored with the game
+    GRID_SHAPE: tuple = ()                                # no sample grids on the plane
+
     def __init__(self, config: GANConfig, device: str | torch.device = "auto"):
         self.config = config
         self.device = device if isinstance(device, torch.device) else pick_device(device)
@@ -294,7 +298,8 @@ class GANTrainer:
             d_loss=self._ema[0], g_loss=self._ema[1],
             d_real=float(d_probability(self.D(self.eval_real), variant).mean()),
             d_fake=float(d_probability(self.D(fake), variant).mean()),
-            mmd=mmd_rbf(self.eval_real, fake, xx_mean=self._real_kernel_mean), fake_mean=[float(v) for v in fake.mean(0).cpu()],
+            mmd=mmd_rbf(self.eval_real, fake, xx_mean=self._real_kernel_mean),
+            fake_mean=[float(v) for v in fake.mean(0).cpu()],
             modes_covered=self.modes_covered(fake) if self.config.target == "mixture" else None,
             diverged=self.diverged, finished=self.finished)
         if not self.history or self.history[-1]["step"] != snap.step:
@@ -363,28 +368,12 @@ class GANTrainer:
 
     # ---- checkpoints ----
     def checkpoint_bytes(self) -> bytes:
-        """Config, both networks and optimisers, the batch generator and the counters, loadable
-        with torch.load(weights_only=True); training on from it repeats the uninterrupted run."""
-        buf = io.BytesIO()
-        torch.save({"config": self.config.to_json(), "G": self.G.state_dict(), "D": self.D.state_dict(),
-                    "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                    "generator": self._gen.get_state(), "counters": [self.step_count, self.d_updates, self.g_updates],
-                    "losses": list(self._ema), "diverged": self.diverged, "history": self.history}, buf)
-        return buf.getvalue()
+        """Config, both networks and optimisers, the batch generator, the counters and the curves,
+        loadable with torch.load(weights_only=True); training on from it repeats the uninterrupted
+        run (engine/gan/checkpoint.py)."""
+        return checkpoint.checkpoint_bytes(self)
 
     @classmethod
     def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "GANTrainer":
-        ck = safe_load(data, "a GAN checkpoint of this app")
-        try:
-            trainer = cls(GANConfig.from_json(ck["config"]), device)
-            trainer.G.load_state_dict(ck["G"])
-            trainer.D.load_state_dict(ck["D"])
-            trainer.opt_g.load_state_dict(ck["opt_g"])
-            trainer.opt_d.load_state_dict(ck["opt_d"])
-            trainer._gen.set_state(ck["generator"])
-            trainer.step_count, trainer.d_updates, trainer.g_updates = ck["counters"]
-            trainer.diverged, trainer.history = bool(ck["diverged"]), list(ck["history"])
-            trainer._ema = list(ck["losses"])
-        except Exception as e:  # noqa: BLE001 - a file that loads but is not this app's GAN checkpoint
-            raise ValueError(f"not a GAN checkpoint of this app ({first_line(e)})") from None
-        return trainer
+        """The game checkpoint_bytes() saved; ValueError naming what is wrong for anything else."""
+        return checkpoint.from_checkpoint(cls, GANConfig, data, device)
