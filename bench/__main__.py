@@ -17,6 +17,7 @@ import torch
 from engine.core.device import DEVICE_CHOICES, describe_device, pick_device, use_one_cpu_thread
 
 from .cases import FRAME_SECONDS, autosave_cost, frame_budget, probe_cost, trainer_vs_plain
+from .cnn import cnn_time_to_accuracy, cnn_trainer_vs_plain
 from .targets import p1_single_network, p2_many_variants, p4_probe_cost
 from .workload import describe, playground_config, tfp_config
 
@@ -29,8 +30,11 @@ def run_all(device: torch.device, repeats: int) -> dict:
     b = probe_cost(device, repeats)
     c = frame_budget(device, repeats, FRAME_SECONDS)
     d = autosave_cost(device, repeats, FRAME_SECONDS)
+    c1 = cnn_trainer_vs_plain(device, repeats)
+    c2 = cnn_time_to_accuracy(device, runs=min(repeats, 3))
     return {"p1_single_network": p1, "p2_many_variants": p2, "p4_probe_cost": p4,
-            "trainer_vs_plain": a, "probe_cost": b, "frame_budget": c, "autosave_cost": d}
+            "trainer_vs_plain": a, "probe_cost": b, "frame_budget": c, "autosave_cost": d,
+            "cnn_trainer_vs_plain": c1, "cnn_time_to_accuracy": c2}
 
 
 def _mmm(stats: dict, fmt: str, unit: str) -> str:
@@ -60,6 +64,23 @@ def target_rows(results: dict) -> list[tuple[str, str, str]]:
         ("    Trainer, record_grad_norms off (baseline)", _mmm(p4["trainer_record_off_steps_per_s"], ".0f", "steps/s"), "1.00"),
         ("    Trainer, record_grad_norms on", _mmm(p4["trainer_record_on_steps_per_s"], ".0f", "steps/s"),
          f"{p4['trainer_overhead_percent']:+.1f}% time"),
+    ] + cnn_rows(results)
+
+
+def cnn_rows(results: dict) -> list[tuple[str, str, str]]:
+    c1, c2 = results["cnn_trainer_vs_plain"], results["cnn_time_to_accuracy"]
+    return [
+        (f"C1 the cnn task's default network (target <= {c1['target_time_ratio']:g}x time)", "", ""),
+        ("    plain PyTorch loop (baseline)", f"{c1['plain_steps_per_s']:.1f} steps/s", "1.00"),
+        (f"    CNNTrainer.step({c1['steps_per_repeat']}), snapshot included", f"{c1['trainer_steps_per_s']:.1f} steps/s",
+         f"{c1['time_ratio']:.2f}x time"),
+        ("    one snapshot (training, test and moved test images)", f"{c1['snapshot_ms']:.0f} ms", ""),
+        (f"    max |weight difference| after {c1['steps_compared']} steps", f"{c1['max_weight_difference']:.1e}",
+         "trainer vs plain"),
+        (f"C2 the default cnn config to {100 * c2['target_accuracy']:g} % test accuracy", "", ""),
+        (f"    steps (a snapshot every {c2['chunk_steps']})", f"{c2['steps']}",
+         "reached" if c2["reached"] else f"not reached ({100 * c2['test_accuracy']:.1f} %)"),
+        ("    training time, and with the snapshots", f"{c2['training_seconds']:.1f} s, {c2['wall_seconds']:.1f} s", ""),
     ]
 
 
@@ -132,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print(f"workloads: P1, P2, P4: {describe(tfp_config())}")
     print(f"           (a)-(c): {describe(config)}")
+    print("           C1, C2: the cnn task's default config (python -m engine defaults --task cnn)")
     rows = target_rows(results) + table(results)
     w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
     print(f"{'':{w0}}  {'measured':>{w1}}  ratio to baseline")

@@ -23,6 +23,7 @@ TASK_CLASSES: dict[str, tuple[str, str, str]] = {
     "gan": ("engine.gan.config", "GANConfig", "engine.gan.trainer:GANTrainer"),
     "charlm": ("engine.sequence.config", "CharLMConfig", "engine.sequence.trainer:CharLMTrainer"),
     "sentiment": ("engine.sentiment.config", "SentimentConfig", "engine.sentiment.trainer:SentimentTrainer"),
+    "cnn": ("engine.cnn.config", "CNNConfig", "engine.cnn.trainer:CNNTrainer"),
 }
 DEFAULT_TASK = "classify2d"
 

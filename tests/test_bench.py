@@ -11,6 +11,7 @@ import torch
 import engine.mlp.trainer
 from bench.__main__ import main, table, target_rows
 from bench.cases import autosave_cost, frame_budget, gradient_norms_disabled, probe_cost, trainer_vs_plain
+from bench.cnn import cnn_time_to_accuracy, cnn_trainer_vs_plain
 from bench.targets import p1_single_network, p2_many_variants, p4_probe_cost
 from bench.timing import median_seconds, seconds_stats
 from bench.workload import PlainLoop, playground_config
@@ -125,7 +126,9 @@ def test_main_prints_a_table_and_writes_json_only_when_asked(tmp_path, monkeypat
             "trainer_vs_plain": trainer_vs_plain(CPU, repeats=1, epochs=1),
             "probe_cost": probe_cost(CPU, repeats=1, steps=10, read_repeats=1),
             "frame_budget": frame_budget(CPU, repeats=1, seconds=0.01, plain_epochs=1),
-            "autosave_cost": autosave_cost(CPU, repeats=1, seconds=0.01)}
+            "autosave_cost": autosave_cost(CPU, repeats=1, seconds=0.01),
+            "cnn_trainer_vs_plain": cnn_trainer_vs_plain(CPU, repeats=1, steps=2),
+            "cnn_time_to_accuracy": cnn_time_to_accuracy(CPU, target=0.15)}
     fake["probe_cost"]["overhead_percent"] = -3.0  # noise can make the probed run the faster one
     monkeypatch.setattr(bench_main, "run_all", lambda device, repeats: fake)
     monkeypatch.chdir(tmp_path)  # a default results file would land here
@@ -145,7 +148,8 @@ def test_main_prints_a_table_and_writes_json_only_when_asked(tmp_path, monkeypat
     assert "trainer vs plain loop" in printed and "probe cost" in printed and "frame budget" in printed
     assert "autosave every 5 s" in printed
     assert "P1 one network" in printed and "P2 2 variants" in printed and "P4 per-step probes" in printed
-    assert len(table(fake)) == 17 and len(target_rows(fake)) == 14
+    assert "C1 the cnn task's default network" in printed and "C2 the default cnn config" in printed
+    assert len(table(fake)) == 17 and len(target_rows(fake)) == 22
     assert saved["probe_cost"] == fake["probe_cost"]
     assert saved["meta"]["workload"] == playground_config().to_dict()
 
@@ -155,3 +159,16 @@ def test_autosave_cost():
     _positive_finite(r)
     assert r["ratio"] == r["epochs_per_s_with_autosave"] / r["epochs_per_s"] < 1
     assert r["checkpoint_bytes"] > 1000  # a real checkpoint reached the store
+
+
+def test_cnn_trainer_vs_plain_does_the_same_arithmetic():
+    r = cnn_trainer_vs_plain(CPU, repeats=1, steps=3)
+    _positive_finite({k: v for k, v in r.items() if k != "max_weight_difference"})
+    assert r["time_ratio"] == r["plain_steps_per_s"] / r["trainer_steps_per_s"]
+    assert r["max_weight_difference"] == 0.0 and r["steps_compared"] == 6  # same network, batches and updates
+
+
+def test_cnn_time_to_accuracy_stops_at_the_target():
+    r = cnn_time_to_accuracy(CPU, target=0.2)
+    assert r["reached"] and r["test_accuracy"] >= 0.2 and r["steps"] % r["chunk_steps"] == 0 and r["steps"] > 0
+    assert 0 < r["training_seconds"] < r["wall_seconds"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ENGINE = Path(__file__).resolve().parents[1] / "engine"
-LABS = {"mlp", "foundations", "autoencoders", "gan", "sequence", "attention", "sentiment", "bridges", "zoo"}
+LABS = {"mlp", "foundations", "autoencoders", "gan", "sequence", "attention", "sentiment", "bridges", "zoo", "cnn"}
 UI_LIBRARIES = {"streamlit", "plotly", "altair"}
 
 
