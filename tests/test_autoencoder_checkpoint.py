@@ -36,6 +36,7 @@ KINDS = {
     "sparse": small(kind="sparse", latent_dim=8, sparsity=0.3, optimizer="adagrad", lr=0.03),
     "denoising": small(kind="denoising", noise="masking", noise_level=0.3),          # draws rand for its masks
     "vae": small(kind="vae", loss="bce", beta=2.0),                                   # draws randn for ε
+    "conv_vae": small(kind="conv_vae", loss="bce", beta=0.5),                         # ε through the conv layers
 }
 
 

@@ -1,4 +1,4 @@
-"""Each autoencoder kind (linear, deep, conv, sparse, denoising, VAE): its documented shapes and
+"""Each autoencoder kind (linear, deep, conv, sparse, denoising, VAE, conv VAE): its documented shapes and
 that it learns; the sparse penalty and the denoising noise computed independently; the encoder
 as a feature extractor against scikit-learn."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ from trainer_helpers import _weights
 
 
 # ---------- every kind: shapes, learning ----------
-@pytest.mark.parametrize("kind", ["linear", "deep", "conv", "sparse", "denoising", "vae"])
+@pytest.mark.parametrize("kind", ["linear", "deep", "conv", "sparse", "denoising", "vae", "conv_vae"])
 def test_every_kind_has_the_documented_shapes_and_learns(kind):
     config = AutoencoderConfig.build(kind=kind, latent_dim=5, hidden=32, lr=0.01 if kind == "linear" else 0.003)
     trainer = AutoencoderTrainer(config, "cpu")
@@ -31,7 +31,7 @@ def test_every_kind_has_the_documented_shapes_and_learns(kind):
     assert json.loads(json.dumps(snap.to_json_dict()))["step"] == 150
     assert (snap.train_sparsity_penalty is not None) == (kind == "sparse")
     assert (snap.test_denoise_error is not None) == (kind == "denoising")
-    assert (snap.train_kl is not None) == (kind == "vae")
+    assert (snap.train_kl is not None) == (kind in ("vae", "conv_vae"))
 
 
 def test_conv_autoencoder_is_convolutional_with_the_documented_layer_shapes():

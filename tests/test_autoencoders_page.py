@@ -305,7 +305,8 @@ def test_bad_address_parameters_are_each_named_and_the_others_apply():
                                            "noise_level": "0.3", "batch": "64.5", "node": "LSTM"})
     assert values == {"ae_model": "sparse", "ae_depth": 2, "ae_sparsity": 1.0, "ae_noise_level": 0.3}
     assert problems == [
-        "preset='vae2' was ignored: not one of pca, deep, conv, sparse, denoising, vae, vae-no-trick, beta-vae",
+        "preset='vae2' was ignored: not one of pca, deep, conv, sparse, denoising, vae, vae-no-trick, beta-vae, "
+        "conv-vae",
         "code='33' was ignored: a whole number from 1 to 32",
         "width='100' was ignored: not one of 16, 32, 64, 128, 256",
         "reparam='yes' was ignored: not one of true, false",

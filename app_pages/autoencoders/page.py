@@ -1,6 +1,6 @@
 """Autoencoders: squeeze 8×8 digits through a small code and back; a linear autoencoder
-against PCA, deep, convolutional, sparse and denoising ones, a VAE with and without the
-reparameterisation trick, and the codes as features for a classifier."""
+against PCA, deep, convolutional, sparse and denoising ones, a VAE (MLP or convolutional) with
+and without the reparameterisation trick, and the codes as features for a classifier."""
 import time
 
 import streamlit as st
@@ -19,7 +19,7 @@ from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
 from engine import ConfigError
-from engine.autoencoders.models import NOISE_TYPES
+from engine.autoencoders.models import CONV_KINDS, NOISE_TYPES, VARIATIONAL_KINDS
 from engine.autoencoders.trainer import (MAX_LATENT, RECON_LOSSES, AutoencoderConfig, AutoencoderTrainer,
                                          structural_changes)
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
@@ -110,9 +110,10 @@ page_title("🗜️ Autoencoders", "autoencoders")
 st.caption("An autoencoder squeezes each 8×8 digit through a code of a few numbers and draws it back from that "
            "code alone. A **linear** one learns exactly what PCA finds; a **deep** or **convolutional** one does "
            "better with the same code size; a **sparse** one keeps most of a wide code switched off; a "
-           "**denoising** one learns to clean corrupted digits; a **VAE** makes the code space smooth enough to "
-           "draw new digits from. Press **Play** and watch the codes of the test digits sort themselves into "
-           "clusters. Click the code plane to see what the decoder draws at that point.")
+           "**denoising** one learns to clean corrupted digits; a **VAE** (with dense or convolutional layers) "
+           "makes the code space smooth enough to draw new digits from. Press **Play** and watch the codes of the "
+           "test digits sort themselves into clusters. Click the code plane to see what the decoder draws at that "
+           "point.")
 for problem in address_problems:  # the address's text is the visitor's, shown as text
     st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
 if "ae_notice" in state:
@@ -125,14 +126,14 @@ bar[3].selectbox("Preset", [NO_PRESET] + list(PRESETS), key="ae_preset", on_chan
                  label_visibility="collapsed")
 
 kind = state.ae_model
-variational = kind == "vae"
-no_hidden = kind in ("linear", "conv")
+variational = kind in VARIATIONAL_KINDS
+no_hidden = kind == "linear" or kind in CONV_KINDS
 c = st.columns([1.5, 1.2, 1.2, 0.9, 1.1, 1.5])
 c[0].selectbox("Model", list(MODEL_LABELS), key="ae_model", format_func=MODEL_LABELS.get, on_change=on_model)
 c[1].slider("Code size k", 1, MAX_LATENT, key="ae_latent",
             help="Numbers per code. 2 draws the code plane; more reconstruct better")
 c[2].select_slider("Hidden width", HIDDEN_WIDTHS, key="ae_hidden", disabled=no_hidden,
-                   help="Units per hidden layer (the linear model has none; the convolutional one has fixed "
+                   help="Units per hidden layer (the linear model has none; the convolutional ones have fixed "
                         "layers: 8 and 16 channels)")
 c[3].selectbox("Depth", DEPTHS, key="ae_depth", disabled=no_hidden,
                help="Hidden layers in the encoder; the decoder mirrors them")
@@ -141,11 +142,12 @@ c[5].selectbox("Reconstruction loss", RECON_LOSSES, key="ae_recon", format_func=
                help="Per image, summed over the 64 pixels. The linear model trains on squared error, as PCA")
 c = st.columns([1.3, 1.5, 1.3, 1.5, 1.3])
 c[0].select_slider("β (KL weight)", BETAS, key="ae_beta", disabled=not variational,
-                   help="VAE: loss = reconstruction + β·KL. Applied to the running network at once")
+                   help="VAE and convolutional VAE: loss = reconstruction + β·KL. Applied to the running "
+                        "network at once")
 with c[1]:
     st.toggle("Reparameterisation trick", key="ae_reparam", disabled=not variational,
-              help="VAE: z = μ + σ·ε lets the gradient through to μ and σ. Off: z is a plain sample and the "
-                   "reconstruction's gradient stops there. Switches on the running network")
+              help="VAE and convolutional VAE: z = μ + σ·ε lets the gradient through to μ and σ. Off: z is a "
+                   "plain sample and the reconstruction's gradient stops there. Switches on the running network")
 c[2].select_slider("Sparsity weight", SPARSITY_WEIGHTS, key="ae_sparsity", disabled=kind != "sparse",
                    help="Sparse: loss = reconstruction + weight × mean |z| over the code's numbers. Applied to the "
                         "running network at once")
@@ -301,7 +303,7 @@ def live_view() -> None:
             penalty = "β·KL" if trainer.variational else "the L1 penalty" if kind == "sparse" else None
             live_plotly(encoder_gradient_figure(trainer.history, penalty), key="ae_grad")
             st.caption("Switch the reparameterisation trick off on a running VAE and the blue line drops to exactly "
-                       "0: no gradient of the reconstruction reaches μ and log σ²." if variational else
+                       "0: no gradient of the reconstruction reaches μ and log σ²." if trainer.variational else
                        "The L1 penalty pulls every code number toward 0; the reconstruction pulls back the ones it "
                        "needs." if kind == "sparse" else "This autoencoder has only the reconstruction term.")
 
@@ -339,7 +341,11 @@ with st.expander("How it works, and the limits"):
         "convolutions of stride 2, 8 and 16 channels, a linear layer to the code, transposed convolutions back); "
         "sparse (the deep one with a ReLU code and loss + weight × mean |z|); denoising (the deep one trained to "
         "give back the clean digit from a corrupted one: Gaussian noise, clipped to [0, 1], or pixels set to 0; "
-        "the noise is drawn in training only, the test views use one fixed corrupted copy); VAE.\n\n"
+        "the noise is drawn in training only, the test views use one fixed corrupted copy); VAE (the deep one "
+        "whose encoder gives the mean μ and log-variance log σ² of a Gaussian code); convolutional VAE, the "
+        "shape of the Deep Convolutional Inverse Graphics Network (DCIGN, Kulkarni et al., 2015): the "
+        "convolutional encoder's 64 features feed a μ head and a log σ² head, the sampled code goes back "
+        "through the transposed convolutions, and β, the trick and every VAE view work as for the VAE.\n\n"
         "**Losses**: training minimises a loss per image, summed over the 64 pixels: squared error Σ(x̂ − x)², "
         "or the pixels' binary cross-entropy; a VAE adds β·KL(N(μ, σ²) ‖ N(0, 1)), a sparse autoencoder "
         "weight × mean |z| (the *test objective*). The *test loss* is the same for every model: the squared "

@@ -15,7 +15,7 @@ from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
 from app_pages.common.frame_interval import interval_is_stale, rounded_interval
 from engine import ConfigError
-from engine.autoencoders.models import NOISE_TYPES
+from engine.autoencoders.models import NOISE_TYPES, VARIATIONAL_KINDS
 from engine.autoencoders.trainer import (HOT_FIELDS, MAX_LATENT, RECON_LOSSES, AutoencoderConfig, AutoencoderSnapshot,
                                          AutoencoderTrainer)
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
@@ -34,13 +34,15 @@ BETAS = [0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0]
 SPARSITY_WEIGHTS = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
 NOISE_LEVELS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8]
 MODEL_LABELS = {"linear": "Linear (no activation)", "deep": "Deep (MLP)", "conv": "Convolutional",
-                "sparse": "Sparse (L1 on the code)", "denoising": "Denoising", "vae": "Variational (VAE)"}
+                "sparse": "Sparse (L1 on the code)", "denoising": "Denoising", "vae": "Variational (VAE)",
+                "conv_vae": "Convolutional VAE (DCIGN)"}
 LOSS_LABELS = {"squared": "Squared error", "bce": "Cross-entropy (BCE)"}
 NOISE_LABELS = {"gaussian": "Gaussian noise", "masking": "Masking (pixels set to 0)"}
 PROBE_EVERY_SECONDS = 2.0    # while playing, the feature classifier is refitted at most this often
 SAVE_NAME = "autoencoders"   # this page's entry in the session store (app_pages/common/saved_runs.py)
 
 DEFAULT_PRESET = "Deep autoencoder, 2-D code"
+CONV_VAE_PRESET = "Convolutional VAE (DCIGN), 2-D code"
 _VAE = {"kind": "vae", "latent_dim": 2, "hidden": 128, "activation": "relu", "loss": "bce", "lr": 0.003,
         "batch_size": 64}
 PRESETS: dict[str, dict] = {
@@ -61,6 +63,9 @@ PRESETS: dict[str, dict] = {
     "VAE (β = 1)": {**_VAE, "beta": 1.0, "reparameterize": True},
     "VAE without the reparameterisation trick": {**_VAE, "beta": 1.0, "reparameterize": False},
     "β-VAE (β = 4)": {**_VAE, "beta": 4.0, "reparameterize": True},
+    # The VAE with the conv autoencoder's layers. Measured (seed 0): test squared error 2.77 per
+    # image and test KL 2.0 nats after 1,000 steps, 2.47 and 2.4 after 3,000 (PCA with 2: 3.40).
+    CONV_VAE_PRESET: {**_VAE, "kind": "conv_vae", "beta": 1.0, "reparameterize": True},
 }
 
 # widget key -> config setting (its flat name: AutoencoderConfig.build takes these)
@@ -104,7 +109,8 @@ NO_PRESET = "Choose a preset…"  # the preset box before a preset is chosen
 PRESET_WORDS = {"pca": "Linear autoencoder = PCA", "deep": DEFAULT_PRESET,
                 "conv": "Convolutional autoencoder, 2-D code", "sparse": "Sparse autoencoder, 32-number code",
                 "denoising": "Denoising autoencoder (30 % masked)", "vae": "VAE (β = 1)",
-                "vae-no-trick": "VAE without the reparameterisation trick", "beta-vae": "β-VAE (β = 4)"}
+                "vae-no-trick": "VAE without the reparameterisation trick", "beta-vae": "β-VAE (β = 4)",
+                "conv-vae": CONV_VAE_PRESET}
 URL_PARAMS = [
     one_of("preset", "ae_preset", PRESET_WORDS), one_of("model", "ae_model", list(MODEL_LABELS)),
     whole_number("code", "ae_latent", 1, MAX_LATENT), one_of("width", "ae_hidden", HIDDEN_WIDTHS, int),
@@ -310,7 +316,7 @@ def explain(snap: AutoencoderSnapshot, config: AutoencoderConfig) -> list[str]:
                          f"**{angles[-1]:.1f}°**" + (" — the same subspace." if angles[-1] < 2 else
                                                      ": the subspace is still turning toward PCA's.") +
                          " The directions themselves need not be PCA's axes: any basis of that subspace is as good.")
-    elif m.kind != "vae" or config.train.loss == "squared":
+    elif m.kind not in VARIATIONAL_KINDS or config.train.loss == "squared":
         lines.append(f"Test squared error per image: **{fmt(snap.test_squared_error)}**; PCA with {k} "
                      f"component{'s' if k > 1 else ''}: **{fmt(snap.pca_test_error)}**. "
                      + ("The nonlinear code does better than any linear one of the same size."
@@ -328,7 +334,7 @@ def explain(snap: AutoencoderSnapshot, config: AutoencoderConfig) -> list[str]:
         lines.append(f"Trained on inputs with {what}, asked for the clean image. On a corrupted copy of the test "
                      f"digits the noise alone leaves a squared error of **{fmt(snap.test_noisy_input_error)}** per "
                      f"image; the autoencoder's reconstruction of it **{fmt(snap.test_denoise_error)}**.")
-    if m.kind == "vae":
+    if m.kind in VARIATIONAL_KINDS:
         lines.append(f"Loss = reconstruction **{fmt(snap.train_recon)}** + β·KL = {m.beta:g} × "
                      f"**{fmt(snap.train_kl)}** per training image (test squared error {fmt(snap.test_squared_error)}, "
                      f"PCA {fmt(snap.pca_test_error)}).")

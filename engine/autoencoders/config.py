@@ -16,16 +16,17 @@ HOT_FIELDS = ("model.beta", "model.reparameterize", "model.sparsity", "model.noi
 
 @dataclass
 class AutoencoderModelConfig:
-    kind: str = "deep"            # linear (no activation: compared with PCA), deep, conv, sparse, denoising, vae
+    kind: str = "deep"            # linear (no activation: compared with PCA), deep, conv, sparse, denoising, vae,
+    #                               conv_vae (the VAE with the conv encoder and decoder)
     latent_dim: int = 2           # 1..32 numbers per code; 2 draws the latent plane
-    hidden: int = 128             # 4..512 units in each hidden layer of deep / sparse / denoising / vae
+    hidden: int = 128             # 4..512 units in each hidden layer of deep / sparse / denoising / vae (conv: fixed)
     depth: int = 1                # 1..3 hidden layers in the encoder; the decoder mirrors them
     activation: str = "relu"      # hidden activation (all but linear): relu, tanh, elu, gelu, ...
     sparsity: float = 0.1         # 0..10 sparse: weight of the L1 penalty, loss = recon + sparsity·mean|z|
     noise: str = "gaussian"       # denoising: gaussian (add N(0, level²), clip to [0, 1]) or masking (zero pixels)
     noise_level: float = 0.3      # 0..1 denoising: the Gaussian's σ, or the share of pixels masked
-    beta: float = 1.0             # 0..20 vae: weight of the KL term, loss = recon + β·KL
-    reparameterize: bool = True   # vae: z = μ + σ·ε (gradient reaches the encoder) or a plain sample (it does not)
+    beta: float = 1.0             # 0..20 vae, conv_vae: weight of the KL term, loss = recon + β·KL
+    reparameterize: bool = True   # vae, conv_vae: z = μ + σ·ε (gradient reaches the encoder) or a plain sample
 
     def validate(self) -> None:
         _check(isinstance(self.kind, str) and self.kind in KINDS, "model.kind",

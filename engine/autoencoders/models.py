@@ -1,7 +1,9 @@
 """The autoencoders of the Autoencoders page and the pieces of their losses: linear (the one
 PCA is compared with), deep (MLP), conv (small convolutional), sparse (ReLU code with an L1
-penalty), denoising (a deep one trained on corrupted inputs) and the variational autoencoder
-(VAE). Also PCA, principal angles and the softmax probe that reads a code's worth as features.
+penalty), denoising (a deep one trained on corrupted inputs), the variational autoencoder (VAE)
+and its convolutional form, conv_vae (the Deep Convolutional Inverse Graphics Network's shape:
+the conv encoder gives μ and log σ², the transposed convolutions draw the sample back). Also
+PCA, principal angles and the softmax probe that reads a code's worth as features.
 
 Shapes: images x (B, 64) in [0, 1] (8×8, row-major); codes z (B, d); reconstructions (B, 64).
 """
@@ -16,7 +18,9 @@ from ..core.registries import make_activation
 
 N_PIXELS = 64
 SIDE = 8
-KINDS = ("linear", "deep", "conv", "sparse", "denoising", "vae")
+KINDS = ("linear", "deep", "conv", "sparse", "denoising", "vae", "conv_vae")
+VARIATIONAL_KINDS = ("vae", "conv_vae")   # a Gaussian code: β·KL, the reparameterisation switch
+CONV_KINDS = ("conv", "conv_vae")         # fixed convolutional layers: hidden and depth do not apply
 NOISE_TYPES = ("gaussian", "masking")
 
 
@@ -75,6 +79,26 @@ class _Unflatten(nn.Module):
         return x.reshape(len(x), 16, 2, 2)
 
 
+CONV_FEATURES = 16 * 2 * 2   # what the conv encoder's body hands to the code layer(s)
+
+
+def _conv_body(activation: str) -> list[nn.Module]:
+    """(B, 64) -> (B, 64): the picture through two strided convolutions, flattened."""
+    return [nn.Unflatten(1, (1, SIDE, SIDE)),                                       # (B, 64) -> (B, 1, 8, 8)
+            nn.Conv2d(1, 8, 3, stride=2, padding=1), make_activation(activation),   # -> (B, 8, 4, 4)
+            nn.Conv2d(8, 16, 3, stride=2, padding=1), make_activation(activation),  # -> (B, 16, 2, 2)
+            nn.Flatten()]                                                           # -> (B, 64)
+
+
+def _conv_decoder(latent_dim: int, activation: str) -> nn.Sequential:
+    """(B, d) -> (B, 64) pixels in [0, 1]: the conv encoder mirrored with transposed convolutions."""
+    return nn.Sequential(
+        nn.Linear(latent_dim, CONV_FEATURES), make_activation(activation), _Unflatten(),  # (B, d) -> (B, 16, 2, 2)
+        nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1), make_activation(activation),  # -> (B, 8, 4, 4)
+        nn.ConvTranspose2d(8, 1, 4, stride=2, padding=1),                                # -> (B, 1, 8, 8)
+        nn.Flatten(), nn.Sigmoid())                                                      # -> (B, 64)
+
+
 class ConvAutoencoder(_Autoencoder):
     """Two strided convolutions see the image as a picture: neighbouring pixels share weights.
     Encoder (B, 1, 8, 8) -> conv 3×3 stride 2 -> (B, 8, 4, 4) -> conv 3×3 stride 2 ->
@@ -82,30 +106,15 @@ class ConvAutoencoder(_Autoencoder):
 
     def __init__(self, latent_dim: int, activation: str):
         super().__init__()
-        self.encoder = nn.Sequential(
-            nn.Unflatten(1, (1, SIDE, SIDE)),                                    # (B, 64) -> (B, 1, 8, 8)
-            nn.Conv2d(1, 8, 3, stride=2, padding=1), make_activation(activation),  # -> (B, 8, 4, 4)
-            nn.Conv2d(8, 16, 3, stride=2, padding=1), make_activation(activation),  # -> (B, 16, 2, 2)
-            nn.Flatten(), nn.Linear(64, latent_dim))                             # -> (B, d)
-        self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, 64), make_activation(activation), _Unflatten(),  # (B, d) -> (B, 16, 2, 2)
-            nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1), make_activation(activation),  # -> (B, 8, 4, 4)
-            nn.ConvTranspose2d(8, 1, 4, stride=2, padding=1),                    # -> (B, 1, 8, 8)
-            nn.Flatten(), nn.Sigmoid())                                          # -> (B, 64)
+        self.encoder = nn.Sequential(*_conv_body(activation), nn.Linear(CONV_FEATURES, latent_dim))  # -> (B, d)
+        self.decoder = _conv_decoder(latent_dim, activation)
 
 
-class VAE(nn.Module):
-    """The encoder gives the mean μ and log-variance log σ² of a Gaussian over codes;
-    training samples z from it, the decoder maps z to pixel probabilities (sigmoid)."""
+class _VariationalAutoencoder(nn.Module):
+    """The encoder's body gives features h, two heads the mean μ and log-variance log σ² of a
+    Gaussian over codes; training samples z from it, the decoder maps z to pixel probabilities
+    (sigmoid). Subclasses set body, mean, log_var and decoder."""
     variational = True
-
-    def __init__(self, latent_dim: int, hidden: int, depth: int, activation: str):
-        super().__init__()
-        self.body = _mlp([N_PIXELS] + [hidden] * depth, activation)  # (B, 64) -> (B, hidden)
-        self.mean = nn.Linear(hidden, latent_dim)                     # (B, hidden) -> (B, d)
-        self.log_var = nn.Linear(hidden, latent_dim)                  # (B, hidden) -> (B, d)
-        self.decoder = nn.Sequential(_mlp([latent_dim] + [hidden] * depth, activation),
-                                     nn.Linear(hidden, N_PIXELS), nn.Sigmoid())
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         """Every parameter upstream of the code: the body and the μ and log σ² heads."""
@@ -122,6 +131,32 @@ class VAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
+
+
+class VAE(_VariationalAutoencoder):
+    """The MLP VAE: 64 -> hidden (×depth) -> (μ, log σ²) of d numbers; z -> hidden (×depth) -> 64."""
+
+    def __init__(self, latent_dim: int, hidden: int, depth: int, activation: str):
+        super().__init__()
+        self.body = _mlp([N_PIXELS] + [hidden] * depth, activation)  # (B, 64) -> (B, hidden)
+        self.mean = nn.Linear(hidden, latent_dim)                     # (B, hidden) -> (B, d)
+        self.log_var = nn.Linear(hidden, latent_dim)                  # (B, hidden) -> (B, d)
+        self.decoder = nn.Sequential(_mlp([latent_dim] + [hidden] * depth, activation),
+                                     nn.Linear(hidden, N_PIXELS), nn.Sigmoid())
+
+
+class ConvVAE(_VariationalAutoencoder):
+    """The convolutional VAE, shaped as the Deep Convolutional Inverse Graphics Network (Kulkarni
+    et al. 2015): the conv autoencoder's encoder, whose 64 features feed a μ head and a log σ²
+    head, and its transposed-convolution decoder drawing the sampled code back to pixels.
+    (B, 64) -> conv body -> (B, 64) -> (B, d), (B, d); z (B, d) -> (B, 64)."""
+
+    def __init__(self, latent_dim: int, activation: str):
+        super().__init__()
+        self.body = nn.Sequential(*_conv_body(activation))        # (B, 64) -> (B, 64)
+        self.mean = nn.Linear(CONV_FEATURES, latent_dim)          # (B, 64) -> (B, d)
+        self.log_var = nn.Linear(CONV_FEATURES, latent_dim)       # (B, 64) -> (B, d)
+        self.decoder = _conv_decoder(latent_dim, activation)      # (B, d) -> (B, 64)
 
 
 def sample_code(mean: torch.Tensor, log_var: torch.Tensor, noise: torch.Tensor, reparameterize: bool) -> torch.Tensor:
@@ -163,7 +198,7 @@ def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generato
 
 def build_autoencoder(kind: str, latent_dim: int, hidden: int, depth: int, activation: str, seed: int) -> nn.Module:
     """The model on the CPU, initialised from `seed` without touching the global generator.
-    conv ignores hidden and depth (its layers are fixed); linear ignores them and the activation."""
+    conv and conv_vae ignore hidden and depth (their layers are fixed); linear ignores them and the activation."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if kind == "linear":
@@ -174,6 +209,8 @@ def build_autoencoder(kind: str, latent_dim: int, hidden: int, depth: int, activ
             return ConvAutoencoder(latent_dim, activation)
         if kind == "vae":
             return VAE(latent_dim, hidden, depth, activation)
+        if kind == "conv_vae":
+            return ConvVAE(latent_dim, activation)
     raise KeyError(kind)
 
 

@@ -1,5 +1,6 @@
 """Autoencoders on the 8×8 digits: linear (checked against PCA), deep, convolutional, sparse,
-denoising, and a VAE whose reparameterisation trick can be switched off to see what it is for.
+denoising, and a VAE (an MLP one, and a convolutional one) whose reparameterisation trick can be
+switched off to see what it is for.
 
 AutoencoderConfig is one validated dataclass with a `model` and a `train` section (JSON round
 trip, `task: "autoencoder"`); AutoencoderTrainer(config, device).step(n) returns an
@@ -39,7 +40,7 @@ class AutoencoderSnapshot:
     test_objective: float
     train_recon: float                # reconstruction loss per image of the clean images; the VAE decodes its mean code
     test_recon: float
-    train_kl: float | None            # vae: KL(q(z|x) ‖ N(0, I)) per image; None for the other models
+    train_kl: float | None            # vae, conv_vae: KL(q(z|x) ‖ N(0, I)) per image; None for the other models
     test_kl: float | None
     train_sparsity_penalty: float | None  # sparse: weight · mean |z| over the training codes; None otherwise
     test_sparsity_penalty: float | None
@@ -52,7 +53,7 @@ class AutoencoderSnapshot:
     principal_angles_deg: list[float] | None  # linear model: angles between its decoder's span and PCA's, ascending
     encoder_grad_norm: float          # ‖∂loss/∂(encoder weights)‖ at the last step
     encoder_grad_norm_recon: float    # the part that came from the reconstruction term
-    encoder_grad_norm_penalty: float  # the part that came from β·KL (vae) or the sparsity penalty (sparse); else 0
+    encoder_grad_norm_penalty: float  # the part that came from β·KL (VAEs) or the sparsity penalty (sparse); else 0
     code_grad_norm_recon: float       # ‖∂recon/∂(μ, log σ²)‖ (VAE) or ‖∂recon/∂z‖: what reaches the code
     decoder_grad_norm: float
     lr: float
