@@ -22,6 +22,8 @@ PAGES = [
              "Build a network, train it live on 2-D data, watch every neuron, the boundary and the loss."),
     PageInfo("app_pages/vanishing/page.py", "Vanishing gradients", "📉", "vanishing",
              "Watch gradients vanish or explode layer by layer; compare sigmoid, ReLU + He, residual + LayerNorm."),
+    PageInfo("app_pages/cnn/page.py", "Convolutions", "🔳", "cnn",
+             "Slide a kernel over a digit cell by cell; train a CNN live, look inside it, draw a digit for it to read."),
     PageInfo("app_pages/autoencoders/page.py", "Autoencoders", "🗜️", "autoencoders",
              "Squeeze digits through a tiny code: a linear autoencoder finds PCA, a VAE and its reparameterisation trick."),
     PageInfo("app_pages/gan/page.py", "GAN lab", "🎭", "gan",
