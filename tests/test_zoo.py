@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch import nn
 
+from app_pages.registry import PAGES as REGISTERED
 from engine.zoo.chart import BUILDERS, EDGES, HEAVY, NODES, node, node_summary, summarise
 
-PAGES = {"foundations", "playground", "vanishing", "autoencoders", "gan", "sequence", "attention", "sentiment",
-         "bridges", "zoo"}
+PAGES = {p.url_path for p in REGISTERED}  # the pages the app lists
 OWN = ["P", "FF", "DFF", "DRN", "SVM", "RBF", "KN"]  # built from this page's engine and the core engine
 
 
@@ -59,7 +59,7 @@ def test_built_is_read_from_the_builders():
     """The map cannot call a node built that no builder makes, nor hollow one that a page trains:
     every autoencoder the Autoencoders page trains that has a node on the chart is built there."""
     from engine.autoencoders.models import KINDS
-    on_chart = {"deep": "AE", "vae": "VAE", "denoising": "DAE", "sparse": "SAE"}
+    on_chart = {"deep": "AE", "vae": "VAE", "denoising": "DAE", "sparse": "SAE", "conv_vae": "DCIGN"}
     assert set(on_chart) <= set(KINDS)
     for kind, key in on_chart.items():
         n = node(key)
@@ -158,3 +158,14 @@ def test_zoo_page_recalls_a_noisy_digit():
     assert not at.exception and at.warning  # correlated digits: Hebb's rule ends in a spurious minimum
     at.selectbox(key="zoo_node").set_value("HN").run()
     assert not at.exception and any("Built on this page" in md.value for md in at.markdown)
+
+
+def test_the_convolutional_nodes_open_their_own_setup():
+    """DCN opens the Convolutions page's training tab, DCIGN the Autoencoders page's convolutional VAE;
+    each summary is the module that page trains there."""
+    from engine.cnn.config import parameter_count, preset
+    assert (node("DCN").page, node("DCN").query) == ("cnn", {"tab": "train"})
+    assert node_summary("DCN")["total_params"] == parameter_count(preset("global_pool").model)
+    assert (node("DCIGN").page, node("DCIGN").query) == ("autoencoders", {"preset": "conv-vae"})
+    from app_pages.autoencoders.state import PRESET_WORDS, preset_config
+    assert preset_config(PRESET_WORDS["conv-vae"]).model.kind == "conv_vae"

@@ -51,11 +51,13 @@ def cached_summary(key: str) -> dict:
     return node_summary(key)
 
 
-def _page_link(url_path: str, title: str) -> None:
+def _page_link(url_path: str, title: str, query: dict[str, str]) -> None:
+    """A link to the page, opening the architecture's own setup there (its address parameters)."""
     try:  # within the app: a link that switches page without reloading
-        st.page_link(PAGE_FILES[url_path], label=f"Open the page: {title}", icon="➡️")
+        st.page_link(PAGE_FILES[url_path], label=f"Open the page: {title}", icon="➡️", query_params=query or None)
     except (KeyError, StreamlitAPIException):  # the page is not listed in this build, or no navigation
-        st.markdown(f"➡️ [Open the page: {title}](/{url_path})")
+        address = f"/{url_path}" + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+        st.markdown(f"➡️ [Open the page: {title}]({address})")
 
 
 def summary_frame(summary: dict) -> pd.DataFrame:
@@ -87,7 +89,7 @@ with right:
         if n.page == "zoo":
             st.markdown("⬇️ Built on this page: see it recall a noisy digit below the map.")
         else:
-            _page_link(n.page, title)
+            _page_link(n.page, title, n.query)
 
 if n.page is not None:
     if n.builder in HEAVY and not state.get(f"zoo_loaded_{n.key}"):

@@ -32,6 +32,12 @@ class ZooNode:
         registered = BUILDERS.get(self.builder) if self.builder else None
         return registered.page if registered else None
 
+    @property
+    def query(self) -> dict[str, str]:
+        """The address parameters that open this architecture on its page ({} for the page's default)."""
+        registered = BUILDERS.get(self.builder) if self.builder else None
+        return dict(registered.query) if registered else {}
+
 
 FAMILIES = ("feed-forward", "kernel & competitive", "recurrent", "autoencoder", "generative", "attention",
             "energy & memory", "convolutional", "reservoir")
@@ -84,11 +90,12 @@ NODES: list[ZooNode] = [
             "inside a layer."),
     ZooNode("DBN", "Deep belief network", "energy & memory", 6, 3, "Stacked RBMs, trained layer by layer."),
     ZooNode("DCN", "Deep convolutional network", "convolutional", 2, 7.5, "Convolutions share small filters "
-            "across an image."),
+            "across an image, so a pattern is found wherever it is; pooling forgets exactly where.", "cnn"),
     ZooNode("DN", "Deconvolutional network", "convolutional", 3, 7.5, "A convolutional network run backwards, "
             "from a code to an image."),
     ZooNode("DCIGN", "Deep convolutional inverse graphics network", "convolutional", 4, 7.5, "A convolutional "
-            "variational autoencoder."),
+            "variational autoencoder: strided convolutions to a code's mean and spread, transposed ones back.",
+            "conv_vae"),
     ZooNode("ELM", "Extreme learning machine", "reservoir", 1, 7.5, "A feed-forward network with fixed random hidden "
             "weights; only the read-out is trained."),
     ZooNode("CN", "Capsule network", "convolutional", 3, 8.3, "Groups of neurons whose vector output encodes a "
@@ -247,10 +254,18 @@ def _hopfield():
             "total_params": n * n, "trainable_params": n * (n - 1) // 2}
 
 
+def _cnn():
+    from ..cnn.config import CNNConfig
+    from ..cnn.models import build_network
+    config = CNNConfig()
+    return build_network(config.model, config.seed), torch.zeros(1, 1, 8, 8)
+
+
 @dataclass(frozen=True)
 class Builder:
     page: str         # url path of the page that trains the module
     build: Callable   # () -> (module, example input[, forward]) or a written-out summary dict
+    query: tuple[tuple[str, str], ...] = ()  # the page's address parameters that open this very setup
 
 
 BUILDERS: dict[str, Builder] = {
@@ -267,6 +282,8 @@ BUILDERS: dict[str, Builder] = {
     "vae": Builder("autoencoders", lambda: _autoencoder("vae")),
     "denoising_autoencoder": Builder("autoencoders", lambda: _autoencoder("denoising")),
     "sparse_autoencoder": Builder("autoencoders", lambda: _autoencoder("sparse")),
+    "conv_vae": Builder("autoencoders", lambda: _autoencoder("conv_vae"), (("preset", "conv-vae"),)),
+    "cnn": Builder("cnn", _cnn, (("tab", "train"),)),
     "gan": Builder("gan", _gan),
     "minilm": Builder("attention", _minilm),
     "hopfield": Builder("zoo", _hopfield),
