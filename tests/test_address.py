@@ -111,3 +111,12 @@ def test_every_page_has_short_distinct_names_for_widgets_it_knows(page):
     for p in state.URL_PARAMS:
         if p.key in defaults and p.name != "text":
             assert p.parse(p.format(defaults[p.key])) == defaults[p.key], p.name
+
+
+def test_a_list_names_few_unknown_names_each_cut_short():
+    param = list_of("models", "k", ["rnn", "lstm"], noun="model")
+    with pytest.raises(ValueError) as long_name:
+        param.parse("9" * 5000)
+    assert len(str(long_name.value)) < 80 and str(long_name.value).endswith("…'")
+    with pytest.raises(ValueError, match=r"^no model named 'a', 'b', 'c' and 2 more$"):
+        param.parse("a,b,c,d,e")

@@ -125,8 +125,9 @@ def list_of(name: str, key: str, choices, separator: str = ",", noun: str = "opt
     def parse_list(text: str) -> list:
         names = list(dict.fromkeys(n.strip() for n in text.split(separator) if n.strip()))
         unknown = [n for n in names if n not in options]
-        if unknown:
-            raise ValueError(f"no {noun} named {', '.join(repr(n) for n in unknown)}")
+        if unknown:  # each name quoted short, and at most three: a pasted novel must not fill the page
+            shown = ", ".join(repr(n[:40] + "…" if len(n) > 40 else n) for n in unknown[:3])
+            raise ValueError(f"no {noun} named {shown}" + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""))
         if most is not None and len(names) > most:
             raise ValueError(f"at most {most} {most_what or noun + 's'}")
         return names

@@ -1,6 +1,6 @@
 """When a live page saves its run: every AUTOSAVE_SECONDS while it plays, and once when it stops
 (Pause, a Step, a divergence); nothing before the first step, nothing twice for the same step.
-Plain Python, shared by the pages that save (Playground, Autoencoders)."""
+Plain Python, shared by every page that saves its run."""
 from __future__ import annotations
 
 import math
