@@ -217,14 +217,16 @@ def test_the_address_round_trips_the_defaults_and_a_custom_setup():
     assert widgets_to_query(defaults, 0) == {"train.seed": "0"}  # a plain visit: a short address
     values = {**defaults, "sn_source": "upload", "sn_classes": 2, "sn_min_conf": 0.85, "sn_dedup": False,
               "sn_max_rows": 5000, "sn_val": 0.2, "sn_test": 0.05, "sn_rep": "transformer", "sn_vocab": 500,
-              "sn_embed": 16, "sn_max_tokens": 128, "sn_layers": 3, "sn_heads": 8, "sn_depth": 0, "sn_width": 512,
+              "sn_embed": 16, "sn_max_tokens": 128, "sn_layers": 3, "sn_heads": 8, "sn_ngram_widths": [1, 5],
+              "sn_filters": 128, "sn_depth": 0, "sn_width": 512,
               "sn_activation": "tanh", "sn_dropout": 0.7, "sn_loss": "hinge", "sn_optimizer": "rmsprop",
               "sn_lr": 0.0001, "sn_batch": 8, "sn_epochs": 50, "sn_patience": 3, "sn_l2": 1e-5,
               "sn_sentence": "  Not bad\nat all :)", "sn_method": "occlusion", "sn_target": "positive"}
     query = widgets_to_query(values, 11)
     assert query == {"data": "csv", "classes": "2", "min_conf": "0.85", "dedup": "false", "rows": "5000", "val": "0.2",
                      "test": "0.05", "representation": "transformer", "vocab": "500", "embedding": "16",
-                     "tokens": "128", "layers": "3", "heads": "8", "depth": "0", "width": "512", "activation": "tanh",
+                     "tokens": "128", "layers": "3", "heads": "8", "ngrams": "1,5", "filters": "128", "depth": "0",
+                     "width": "512", "activation": "tanh",
                      "dropout": "0.7", "loss": "hinge", "optimizer": "rmsprop", "lr": "0.0001", "batch": "8",
                      "epochs": "50", "patience": "3", "l2": "1e-05", "text": "  Not bad\nat all :)",
                      "method": "occlusion", "explain": "positive", "train.seed": "11"}
@@ -288,6 +290,7 @@ def address_setups(draw) -> tuple[dict, int]:
     minute on one CPU thread (the engine's tests build it on a small upload), and the upload box
     waits for a file while every widget still shows what the address asked."""
     from engine.sentiment.data import TWEET_CLASSES_3
+    from app_pages.sentiment.ngrams import FILTER_CHOICES, NGRAM_WIDTH_CHOICES
     from app_pages.sentiment.state import (BATCH_SIZES, CONFIDENCE_STEP, DROPOUT_STEP, EMBED_DIMS, HEADS, L2_RATES,
                                            LEARNING_RATES, LOSS_NAMES, MAX_ADDRESS_TEXT, MAX_DEPTH, MAX_DROPOUT,
                                            MAX_EPOCHS, MAX_LAYERS, MAX_PATIENCE, MAX_TOKENS, METHODS, PREDICTED,
@@ -304,6 +307,8 @@ def address_setups(draw) -> tuple[dict, int]:
         "sn_vocab": draw(hst.sampled_from(VOCAB_SIZES)), "sn_embed": draw(hst.sampled_from(EMBED_DIMS)),
         "sn_max_tokens": draw(hst.sampled_from(MAX_TOKENS)), "sn_layers": draw(hst.integers(1, MAX_LAYERS)),
         "sn_heads": draw(hst.sampled_from(HEADS)), "sn_depth": draw(hst.integers(0, MAX_DEPTH)),
+        "sn_ngram_widths": sorted(draw(hst.lists(hst.sampled_from(NGRAM_WIDTH_CHOICES), min_size=1, unique=True))),
+        "sn_filters": draw(hst.sampled_from(FILTER_CHOICES)),
         "sn_width": draw(hst.sampled_from(WIDTHS)), "sn_activation": draw(hst.sampled_from(list(ACTIVATIONS))),
         "sn_dropout": grid(MAX_DROPOUT, DROPOUT_STEP), "sn_loss": draw(hst.sampled_from(list(LOSS_NAMES))),
         "sn_optimizer": draw(hst.sampled_from(list(OPTIMIZERS))), "sn_lr": draw(hst.sampled_from(LEARNING_RATES)),

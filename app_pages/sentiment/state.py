@@ -17,6 +17,8 @@ from app_pages.common.session_store import MAX_SESSION_BYTES
 from app_pages.common.text import md_escape
 from engine import ConfigError
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
+from app_pages.sentiment.ngrams import FILTER_CHOICES, widths_param
+from engine.sentiment.config import SEQUENCE_REPRESENTATIONS
 from engine.sentiment.data import MAX_TEXT_CHARS, MINILM_MAX_ROWS, TWEET_CLASSES_3, parse_labelled_csv, tokenize
 from engine.sentiment.trainer import HOT_FIELDS, SentimentConfig, SentimentTrainer, structural_changes
 
@@ -27,6 +29,7 @@ REPRESENTATIONS = {
     "bow": "Bag of words (counts)",
     "embedding_bag": "Learned embeddings, averaged (EmbeddingBag)",
     "transformer": "Small Transformer encoder",
+    "textcnn": "Text CNN: convolutions over the words, max-pooled",
     "minilm": f"Frozen MiniLM sentence vectors ({MINILM_MAX_ROWS:,}-row sample)",
 }
 ROW_LIMITS = [1000, 2000, 5000, 10000, 20000, 0]   # 0 = all
@@ -60,7 +63,8 @@ def default_widgets() -> dict:
     majority class: 43 %) in about 15 s on one CPU thread."""
     return {"sn_source": "tweets", "sn_classes": 3, "sn_min_conf": 0.0, "sn_dedup": True, "sn_max_rows": 0,
             "sn_val": 0.1, "sn_test": 0.1, "sn_rep": "tfidf", "sn_vocab": 3000, "sn_embed": 64, "sn_max_tokens": 40,
-            "sn_layers": 1, "sn_heads": 2, "sn_depth": 1, "sn_width": 64, "sn_activation": "relu", "sn_dropout": 0.2,
+            "sn_layers": 1, "sn_heads": 2, "sn_ngram_widths": [2, 3, 4], "sn_filters": 32, "sn_depth": 1,
+            "sn_width": 64, "sn_activation": "relu", "sn_dropout": 0.2,
             "sn_loss": "ce", "sn_optimizer": "adam", "sn_lr": 0.003, "sn_batch": 64, "sn_epochs": 4,
             "sn_patience": 0, "sn_l2": 0.0, "sn_sentence": EXAMPLE_SENTENCE, "sn_method": "gradient",
             "sn_target": PREDICTED}
@@ -78,6 +82,8 @@ def config_from_widgets(state, seed: int, upload_rows: list | None = None) -> Se
         "model": {"representation": state["sn_rep"], "vocab_size": int(state["sn_vocab"]),
                   "embed_dim": int(state["sn_embed"]), "max_tokens": int(state["sn_max_tokens"]),
                   "layers": int(state["sn_layers"]), "heads": int(state["sn_heads"]),
+                  "ngram_widths": sorted(int(w) for w in state["sn_ngram_widths"]),
+                  "filters_per_width": int(state["sn_filters"]),
                   "hidden": [int(state["sn_width"])] * int(state["sn_depth"]), "activation": state["sn_activation"],
                   "dropout": float(state["sn_dropout"])},
         "train": {"loss": state["sn_loss"], "optimizer": state["sn_optimizer"], "lr": float(state["sn_lr"]),
@@ -92,7 +98,8 @@ def widgets_from_config(config: SentimentConfig) -> dict:
     w = {"sn_source": d.source, "sn_classes": d.n_classes, "sn_min_conf": d.min_confidence, "sn_dedup": d.dedup,
          "sn_max_rows": d.max_rows, "sn_val": d.val_fraction, "sn_test": d.test_fraction, "sn_rep": m.representation,
          "sn_vocab": m.vocab_size, "sn_embed": m.embed_dim, "sn_max_tokens": m.max_tokens, "sn_layers": m.layers,
-         "sn_heads": m.heads, "sn_depth": len(m.hidden), "sn_activation": m.activation, "sn_dropout": m.dropout,
+         "sn_heads": m.heads, "sn_ngram_widths": list(m.ngram_widths), "sn_filters": m.filters_per_width,
+         "sn_depth": len(m.hidden), "sn_activation": m.activation, "sn_dropout": m.dropout,
          "sn_loss": t.loss, "sn_optimizer": t.optimizer, "sn_lr": t.lr, "sn_batch": t.batch_size,
          "sn_epochs": t.epochs, "sn_patience": t.early_stopping, "sn_l2": t.l2}
     if d.source == "upload":
@@ -144,7 +151,8 @@ URL_PARAMS = [
     one_of("test", "sn_test", SHARES, float), one_of("representation", "sn_rep", list(REPRESENTATIONS)),
     one_of("vocab", "sn_vocab", VOCAB_SIZES, int), one_of("embedding", "sn_embed", EMBED_DIMS, int),
     one_of("tokens", "sn_max_tokens", MAX_TOKENS, int), whole_number("layers", "sn_layers", 1, MAX_LAYERS),
-    one_of("heads", "sn_heads", HEADS, int), whole_number("depth", "sn_depth", 0, MAX_DEPTH),
+    one_of("heads", "sn_heads", HEADS, int), widths_param("ngrams", "sn_ngram_widths"),
+    one_of("filters", "sn_filters", FILTER_CHOICES, int), whole_number("depth", "sn_depth", 0, MAX_DEPTH),
     one_of("width", "sn_width", WIDTHS, int), one_of("activation", "sn_activation", list(ACTIVATIONS)),
     number("dropout", "sn_dropout", 0.0, MAX_DROPOUT, DROPOUT_STEP), one_of("loss", "sn_loss", list(LOSS_NAMES)),
     one_of("optimizer", "sn_optimizer", list(OPTIMIZERS)), one_of("lr", "sn_lr", LEARNING_RATES, float),
@@ -321,15 +329,19 @@ def encoding_table(trainer: SentimentTrainer, text: str, limit: int = 12) -> tup
         what = ("a vector of counts" if rep == "bow" else "counts × idf (rare words weigh more), scaled to length 1")
         return rows[:limit], (f"The text becomes {what} with {len(d.vocab):,} columns, one per vocabulary word; "
                               f"all but {len(values)} are zero. A word without a column is not in the vocabulary.")
-    if rep in ("embedding_bag", "transformer"):
+    if rep in SEQUENCE_REPRESENTATIONS:
         ids = trainer.encode([tokens])["ids"][0].tolist()
         rows = [{"position": i, "word": t, "id": ids[i] if i < len(ids) else None,  # None: beyond the window
                  "known": t in d.index} for i, t in enumerate(tokens)]
-        dim = trainer.config.model.embed_dim
-        how = ("averaged into one vector" if rep == "embedding_bag"
-               else "mixed by self-attention with their positions, then averaged")
-        return rows[:limit], (f"Each word becomes an id (unknown words share id 1), each id a learned vector of {dim} "
-                              f"numbers; the vectors are {how}, and the classifier reads that.")
+        m = trainer.config.model
+        how = {"embedding_bag": "averaged into one vector, and the classifier reads that",
+               "transformer": "mixed by self-attention with their positions, then averaged, and the classifier "
+                              "reads that",
+               "textcnn": f"read {' / '.join(map(str, m.ngram_widths))} at a time by {m.filters_per_width} filters "
+                          "per width, each filter keeps its largest response in the text, and one linear layer "
+                          "reads those"}[rep]
+        return rows[:limit], (f"Each word becomes an id (unknown words share id 1), each id a learned vector of "
+                              f"{m.embed_dim} numbers; the vectors are {how}.")
     return [], ("MiniLM (6 layers, pretrained, frozen) reads the text and its 384-number output, averaged over the "
                 "tokens, is the classifier's input; only the classifier learns.")
 

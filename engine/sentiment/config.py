@@ -7,7 +7,9 @@ from ..core.config import ConfigError, JSONConfigMixin, _check, _check_range, se
 from ..core.registries import ACTIVATIONS, OPTIMIZERS
 from .data import MAX_UPLOAD_ROWS, check_labelled_rows
 
-REPRESENTATIONS = ("tfidf", "bow", "embedding_bag", "transformer", "minilm")
+REPRESENTATIONS = ("tfidf", "bow", "embedding_bag", "transformer", "textcnn", "minilm")
+SEQUENCE_REPRESENTATIONS = ("embedding_bag", "transformer", "textcnn")  # read word ids, learn the word vectors
+MAX_NGRAM_WIDTHS, MAX_NGRAM_WIDTH = 6, 10
 SENTIMENT_LOSSES = ("ce", "mse", "hinge")
 
 
@@ -45,15 +47,21 @@ class SentimentDataConfig:
 
 @dataclass
 class SentimentModelConfig:
-    representation: str = "tfidf"  # tfidf, bow, embedding_bag, transformer, minilm (frozen, 384-d)
+    representation: str = "tfidf"  # tfidf, bow, embedding_bag, transformer, textcnn, minilm (frozen, 384-d)
     vocab_size: int = 3000         # most frequent training words kept, 100..20,000 (others are unknown)
-    embed_dim: int = 64            # embedding_bag / transformer: vector size per word, 8..256
-    max_tokens: int = 40           # embedding_bag / transformer: words read per text, 8..128
+    embed_dim: int = 64            # embedding_bag / transformer / textcnn: vector size per word, 8..256
+    max_tokens: int = 40           # embedding_bag / transformer / textcnn: words read per text, 8..128
     layers: int = 1                # transformer: encoder layers, 1..4
     heads: int = 2                 # transformer: attention heads, 1..8, dividing embed_dim
-    hidden: list[int] = field(default_factory=lambda: [64])  # classifier's hidden widths, 0..4 layers of 1..512
+    # textcnn: the n-gram widths its filters read at once, 1..6 different widths of 1..10 words
+    ngram_widths: list[int] = field(default_factory=lambda: [2, 3, 4])
+    filters_per_width: int = 32    # textcnn: filters of each width, 1..256
+    # The classifier's hidden widths (0..4 layers of 1..512) and their activation. The textcnn has
+    # none: as in Kim (2014) its pooled filters go through dropout to one linear layer, which is what
+    # makes each filter's push on the answer exact (engine/sentiment/textcnn.py).
+    hidden: list[int] = field(default_factory=lambda: [64])
     activation: str = "relu"       # activation of the hidden layers (the Playground's list)
-    dropout: float = 0.2           # dropout after each hidden layer (and inside the transformer), 0..0.9
+    dropout: float = 0.2           # after each hidden layer, in the transformer, on the textcnn's pooled vector; 0..0.9
 
     def validate(self) -> None:
         _check(self.representation in REPRESENTATIONS, "model.representation",
@@ -65,6 +73,13 @@ class SentimentModelConfig:
         _check_range(self.heads, "model.heads", 1, 8, "attention heads", integer=True)
         _check(self.embed_dim % self.heads == 0, "model.heads",
                f"the embedding size ({self.embed_dim}) must be divisible by the number of heads ({self.heads})")
+        _check(isinstance(self.ngram_widths, list) and 1 <= len(self.ngram_widths) <= MAX_NGRAM_WIDTHS,
+               "model.ngram_widths", f"give 1 to {MAX_NGRAM_WIDTHS} n-gram widths, got {self.ngram_widths!r}")
+        for i, w in enumerate(self.ngram_widths):
+            _check_range(w, f"model.ngram_widths[{i}]", 1, MAX_NGRAM_WIDTH, "n-gram width", integer=True)
+        _check(len(set(self.ngram_widths)) == len(self.ngram_widths), "model.ngram_widths",
+               f"each width once, got {self.ngram_widths!r}")
+        _check_range(self.filters_per_width, "model.filters_per_width", 1, 256, "filters per width", integer=True)
         _check(isinstance(self.hidden, list) and len(self.hidden) <= 4, "model.hidden",
                f"give 0 to 4 hidden widths, got {self.hidden!r}")
         for i, w in enumerate(self.hidden):

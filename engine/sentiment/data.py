@@ -406,9 +406,9 @@ def prepare_text(data, model, seed: int, minilm_features=None) -> PreparedText:
         if rep == "tfidf":
             idf = inverse_document_frequency(counts.rows(train))
             features = tfidf_rows(counts, idf)
-    elif rep in ("embedding_bag", "transformer"):
-        features = sequence_ids(tokens, index, model.max_tokens)
-    else:
+    elif rep == "minilm":
         features = minilm_features(texts)
+    else:  # the sequence models (embedding_bag, transformer, textcnn) read word ids
+        features = sequence_ids(tokens, index, model.max_tokens)
     return PreparedText(class_names, texts, y, {"train": train, "val": val, "test": test}, tokens, vocab, index,
                         idf, features, notes)

@@ -1,6 +1,7 @@
 """Networks of the sentiment task: a text encoder (sparse bag of words / TF-IDF, averaged
-learned embeddings, a small Transformer encoder, or fixed MiniLM vectors) followed by a
-feed-forward classifier, and the frozen MiniLM sentence vectors.
+learned embeddings, a small Transformer encoder, a convolutional network over the words
+(engine/sentiment/textcnn.py), or fixed MiniLM vectors) followed by a feed-forward classifier,
+and the frozen MiniLM sentence vectors.
 
 Every model takes a batch dict and returns (B, classes) logits:
   sparse:   {"indices": (nnz,), "offsets": (B,), "weights": (nnz,)}  -- CSR rows of the features
@@ -17,7 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.registries import make_activation
+from .config import SEQUENCE_REPRESENTATIONS
 from .data import PAD, SparseRows
+from .textcnn import TextCNNEncoder, textcnn_head
 
 MINILM_DIM = 384
 
@@ -60,10 +63,15 @@ class TransformerTextEncoder(nn.Module):
 
 class SentimentNet(nn.Module):
     def __init__(self, representation: str, n_features: int, n_classes: int, hidden: list[int], activation: str,
-                 dropout: float, embed_dim: int = 64, layers: int = 1, heads: int = 2, max_tokens: int = 40):
+                 dropout: float, embed_dim: int = 64, layers: int = 1, heads: int = 2, max_tokens: int = 40,
+                 ngram_widths: tuple[int, ...] = (2, 3, 4), filters_per_width: int = 32):
         super().__init__()
         self.representation = representation
         widths = list(hidden) + [n_classes]
+        if representation == "textcnn":  # no hidden layers: each filter's push on the logits stays exact
+            self.encoder = TextCNNEncoder(n_features + 2, embed_dim, list(ngram_widths), filters_per_width)
+            self.head = textcnn_head(self.encoder.out_features, n_classes, dropout)
+            return
         if representation in ("bow", "tfidf"):
             # The first layer reads the sparse features directly.
             self.first = SparseLinear(n_features, widths[0])
@@ -100,13 +108,13 @@ class SentimentNet(nn.Module):
             keep = (ids != PAD).unsqueeze(-1).float()
             pooled = (tok * keep).sum(1) / keep.sum(1).clamp(min=1)  # the mean of the bag, (B, d)
         else:
-            pooled = self.encoder.forward_embedded(tok, ids)
+            pooled = self.encoder.forward_embedded(tok, ids)  # a mean (transformer) or max-pooled filters (textcnn)
         return self.head(pooled)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if self.representation in ("bow", "tfidf"):
             return self.head(self.first(batch["indices"], batch["offsets"], batch["weights"]))
-        if self.representation in ("embedding_bag", "transformer"):
+        if self.representation in SEQUENCE_REPRESENTATIONS:
             ids = batch["ids"]
             return self.from_embeddings(self.token_embeddings(ids), ids)
         return self.head(batch["x"])
@@ -268,7 +276,7 @@ def _occlusion(trainer, text: str, spans, target: int) -> tuple[list[float | Non
     rep = trainer.config.model.representation
     tokens = [t for t, _, _ in spans]
     limit = OCCLUSION_MAX_TOKENS_MINILM if rep == "minilm" else OCCLUSION_MAX_TOKENS
-    if rep in ("embedding_bag", "transformer"):
+    if rep in SEQUENCE_REPRESENTATIONS:
         limit = min(limit, trainer.config.model.max_tokens)
     n = min(len(tokens), limit)
     variants = [tokens] + [tokens[:i] + tokens[i + 1:] for i in range(n)]

