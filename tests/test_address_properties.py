@@ -1,5 +1,5 @@
-"""Any setup a page's address can carry opens on that page: Foundations, the Attention explorer and
-the Architecture map (the GAN lab's are in tests/test_gan_page.py). Setups are drawn by hypothesis
+"""Any setup a page's address can carry opens on that page: Foundations, the Attention explorer, the
+Architecture map and Autoencoders (the other pages' are beside their page tests). Setups are drawn by hypothesis
 from the domain of each address parameter, written as a user would type them, and opened under
 AppTest: no exception, and each widget shows the value asked for, or a one-line note names the
 parameter the page could not use. Hostile values (a 5,000-digit number, "²", "nan", "inf", empty,
@@ -15,9 +15,12 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from app_pages.attention import state as att
+from app_pages.autoencoders import state as ae
 from app_pages.foundations import state as fd
 from app_pages.zoo import state as zoo
-from engine.core.registries import ACTIVATIONS
+from engine.autoencoders.models import NOISE_TYPES
+from engine.autoencoders.trainer import MAX_LATENT, RECON_LOSSES
+from engine.core.registries import ACTIVATIONS, OPTIMIZERS
 from engine.foundations.surfaces import PATH_OPTIMIZERS
 from engine.zoo import hopfield
 
@@ -267,3 +270,36 @@ def test_the_mean_of_the_heads_on_the_step_by_step_tab_is_named_and_head_1_shown
     at = open_page("attention", {"tab": "steps", "head": "mean", "layer": "2"}, timeout=180)
     assert names_of_notes(at) == ["head"] and "it shows head 1" in address_notes(at)[0]
     assert (at.session_state["att_head"], at.session_state["att_layer"]) == (0, 1)
+
+
+# ================= Autoencoders =================
+AUTOENCODERS = {
+    "preset": ("ae_preset", choice(ae.PRESET_WORDS)), "model": ("ae_model", choice(list(ae.MODEL_LABELS))),
+    "code": ("ae_latent", whole(1, MAX_LATENT)), "width": ("ae_hidden", choice(ae.HIDDEN_WIDTHS)),
+    "depth": ("ae_depth", choice(ae.DEPTHS)), "activation": ("ae_activation", choice(list(ACTIVATIONS))),
+    "loss": ("ae_recon", choice(list(RECON_LOSSES))), "beta": ("ae_beta", choice(ae.BETAS)),
+    "reparam": ("ae_reparam", flag()), "sparsity": ("ae_sparsity", choice(ae.SPARSITY_WEIGHTS)),
+    "noise": ("ae_noise", choice(list(NOISE_TYPES))), "noise_level": ("ae_noise_level", choice(ae.NOISE_LEVELS)),
+    "optimizer": ("ae_optimizer", choice(list(OPTIMIZERS))), "lr": ("ae_lr", choice(ae.LEARNING_RATES)),
+    "batch": ("ae_batch", choice(ae.BATCH_SIZES)),
+}
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK)
+@given(setups(AUTOENCODERS))
+def test_any_autoencoders_setup_opens_through_the_address(setup):
+    query, asked = setup
+    at = open_page("autoencoders", query, timeout=120)
+    assert names_of_notes(at) == []
+    assert_shown(at, asked)
+    # The widgets build the network, or one line says which combination the engine refuses.
+    assert "ae_run" in at.session_state
+    assert all(e.value.startswith("This setting is not possible") for e in at.error)
+
+
+@pytest.mark.parametrize("hostile", [
+    {"code": "9" * 5000, "beta": "nan", "lr": "inf", "batch": "²"},
+    {"preset": "x" * 20_000, "model": "", "reparam": "yes", "noise_level": "-inf", "width": "1e3"}])
+def test_hostile_autoencoders_values_are_each_named_and_the_others_apply(hostile):
+    at = open_page("autoencoders", {**hostile, "activation": "tanh", "depth": "2", "train.seed": "4"}, timeout=120)
+    assert_hostile_named(at, hostile, {"ae_activation": "tanh", "ae_depth": 2, "global_seed": 4})
