@@ -221,7 +221,7 @@ def test_the_address_round_trips_the_defaults_every_preset_and_both_games():
                    "gan_noise_type": "uniform", "gan_g_layers": 4, "gan_g_width": 8, "gan_g_act": "elu",
                    "gan_g_opt": "rmsprop", "gan_g_lr": 0.0003, "gan_d_layers": 1, "gan_d_width": 128,
                    "gan_d_act": "sigmoid", "gan_d_opt": "sgd", "gan_d_lr": 0.1, "gan_dg_lr": 0.0005, "gan_dg_k": 5,
-                   "gan_dg_loss": "minimax", "gan_dg_noise": 64, "gan_dg_hidden": 32})
+                   "gan_dg_loss": "minimax", "gan_dg_noise": 64, "gan_dg_hidden": 32, "gan_dg_arch": "dcgan"})
     for values in setups:
         query = widgets_to_query(values, 2)
         restored, problems = widgets_from_query(query)
@@ -294,7 +294,8 @@ def _gan_address_domain() -> dict:
         "digits.k": ("gan_dg_k", whole(1, gan.DIGIT_MAX_K)),
         "digits.loss": ("gan_dg_loss", choice(list(LOSS_VARIANTS))),
         "digits.noise_dim": ("gan_dg_noise", choice(gan.DIGIT_NOISE_DIMS)),
-        "digits.width": ("gan_dg_hidden", choice(gan.DIGIT_WIDTHS))}
+        "digits.width": ("gan_dg_hidden", choice(gan.DIGIT_WIDTHS)),
+        "digits.arch": ("gan_dg_arch", choice(["mlp", "dcgan"]))}
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK)

@@ -127,13 +127,14 @@ def test_the_page_restores_the_2d_game_this_browser_trained():
 
 def test_the_page_restores_the_digits_and_both_games_together():
     key = "e" * 32
-    at = _open_as(key, game="digits", **{"digits.width": "32"})
+    at = _open_as(key, game="digits", **{"digits.width": "32", "digits.arch": "dcgan"})
     at.button(key="gan_digits_run_step").click().run()  # 100 steps, saved
     digits = at.session_state.gan_digits_run.trainer
     back = _open_as(key)  # an empty address: the digits were saved last and alone, so they show
     restored = back.session_state.gan_digits_run.trainer
     assert back.segmented_control(key="gan_mode").value == "Digits" and metrics(back)["Step"] == "100"
     assert restored.step_count == 100 and restored.config.hidden == 32 and same_weights(restored, digits)
+    assert restored.config.architecture == "dcgan" and back.selectbox(key="gan_dg_arch").value == "dcgan"
     assert [s for s, _ in restored.timeline] == [s for s, _ in digits.timeline] and same_curves(restored, digits)
     assert "Restored your digits GAN at step 100" in _notices(back)
     for page in (at, back):

@@ -15,6 +15,8 @@ from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
 from engine import ConfigError
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
+from engine.gan.dcgan import ARCHITECTURES
+from engine.gan.digits import STRUCTURAL as DIGIT_STRUCTURAL  # what DigitsGANTrainer.apply refuses
 from engine.gan.digits import DigitsGANConfig, DigitsGANTrainer
 from engine.gan.trainer import (LOSS_VARIANTS, NOISE_TYPES, STRUCTURAL, TARGETS, GANConfig, GANTrainer,
                                 structural_changes)
@@ -81,9 +83,8 @@ WIDGET_FIELDS = {  # widget key -> config field
     "gan_g_lr": "g_lr", "gan_d_layers": "d_layers", "gan_d_width": "d_width", "gan_d_act": "d_activation",
     "gan_d_opt": "d_optimizer", "gan_d_lr": "d_lr",
 }
-DIGIT_STRUCTURAL = ("noise_dim", "hidden", "seed")  # what DigitsGANTrainer.apply refuses
 DIGIT_FIELDS = {"gan_dg_lr": "lr", "gan_dg_k": "d_steps", "gan_dg_loss": "loss", "gan_dg_noise": "noise_dim",
-                "gan_dg_hidden": "hidden"}
+                "gan_dg_hidden": "hidden", "gan_dg_arch": "architecture"}
 
 
 def preset_config(name: str, seed: int = 0, points: list | None = None) -> GANConfig:
@@ -170,7 +171,8 @@ URL_PARAMS = [
     one_of("digits.lr", "gan_dg_lr", DIGIT_LEARNING_RATES, float), whole_number("digits.k", "gan_dg_k", 1, DIGIT_MAX_K),
     one_of("digits.loss", "gan_dg_loss", list(LOSS_VARIANTS)),
     one_of("digits.noise_dim", "gan_dg_noise", DIGIT_NOISE_DIMS, int),
-    one_of("digits.width", "gan_dg_hidden", DIGIT_WIDTHS, int)]
+    one_of("digits.width", "gan_dg_hidden", DIGIT_WIDTHS, int),
+    one_of("digits.arch", "gan_dg_arch", list(ARCHITECTURES))]
 
 
 def widgets_to_query(values, seed: int) -> dict[str, str]:

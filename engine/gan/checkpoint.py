@@ -7,7 +7,8 @@ torch.load(weights_only=True) reads it and a file that would run code is refused
     format        1: this layout
     kind          "gan" (GANTrainer, the 2-D game) or "digits" (DigitsGANTrainer)
     config        the config as JSON text (hot changes included: learning rates, k, loss, batch size)
-    G, D          both networks' weights
+    G, D          both networks' weights (for the digits an MLP's or a DCGAN's, as the config's architecture
+                  says; a DCGAN's batch norm keeps no running averages, so there are no other buffers)
     opt_g, opt_d  both optimisers' state (Adam's moments and step, momentum buffers, ...)
     generator     the state of the CPU generator that draws the real batches and the noise
     counters      the trainer's counters (the 2-D game: steps, D updates, G updates; digits: steps)

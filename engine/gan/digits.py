@@ -1,7 +1,8 @@
 """A small GAN on scikit-learn's 8 × 8 handwritten digits (1,797 images, pixels 0..16 scaled
-to 0..1): the same game as on the plane, in 64 dimensions. The generator ends in a sigmoid,
-so its pixels lie in 0..1 as the data's do. A fixed set of noise vectors is mapped through
-G at every snapshot, so a grid of samples shows the same "pens" improving over time.
+to 0..1): the same game as on the plane, in 64 dimensions. G and D are MLPs or a DCGAN, as the
+config's `architecture` says (dcgan.py). The generator ends in a sigmoid, so its pixels lie in
+0..1 as the data's do. A fixed set of noise vectors is mapped through G at every snapshot, so a
+grid of samples shows the same "pens" improving over time.
 """
 from __future__ import annotations
 
@@ -12,23 +13,26 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..core.config import _check, _check_range, flat_config_from_dict
 from ..core.device import pick_device
 from . import checkpoint
-from .trainer import LOSS_VARIANTS, _ema, d_probability, gan_losses, make_gan_optimizer, mlp, mmd_rbf, rbf_kernel_mean
+from .dcgan import ARCHITECTURES, digit_networks
+from .trainer import LOSS_VARIANTS, _ema, d_probability, gan_losses, make_gan_optimizer, mmd_rbf, rbf_kernel_mean
 
 GRID_SAMPLES = 36        # the fixed-noise samples shown (a 6 × 6 grid)
 EVAL_SAMPLES = 300       # real images and noise vectors the distance is measured on
 MMD_SIGMAS = (1.0, 2.0, 4.0)  # pixel-space bandwidths: two digits differ by about 2..4 in L2
 TIMELINE_FIRST = 50      # grids are kept at steps 0, 50, 100, 200, 400, ... (doubling)
+STRUCTURAL = ("architecture", "noise_dim", "hidden", "seed")  # a change needs a new trainer
 
 
 @dataclass
 class DigitsGANConfig:
     noise_dim: int = 16            # 2..64
-    hidden: int = 128              # width of the two hidden layers of G and of D, 16..512
+    architecture: str = "mlp"      # mlp (two hidden layers each) or dcgan (transposed convolutions, a CNN)
+    hidden: int = 128              # 16..512; mlp: the hidden layers' width; dcgan: w in dcgan.py (G's 2 × 2 map
+                                   #   has w/2 channels, its 4 × 4 map w/4; D's convolutions w/4 and w/2)
     lr: float = 0.002              # Adam (beta1 0.5), both players, 1e-5..0.1
     d_steps: int = 1               # discriminator updates per generator update, 1..10
     loss: str = "nonsaturating"    # minimax, nonsaturating, least_squares
@@ -38,6 +42,8 @@ class DigitsGANConfig:
 
     def __post_init__(self) -> None:
         _check_range(self.noise_dim, "noise_dim", 2, 64, "noise dimension", integer=True)
+        _check(self.architecture in ARCHITECTURES, "architecture",
+               f"unknown architecture {self.architecture!r}; choose from {', '.join(ARCHITECTURES)}")
         _check_range(self.hidden, "hidden", 16, 512, "hidden width", integer=True)
         _check_range(self.lr, "lr", 1e-5, 0.1, "learning rate")
         _check_range(self.d_steps, "d_steps", 1, 10, "discriminator steps per generator step", integer=True)
@@ -97,9 +103,8 @@ class DigitsGANTrainer:
         self.data = torch.from_numpy(data).to(self.device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            self.G = nn.Sequential(*mlp(config.noise_dim, config.hidden, 2, "leaky_relu", 64),
-                                   nn.Sigmoid()).to(self.device)
-            self.D = mlp(64, config.hidden, 2, "leaky_relu", 1).to(self.device)
+            G, D = digit_networks(config.architecture, config.noise_dim, config.hidden)
+        self.G, self.D = G.to(self.device), D.to(self.device)  # G: (N, noise_dim) -> (N, 64); D: (N, 64) -> (N,)
         self.opt_g = make_gan_optimizer("adam", self.G.parameters(), config.lr)
         self.opt_d = make_gan_optimizer("adam", self.D.parameters(), config.lr)
         eval_gen = torch.Generator().manual_seed(config.seed + 1)
@@ -124,13 +129,13 @@ class DigitsGANTrainer:
             z = torch.randn(n, cfg.noise_dim, generator=self._gen).to(self.device)
             with torch.no_grad():
                 fake = self.G(z)
-            d_loss, _ = gan_losses(self.D(real).squeeze(1), self.D(fake).squeeze(1), cfg.loss)
+            d_loss, _ = gan_losses(self.D(real), self.D(fake), cfg.loss)
             if not torch.isfinite(d_loss):
                 return False
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()
-        d_fake = self.D(self.G(torch.randn(n, cfg.noise_dim, generator=self._gen).to(self.device))).squeeze(1)
+        d_fake = self.D(self.G(torch.randn(n, cfg.noise_dim, generator=self._gen).to(self.device)))
         _, g_loss = gan_losses(d_fake.detach(), d_fake, cfg.loss)
         if not torch.isfinite(g_loss):
             return False
@@ -199,13 +204,18 @@ class DigitsGANTrainer:
 
     @torch.no_grad()
     def sample_grid(self) -> np.ndarray:
-        """(GRID_SAMPLES, 8, 8) G of the first fixed noise vectors, pixels in 0..1."""
-        return self.G(self.eval_z[:GRID_SAMPLES]).reshape(-1, 8, 8).cpu().numpy()
+        """(GRID_SAMPLES, 8, 8) G of the first fixed noise vectors, pixels in 0..1. All the fixed noise
+        goes through G, as in snapshot(): a DCGAN's batch norm normalises over the batch it is given."""
+        return self.G(self.eval_z)[:GRID_SAMPLES].reshape(-1, 8, 8).cpu().numpy()
+
+    def parameter_counts(self) -> tuple[int, int]:
+        """(G's, D's) number of trainable parameters."""
+        return tuple(sum(p.numel() for p in net.parameters()) for net in (self.G, self.D))
 
     def apply(self, new_config: DigitsGANConfig) -> list[str]:
         """Learning rate, k, loss variant, batch size and step limit apply at once; returns the
-        structural fields that differ (noise dimension, width, seed: they need a new trainer)."""
-        changed = [k for k in ("noise_dim", "hidden", "seed") if getattr(self.config, k) != getattr(new_config, k)]
+        structural fields that differ (architecture, noise dimension, width, seed: they need a new trainer)."""
+        changed = [k for k in STRUCTURAL if getattr(self.config, k) != getattr(new_config, k)]
         if changed:
             return changed
         if (new_config.lr, new_config.loss) != (self.config.lr, self.config.loss):
