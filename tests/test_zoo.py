@@ -161,7 +161,8 @@ def test_zoo_page_recalls_a_noisy_digit():
 
 
 def test_the_convolutional_nodes_open_their_own_setup():
-    """DCN opens the Convolutions page's training tab, DCIGN the Autoencoders page's convolutional VAE;
+    """DCN opens the Convolutions page's training tab, DN the GAN lab's DCGAN generator, DCIGN the
+    Autoencoders page's convolutional VAE;
     each summary is the module that page trains there."""
     from engine.cnn.config import parameter_count, preset
     assert (node("DCN").page, node("DCN").query) == ("cnn", {"tab": "train"})
@@ -169,3 +170,8 @@ def test_the_convolutional_nodes_open_their_own_setup():
     assert (node("DCIGN").page, node("DCIGN").query) == ("autoencoders", {"preset": "conv-vae"})
     from app_pages.autoencoders.state import PRESET_WORDS, preset_config
     assert preset_config(PRESET_WORDS["conv-vae"]).model.kind == "conv_vae"
+    from engine.gan.dcgan import parameter_counts
+    from engine.gan.digits import DigitsGANConfig
+    assert (node("DN").page, node("DN").query) == ("gan", {"game": "digits", "digits.arch": "dcgan"})
+    assert node_summary("DN")["total_params"] == parameter_counts("dcgan", DigitsGANConfig().noise_dim,
+                                                                  DigitsGANConfig().hidden)[0]

@@ -92,7 +92,8 @@ NODES: list[ZooNode] = [
     ZooNode("DCN", "Deep convolutional network", "convolutional", 2, 7.5, "Convolutions share small filters "
             "across an image, so a pattern is found wherever it is; pooling forgets exactly where.", "cnn"),
     ZooNode("DN", "Deconvolutional network", "convolutional", 3, 7.5, "A convolutional network run backwards, "
-            "from a code to an image."),
+            "from a code to an image: transposed convolutions spread a small map into a larger one. The GAN lab's "
+            "DCGAN generator is one.", "dcgan_generator"),
     ZooNode("DCIGN", "Deep convolutional inverse graphics network", "convolutional", 4, 7.5, "A convolutional "
             "variational autoencoder: strided convolutions to a code's mean and spread, transposed ones back.",
             "conv_vae"),
@@ -261,6 +262,15 @@ def _cnn():
     return build_network(config.model, config.seed), torch.zeros(1, 1, 8, 8)
 
 
+def _deconvolution():
+    """The DCGAN generator the GAN lab trains on the digits: noise -> 2×2 map -> 4×4 -> 8×8."""
+    from ..gan.dcgan import digit_networks
+    from ..gan.digits import DigitsGANConfig
+    c = DigitsGANConfig(architecture="dcgan")
+    generator, _ = digit_networks("dcgan", c.noise_dim, c.hidden)
+    return generator, torch.zeros(2, c.noise_dim)  # 2: its batch norm needs more than one sample
+
+
 @dataclass(frozen=True)
 class Builder:
     page: str         # url path of the page that trains the module
@@ -284,6 +294,7 @@ BUILDERS: dict[str, Builder] = {
     "sparse_autoencoder": Builder("autoencoders", lambda: _autoencoder("sparse")),
     "conv_vae": Builder("autoencoders", lambda: _autoencoder("conv_vae"), (("preset", "conv-vae"),)),
     "cnn": Builder("cnn", _cnn, (("tab", "train"),)),
+    "dcgan_generator": Builder("gan", _deconvolution, (("game", "digits"), ("digits.arch", "dcgan"))),
     "gan": Builder("gan", _gan),
     "minilm": Builder("attention", _minilm),
     "hopfield": Builder("zoo", _hopfield),
