@@ -1,4 +1,4 @@
-"""python -m bench.browser [--repeats N] [--json PATH] [--only p3,p5,p6,lv]: the browser benchmarks.
+"""python -m bench.browser [--repeats N] [--json PATH] [--only p3,c3,p5,p6,lv]: the browser benchmarks.
 
 The issue's browser and server targets, measured on the real server (`streamlit run app.py`)
 in Debian's Chromium, each as median (min..max) over the repeats against its target.
@@ -6,6 +6,11 @@ in Debian's Chromium, each as median (min..max) over the repeats against its tar
 P3  Playground, default task, Play for 8 s: epochs per second of wall time shown by the
     page's Epoch, boundary redraws per second, then Pause -> Play shown and the epoch still.
     Targets: >= 180 epochs/s, >= 4 redraws/s, Pause answered <= 0.5 s.
+C3  Convolutions, training tab, default network without its step limit, Play for 8 s: frames
+    drawn per second (the live view's metrics changed), the feature maps' and all the view's
+    chart redraws per second, steps per second shown by the page's Step, the browser's main
+    thread in long tasks and the server's CPU time per second of wall time. Target: >= 4 frames
+    drawn per second on CPU.
 P5  Attention explorer, model loaded, after a warm-up sentence: Enter on a 20-word sentence
     -> every heatmap drawn for it and the app idle. Target <= 0.5 s.
 P6  Launch of `streamlit run app.py` -> Home rendered and idle in a browser already open
@@ -18,7 +23,7 @@ LV  Vanishing gradients, GAN lab, Autoencoders and Sequence models, Play for 8 s
     NP_PLOTLY_IN_PLACE=0 (the same charts drawn by st.plotly_chart). Target: the baseline keeps
     the main thread at least twice as busy.
 
-Each repeat of P3 is a new browser session on one server, the P5 repeats are sentences in
+Each repeat of P3 and C3 is a new browser session on one server, the P5 repeats are sentences in
 one session, each repeat of P6 starts a new server. Nothing fails on a threshold except a
 measurement that could not be taken (exit status 1).
 """
@@ -37,9 +42,9 @@ from pathlib import Path
 
 from app_pages.registry import PAGES
 
-from .pages import (LIVE_PAGES, compare_live_charts, launch_chromium, measure_attention, measure_live,
+from .pages import (LIVE_PAGES, compare_live_charts, launch_chromium, measure_attention, measure_cnn, measure_live,
                     visit_every_page, wait_rendered)
-from .server import streamlit_server
+from .server import _children, streamlit_server
 
 GB_IN_MIB = 1e9 / 2**20  # /proc counts in KiB; the target's 1.5 GB is 1.5e9 bytes
 # (key, what, unit, target, True when more is better)
@@ -47,6 +52,14 @@ TARGETS = {
     "p3": [("epochs_per_s", "epochs per second of wall time shown", "epochs/s", 180, True),
            ("redraws_per_s", "boundary redraws per second", "/s", 4, True),
            ("pause_s", "Pause -> Play shown, epoch still", "s", 0.5, False)],
+    "c3": [("frames_per_s", "frames drawn per second (metrics changed)", "/s", 4, True),
+           ("maps_redraws_per_s", "    feature maps' chart redrawn per second", "/s", None, True),
+           ("chart_draws_per_s", "    chart redraws per second, all charts of the view", "/s", None, True),
+           ("steps_per_s", "    training steps per second shown (Step)", "steps/s", None, True),
+           ("step_changes_per_s", "    Step shown changed, per second", "/s", None, True),
+           ("browser_busy_ms_per_s", "    browser main thread in long tasks", "ms/s", None, False),
+           ("charts_mounted", "    charts mounted anew in those 8 s (a rerun of the page)", "charts", None, False),
+           ("server_cpu_percent", "    server CPU time per second of wall time", "%", None, False)],
     "p5": [("answered_s", "Enter -> all heatmaps drawn, app idle", "s", 0.5, False),
            ("drawn_s", "    Enter -> all heatmaps drawn", "s", None, False),
            ("idle_s", "    Enter -> script run finished", "s", None, False)],
@@ -65,6 +78,7 @@ TARGETS = {
          False))],
 }
 TITLES = {"p3": "P3 Playground live view, default task (Play for 8 s)",
+          "c3": "C3 Convolutions live view, default network (Play for 8 s)",
           "p5": "P5 Attention explorer, 20-word sentence (model warm)",
           "p6": "P6 server start and memory, one session on every page",
           "lv": "LV the other live pages (Play for 8 s each)"}
@@ -97,6 +111,28 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, self.server.rss_mb())
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of one process so far, in seconds (0 if it has gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2:].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and all its living descendants, in seconds."""
+    total, todo, seen = 0.0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p not in seen:
+            seen.add(p)
+            total += process_cpu_seconds(p)
+            todo += _children(p)
+    return total
 
 
 def start_and_visit(browser) -> dict:
@@ -134,11 +170,15 @@ def run(targets: list[str], repeats: int) -> tuple[dict, list[str]]:
             if "p6" in targets:  # first: its servers must start cold and see one session only
                 for _ in range(repeats):
                     _attempt(errors, "p6", lambda: runs["p6"].append(start_and_visit(browser)))
-            if {"p3", "p5", "lv"} & set(targets):
+            if {"p3", "c3", "p5", "lv"} & set(targets):
                 with streamlit_server() as server:
                     if "p3" in targets:
                         for _ in range(repeats):
                             _attempt(errors, "p3", lambda: runs["p3"].append(measure_live(browser, server.base_url)))
+                    if "c3" in targets:
+                        for _ in range(repeats):
+                            _attempt(errors, "c3", lambda: runs["c3"].append(measure_cnn(
+                                browser, server.base_url, cpu_seconds=lambda: tree_cpu_seconds(server.pid))))
                     if "p5" in targets:
                         _attempt(errors, "p5", lambda: runs["p5"].extend(measure_attention(browser, server.base_url,
                                                                                            repeats)))
@@ -209,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.browser", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement (min/median/max)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
-    parser.add_argument("--only", default="p3,p5,p6,lv", help="comma-separated subset of p3,p5,p6,lv")
+    parser.add_argument("--only", default=",".join(TARGETS), help=f"comma-separated subset of {','.join(TARGETS)}")
     args = parser.parse_args(argv)
     targets = [t.strip().lower() for t in args.only.split(",") if t.strip()]
     if args.repeats < 1:

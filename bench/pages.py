@@ -1,7 +1,8 @@
 """What the browser benchmarks do in a page: wait for Streamlit to be idle, and measure the
-Playground's live view (P3), the Attention explorer's Enter -> heatmaps (P5) and a visit
-of every page in one session (P6). Timestamps are taken in the page (performance.now()),
-so the round trips between Python and the browser do not count."""
+Playground's live view (P3), the Convolutions page's live view (C3), the Attention explorer's
+Enter -> heatmaps (P5), a visit of every page in one session (P6) and the other live pages (LV).
+Timestamps are taken in the page (performance.now()), so the round trips between Python and the
+browser do not count."""
 from __future__ import annotations
 
 import time
@@ -131,6 +132,100 @@ def measure_live(browser, base_url: str, warmup_s: float = 1.0, window_s: float 
             "epoch_at_end": _epoch(paused["epoch"]),
             "page_epochs_per_s": shown_rate,
         }
+    finally:
+        context.close()
+
+
+# ---------- C3: the Convolutions page's live view ----------
+# Tracks, with page timestamps: the live view's metrics (a frame drawn = their values changed, as
+# P3 counts the Epoch), the Step shown (when it last changed, how often), the draws of the feature
+# maps' chart and of all the view's charts (each chart counts the new figures it draws in a
+# `data-draws` attribute, assets/live_plotly.js; a figure equal to the last one does not count),
+# the charts mounted anew, the label of the Play/Pause button, and the main thread's long tasks
+# (stretches of 50 ms or more).
+CNN_PROBE = """() => {
+    const w = window.__cnn = {values: null, frames: 0, step: null, stepAt: null, stepChanges: 0,
+                              mapDraws: 0, chartDraws: 0, mounts: 0, label: null, busy: 0, changedAt: null};
+    const FRAME_GAP_MS = 50;
+    const seen = new WeakMap();  // chart -> the draws it had counted
+    new PerformanceObserver(list => { for (const e of list.getEntries()) w.busy += e.duration; })
+        .observe({type: 'longtask'});
+    const value = m => { const v = m.querySelector('[data-testid="stMetricValue"]');
+                         return v ? v.textContent.trim() : ''; };
+    const check = () => {
+        const now = performance.now();
+        const metrics = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMetric"]')];
+        const values = metrics.map(value).join('|');
+        if (metrics.length && values !== w.values) {
+            // One frame's metrics can reach the page in more than one render: changes closer together
+            // than FRAME_GAP_MS count as one frame (the live view asks for one every 250 ms or more).
+            if (w.changedAt === null || now - w.changedAt >= FRAME_GAP_MS) w.frames += 1;
+            w.values = values; w.changedAt = now;
+        }
+        for (const m of metrics) {
+            const label = m.querySelector('[data-testid="stMetricLabel"]');
+            if (label && label.textContent.trim() === 'Step' && value(m) !== w.step) {
+                w.step = value(m); w.stepAt = now; w.stepChanges += 1;
+            }
+        }
+        // A chart mounted anew (a full rerun of the page) counts from 0 again: add up what each one drew.
+        for (const el of document.querySelectorAll('[data-testid="stMain"] .np-plotly')) {
+            const draws = Number(el.dataset.draws || 0), before = seen.get(el);
+            if (before === undefined) w.mounts += 1;
+            if (draws > (before || 0)) {
+                w.chartDraws += draws - (before || 0);
+                if (el.closest('.st-key-cv_maps')) w.mapDraws += draws - (before || 0);
+            }
+            seen.set(el, draws);
+        }
+        const button = document.querySelector('.st-key-cv_play button, .st-key-cv_pause button');
+        w.label = button ? button.textContent.trim() : null;
+    };
+    new MutationObserver(check).observe(document.querySelector('[data-testid="stMain"]'),
+                                        {subtree: true, childList: true, characterData: true, attributes: true});
+    check();
+}"""
+CNN_STATE = "() => Object.assign({now: performance.now()}, window.__cnn)"
+
+
+def measure_cnn(browser, base_url: str, cpu_seconds=None, warmup_s: float = 2.0, window_s: float = 8.0) -> dict:
+    """Open the Convolutions page's training tab (the default network, no step limit), press Play,
+    and over `window_s` seconds count the frames drawn (the live view's metrics changed), the
+    redraws of the feature maps' chart and of all its charts, the steps shown per second (the
+    Step metric, between the moments its two values appeared), the browser's main thread in long
+    tasks, and the server's CPU time per second when `cpu_seconds()` reads it; then press Pause."""
+    context = browser.new_context(viewport={"width": 1500, "height": 2600})
+    try:
+        page = context.new_page()
+        page.goto(f"{base_url}/cnn?tab=train&steps=0", wait_until="domcontentloaded", timeout=LOAD_TIMEOUT_MS)
+        wait_rendered(page, "Convolutions")
+        page.wait_for_selector(".st-key-cv_maps .np-plotly .main-svg", timeout=60_000)
+        page.evaluate(CNN_PROBE)
+        page.locator(".st-key-cv_play").get_by_role("button").click()
+        page.wait_for_function("() => (window.__cnn.label || '').includes('Pause')", timeout=30_000)
+        time.sleep(warmup_s)  # the first frames include the rerun that turned Play into Pause
+        cpu = cpu_seconds or (lambda: 0.0)
+        start, cpu_start, wall_start = page.evaluate(CNN_STATE), cpu(), time.perf_counter()
+        time.sleep(window_s)
+        end, cpu_end, wall_end = page.evaluate(CNN_STATE), cpu(), time.perf_counter()
+        page.locator(".st-key-cv_pause").get_by_role("button").click()
+        page.wait_for_function("() => (window.__cnn.label || '').includes('Play')", timeout=30_000)
+        seconds = (end["now"] - start["now"]) / 1000
+        if end["stepAt"] <= start["stepAt"]:
+            raise RuntimeError(f"the Step shown did not move in {window_s:g} s of Play (it read {end['step']})")
+        result = {
+            "frames_per_s": (end["frames"] - start["frames"]) / seconds,
+            "maps_redraws_per_s": (end["mapDraws"] - start["mapDraws"]) / seconds,
+            "chart_draws_per_s": (end["chartDraws"] - start["chartDraws"]) / seconds,
+            "steps_per_s": (_epoch(end["step"]) - _epoch(start["step"])) / ((end["stepAt"] - start["stepAt"]) / 1000),
+            "step_changes_per_s": (end["stepChanges"] - start["stepChanges"]) / seconds,
+            "step_at_end": _epoch(end["step"]),
+            "browser_busy_ms_per_s": (end["busy"] - start["busy"]) / seconds,
+            "charts_mounted": end["mounts"] - start["mounts"],
+        }
+        if cpu_seconds:  # over the wall time between the two readings, taken here and not in the page
+            result["server_cpu_percent"] = 100 * (cpu_end - cpu_start) / (wall_end - wall_start)
+        return result
     finally:
         context.close()
 

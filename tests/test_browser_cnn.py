@@ -53,5 +53,8 @@ def test_kernel_steps_training_plays_and_a_drawn_digit_is_read(app_server, page,
     page.mouse.up()
     expect(page.get_by_text(re.compile(r"Read as \d \(\d+%\)"))).to_be_visible(timeout=30_000)
     wait_for_app(page)
+    page.get_by_text("Drawing", exact=True).click()  # its feature maps and saliency, above
+    expect(page.get_by_text(re.compile(r"Your drawing, read as \d"))).to_be_visible(timeout=30_000)
+    wait_for_app(page)
     assert_no_exception(page)
     page.screenshot(path=str(screenshot_dir / "cnn_drawn.png"), full_page=True)

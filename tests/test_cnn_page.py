@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from app_pages.cnn.state import (EVAL_SECONDS, TRAIN_URL_PARAMS, CNNRun, PairRun, config_from_widgets, drawn_input,
-                                 parse_list, preset_widgets, widgets_from_config, widgets_from_query)
+from app_pages.cnn.runs import EVAL_SECONDS, CNNRun, PairRun
+from app_pages.cnn.state import (TRAIN_URL_PARAMS, config_from_widgets, drawn_input, parse_list, preset_widgets,
+                                 widgets_from_config, widgets_from_query)
 from engine import ConfigError
 from engine.cnn.config import PRESETS, preset
 
@@ -84,6 +85,21 @@ def test_the_live_run_evaluates_at_most_every_eval_seconds_while_playing():
     run.pause()
     run.trainer.advance(10.0, max_steps=2)
     assert run.snapshot(now=EVAL_SECONDS + 0.2).step == 7  # paused: measured at once
+
+
+def test_the_views_follow_the_digit_chosen_the_drawing_and_the_training():
+    run = CNNRun.build(preset("lenet"), "cpu")
+    test = run.digit_views(3)
+    assert test.index == 3 and np.array_equal(test.image, run.trainer.x_test_np[3])
+    assert run.digit_views(3) is test  # nothing changed: not measured again
+    drawn = drawn_input(np.eye(8))
+    views = run.digit_views(3, drawn)
+    assert views.index == -1 and np.array_equal(views.image, drawn)
+    for (name, maps), (name_again, again) in zip(views.maps, run.trainer.feature_maps(drawn)):
+        assert name == name_again and np.array_equal(maps, again)
+    assert np.allclose(views.probabilities, run.trainer.predict_proba(drawn[None])[0])
+    run.step(5)
+    assert run.digit_views(3, drawn).step == 5  # trained: measured again
 
 
 def test_the_pair_is_compared_after_as_many_steps():

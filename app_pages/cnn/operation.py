@@ -8,17 +8,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.cnn.operation_state import (CUSTOM, DILATIONS, EXAMPLES, KERNEL_CHOICES, LAYER_SEEDS, LAYER_SOURCES,
-                                           OP_DEFAULTS, PADDINGS, STRIDES, TR_INPUTS, TR_KERNELS, CUSTOM_LIMIT,
-                                           OperationSetup, apply_edits, cell_arithmetic, cell_of,
-                                           checkerboard_sentence, chosen_kernel, clamp_position, corrections,
-                                           example_label, kernel_description, layer_inputs, layer_kernels,
-                                           layer_sentence, operation_setup, output_so_far, padding_note,
-                                           play_step, test_digit, transposed_input, transposed_kernel)
+from app_pages.cnn.operation_state import (CUSTOM, CUSTOM_LIMIT, DILATIONS, EXAMPLES, KERNEL_CHOICES, LAYER_SEEDS,
+                                           LAYER_SOURCES, OP_DEFAULTS, PADDINGS, STRIDES, TR_INPUTS, TR_KERNELS,
+                                           OperationSetup, apply_edits, cell_arithmetic, cell_of, checkerboard_sentence,
+                                           chosen_kernel, clamp_position, corrections, example_label,
+                                           kernel_description, layer_inputs, layer_kernels, layer_sentence,
+                                           operation_setup, output_so_far, padding_note, play_step, test_digit,
+                                           transposed_input, transposed_kernel)
 from app_pages.common.controls import play_pause_button
 from app_pages.common.live_plotly import live_plotly
 from engine.cnn import ops
-from viz.cnn_ops import grid_figure, output_so_far_figure, pooling_figure, layer_figure, window_input_figure
+from viz.cnn_ops import grid_figure, layer_figure, output_so_far_figure, pooling_figure, window_input_figure
 
 PLAYING, POSITION, EDITOR_VERSION = "cv_op_playing", "cv_op_position", "cv_op_editor_version"
 PLAY_INTERVAL_S = 0.5  # two cells a second: slow enough to read the sum of each

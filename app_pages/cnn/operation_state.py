@@ -14,8 +14,8 @@ from functools import lru_cache
 import numpy as np
 
 from app_pages.common.address import Param, one_of, whole_number
-from engine.core.digits import load_digits_split
 from engine.cnn import ops
+from engine.core.digits import load_digits_split
 
 DIGIT_SPLIT_SEED = 0  # the tab's digits do not move with the sidebar's seed: a link shows the same digit
 EXAMPLES = 10         # "the first 3" .. "the tenth 3": every digit has over 30 test images

@@ -6,8 +6,9 @@ import streamlit as st
 from app_pages.cnn.operation import operation_section
 from app_pages.cnn.operation_state import OP_DEFAULTS, OP_URL_PARAMS
 from app_pages.cnn.pair import pair_section
-from app_pages.cnn.state import (SAVE_NAME, TRAIN_URL_PARAMS, CNNRun, address_defaults, default_widgets,
-                                 restored_widgets, widgets_from_query)
+from app_pages.cnn.runs import CNNRun
+from app_pages.cnn.state import (SAVE_NAME, TRAIN_URL_PARAMS, address_defaults, default_widgets, restored_widgets,
+                                 widgets_from_query)
 from app_pages.cnn.train import train_section
 from app_pages.common import address
 from app_pages.common.address import one_of, read_address_once, write_address

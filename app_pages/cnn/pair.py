@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.cnn.state import CNN_PRESETS, PRESET_LABELS, PairRun, fmt_percent
+from app_pages.cnn.runs import PairRun
+from app_pages.cnn.state import CNN_PRESETS, PRESET_LABELS, fmt_percent
 from app_pages.common.controls import play_pause_button
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.shell import app_device

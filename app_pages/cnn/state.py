@@ -1,32 +1,20 @@
 """The Convolutions page's logic for its two training tabs, free of Streamlit so it is unit-tested as
-plain Python: widget values <-> config, the presets, the address, the live run (a time-boxed tick,
-an evaluation at most every EVAL_SECONDS), the CNN-against-MLP pair, and the drawn digit's input."""
+plain Python: widget values <-> config, the presets, the address, and the drawn digit's input (the
+live runs are in runs.py)."""
 from __future__ import annotations
 
 import math
 import re
-import time
-from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
 from app_pages.common import address
 from app_pages.common.address import Param, flag, one_of, whole_number
-from app_pages.common.autosave import AutosaveClock
-from app_pages.common.failures import train_guarded
-from app_pages.common.frame_interval import interval_is_stale, rounded_interval
 from engine import ConfigError
-from engine.cnn.config import (HEADS, HOT_FIELDS, MAX_CONV_LAYERS, MAX_MLP_LAYERS, POOLS, PRESETS, CNNConfig,
-                               preset)
-from engine.cnn.trainer import CNNSnapshot, CNNTrainer
+from engine.cnn.config import HEADS, MAX_CONV_LAYERS, MAX_MLP_LAYERS, POOLS, PRESETS, CNNConfig, preset
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
 
-TICK_SECONDS = 0.25          # the live view asks for about 4 frames a second
-MAX_TICK_SECONDS = 3.0       # on a machine too busy for that, frames come less often, up to this
-MIN_TRAIN_SECONDS = 0.03
-MAX_TRAIN_SECONDS = 0.12
-EVAL_SECONDS = 1.0           # while playing, loss and accuracy over every digit are measured at most this often
 SAVE_NAME = "cnn"            # this page's entry in the session store (app_pages/common/saved_runs.py)
 
 PRESET_LABELS = {"global_pool": "Global max pooling (default)", "lenet": "LeNet-style",
@@ -83,7 +71,7 @@ def preset_widgets(name: str) -> dict:
 
 def default_widgets() -> dict:
     return {**preset_widgets(DEFAULT_PRESET), "cv_preset": DEFAULT_PRESET, "cv_digit": 0, "cv_stage": 0,
-            "cv_pair_cnn": DEFAULT_PRESET}
+            "cv_pair_cnn": DEFAULT_PRESET, "cv_look": "test"}
 
 
 def config_from_widgets(state, seed: int) -> CNNConfig:
@@ -162,180 +150,6 @@ def restored_widgets(config: CNNConfig, query: dict, own_query) -> dict | None:
             and not k.startswith("op.")}  # the other tabs' settings and the view's choices do not name a run
     mine = {k: v for k, v in own.items() if k not in ("tab", "digit", "stage", "pair") and not k.startswith("op.")}
     return values if not keep or keep == mine else None
-
-
-# ---------- the live run ----------
-@dataclass
-class CNNRun:
-    """What the Train tab keeps between reruns: the trainer, whether it plays, the last evaluation,
-    the speed, and the cell of a feature map the user clicked."""
-    trainer: CNNTrainer
-    playing: bool = False
-    message: str = ""
-    steps_per_second: float = 0.0
-    clicked: tuple[int, int, int] | None = None   # (stage index, row, column)
-    draw_seconds: float = 0.15
-    frame_seconds: float = 0.25
-    interval: float = TICK_SECONDS
-    _snap: CNNSnapshot | None = field(default=None, repr=False)
-    _eval_time: float = field(default=-math.inf, repr=False)
-    _last: tuple[float, int] | None = field(default=None, repr=False)
-    _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
-
-    @classmethod
-    def build(cls, config: CNNConfig, device="cpu", playing: bool = False) -> "CNNRun":
-        return cls(CNNTrainer(config, device), playing=playing)
-
-    def training_budget(self) -> float:
-        return min(MAX_TRAIN_SECONDS, max(MIN_TRAIN_SECONDS, 0.8 * self.interval - self.draw_seconds))
-
-    def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
-        self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
-        self.frame_seconds = 0.5 * self.frame_seconds + 0.5 * frame_seconds
-
-    def frame_interval(self) -> float:
-        return rounded_interval(1.3 * self.frame_seconds, TICK_SECONDS, MAX_TICK_SECONDS)
-
-    def interval_is_stale(self) -> bool:
-        return interval_is_stale(self.frame_interval(), self.interval, TICK_SECONDS)
-
-    def snapshot(self, now: float | None = None) -> CNNSnapshot:
-        """The trainer's snapshot — an evaluation over every digit, the costliest part of a frame —
-        taken at most every EVAL_SECONDS while playing, and at once when paused or stopped."""
-        now = time.perf_counter() if now is None else now
-        stale = self._snap is None or self._snap.step != self.trainer.step_count
-        if stale and (not self.playing or now - self._eval_time >= EVAL_SECONDS):
-            self._snap, self._eval_time = self.trainer.snapshot(), now
-        return self._snap
-
-    def tick(self, budget_s: float | None = None) -> CNNSnapshot:
-        """One frame: train a time-boxed chunk if playing, then the (possibly cached) snapshot."""
-        trainer = self.trainer
-        if not self.playing:
-            self._last = None
-            return self.snapshot()
-        budget_s = self.training_budget() if budget_s is None else budget_s
-        if not train_guarded(self, lambda: trainer.advance(budget_s)):
-            return self.snapshot()
-        now = time.perf_counter()
-        if self._last is not None and now > self._last[0]:
-            self.steps_per_second = (trainer.step_count - self._last[1]) / (now - self._last[0])
-        self._last = (now, trainer.step_count)
-        self._stop_if_needed()
-        return self.snapshot()
-
-    def step(self, n: int) -> CNNSnapshot:
-        if train_guarded(self, lambda: self.trainer.step(n)):
-            self._stop_if_needed()
-        return self.snapshot()
-
-    def play(self) -> None:
-        self.playing = not (self.trainer.diverged or self.trainer.finished)
-        self.message = ""
-
-    def pause(self) -> None:
-        self.playing = False
-
-    def autosave(self, save, now: float | None = None) -> bool:
-        return self._autosave.save_if_due(self.trainer, self.playing, save, now)
-
-    def apply(self, config: CNNConfig) -> list[str]:
-        changed = self.trainer.apply(config)
-        if not changed and not self.trainer.diverged and self.message.startswith("The loss became"):
-            self.message = ""
-        if not changed:
-            self._snap = None  # a new step limit or learning rate shows at once
-        return changed
-
-    def apply_hot(self, config: CNNConfig) -> None:
-        """Only the hot settings of `config` reach the running trainer (the page asks before a
-        structural change replaces it)."""
-        wanted, running = config.flat(), self.trainer.config
-        try:
-            hot = running.replace(**{name.split(".", 1)[1]: wanted[name.split(".", 1)[1]] for name in HOT_FIELDS})
-        except ConfigError:
-            return
-        if hot != running:
-            self.apply(hot)
-
-    def click(self, stage: int, row: int, col: int) -> None:
-        self.clicked = (int(stage), int(row), int(col))
-
-    def _stop_if_needed(self) -> None:
-        t = self.trainer
-        if t.diverged:
-            self.playing = False
-            self.message = (f"The loss became NaN or infinite at learning rate {t.config.train.lr:g}: training "
-                            "paused and the last finite weights were kept. Lower the learning rate and press Play.")
-        elif t.finished:
-            self.playing = False
-            self.message = f"Reached the step limit ({t.config.train.max_steps:,}). Raise “Stop after” to train on."
-
-
-@dataclass
-class PairRun:
-    """The CNN and the MLP of about as many parameters, trained side by side on the same split and
-    seed, one time-boxed chunk each per frame."""
-    cnn: CNNTrainer
-    mlp: CNNTrainer
-    playing: bool = False
-    message: str = ""
-    shifts: dict | None = None   # network name -> accuracies at 0, 1, 2 pixels, measured at shift_step
-    shift_step: tuple[int, int] = (-1, -1)
-    _snaps: dict | None = field(default=None, repr=False)
-    _eval_time: float = field(default=-math.inf, repr=False)
-
-    @classmethod
-    def build(cls, cnn_preset: str, seed: int, device="cpu") -> "PairRun":
-        return cls(CNNTrainer(preset(cnn_preset, seed), device), CNNTrainer(preset("mlp", seed), device))
-
-    @property
-    def trainers(self) -> dict[str, CNNTrainer]:
-        return {"CNN": self.cnn, "MLP": self.mlp}
-
-    def tick(self, budget_s: float = MAX_TRAIN_SECONDS) -> None:
-        if not self.playing:
-            return
-        # The CNN trains for the frame's budget and the MLP (several times faster) catches up to the
-        # same step: the two are compared after as many updates, not as many seconds.
-        if not self.cnn.finished and not train_guarded(self, lambda: self.cnn.advance(budget_s)):
-            return
-        behind = self.cnn.step_count - self.mlp.step_count
-        if behind > 0 and not train_guarded(self, lambda: self.mlp.advance(10 * budget_s, max_steps=behind)):
-            return
-        if self.cnn.finished and self.mlp.finished:
-            self.playing = False
-            self.message = f"Both reached their {self.cnn.config.train.max_steps:,} steps."
-
-    def step(self, n: int) -> None:
-        for trainer in (self.cnn, self.mlp):
-            if not train_guarded(self, lambda t=trainer: t.step(n)):
-                return
-
-    def play(self) -> None:
-        self.playing = not (self.cnn.finished and self.mlp.finished)
-        self.message = ""
-
-    def pause(self) -> None:
-        self.playing = False
-
-    def snapshots(self, now: float | None = None) -> dict[str, CNNSnapshot]:
-        """Both snapshots, measured at most every EVAL_SECONDS while playing (see CNNRun.snapshot)."""
-        now = time.perf_counter() if now is None else now
-        steps = (self.cnn.step_count, self.mlp.step_count)
-        stale = self._snaps is None or tuple(s.step for s in self._snaps.values()) != steps
-        if stale and (not self.playing or now - self._eval_time >= EVAL_SECONDS):
-            self._snaps, self._eval_time = {name: t.snapshot() for name, t in self.trainers.items()}, now
-        return self._snaps
-
-    def shift_accuracies(self) -> dict[str, list[float]]:
-        """Test accuracy of each network at shifts of 0, 1 and 2 pixels, measured with the snapshots."""
-        snaps = self.snapshots()
-        steps = tuple(s.step for s in snaps.values())
-        if self.shifts is None or steps != self.shift_step:
-            self.shifts = {name: [t.shifted_accuracy(p) for p in (0, 1, 2)] for name, t in self.trainers.items()}
-            self.shift_step = steps
-        return self.shifts
 
 
 def fmt_percent(x: float | None) -> str:

@@ -7,10 +7,11 @@ import time
 import numpy as np
 import streamlit as st
 
+from app_pages.cnn.runs import CNNRun
 from app_pages.cnn.state import (BATCH_SIZES, DEFAULT_PRESET, DILATIONS, DROPOUTS, HEAD_LABELS, KERNELS, KIND_LABELS,
-                                 LEARNING_RATES, NO_PRESET, PADDINGS, POOL_EVERY, POOL_LABELS, PRESET_LABELS,
-                                 SAVE_NAME, STEP_LIMITS, STRIDES, CNNRun, config_from_widgets, drawn_input, fmt,
-                                 fmt_percent, preset_widgets, widgets_from_config)
+                                 LEARNING_RATES, NO_PRESET, PADDINGS, POOL_EVERY, POOL_LABELS, PRESET_LABELS, SAVE_NAME,
+                                 STEP_LIMITS, STRIDES, config_from_widgets, drawn_input, fmt, fmt_percent,
+                                 preset_widgets, widgets_from_config)
 from app_pages.common.controls import ask_before_replacing, play_pause_button, replace_allowed
 from app_pages.common.draw_pad import draw_pad
 from app_pages.common.live_plotly import live_plotly
@@ -24,7 +25,6 @@ from viz.cnn import (confusion_figure, curves_figure, digit_figure, digit_salien
 
 state = st.session_state
 STEP_BUTTON_STEPS = 50
-WORST_SHOWN = 8
 
 
 def on_preset() -> None:
@@ -176,8 +176,9 @@ def live_view(playing: bool) -> None:
         if not run.playing and playing:
             st.rerun()  # stopped by itself: redraw the Play button
         m = st.columns(6)
-        m[0].metric("Step", f"{snap.step:,}")
-        m[1].metric("Epoch", f"{snap.epoch:,}")
+        # Step and epoch move every frame; loss and accuracy are the last evaluation's (CNNRun.snapshot).
+        m[0].metric("Step", f"{trainer.step_count:,}")
+        m[1].metric("Epoch", f"{trainer.epoch:,}")
         m[2].metric("Test accuracy", fmt_percent(snap.test_accuracy))
         m[3].metric("Shifted by 1 px", fmt_percent(snap.shifted_test_accuracy),
                     help="Test accuracy on the test digits moved one pixel up, down, left or right (the mean of "
@@ -193,9 +194,14 @@ def live_view(playing: bool) -> None:
             st.markdown("**Accuracy**: train, test, and the test digits moved by one pixel")
             live_plotly(curves_figure(trainer.history, "accuracy"), key="cv_accuracy")
 
-        inside(run)
-        mistakes(run)
-        drawing(run)
+        # The pad is read before the views above it are drawn, so that they can show the drawing.
+        inside_box, mistakes_box, drawing_box = st.container(), st.container(), st.container()
+        with drawing_box:
+            drawn = drawing(run)
+        with inside_box:
+            inside(run, drawn)
+        with mistakes_box:
+            mistakes(run)
         run.autosave(save_cnn)
         if state.get("cv_save_problem"):
             st.caption(state.cv_save_problem)
@@ -206,20 +212,27 @@ def live_view(playing: bool) -> None:
     frame()
 
 
-def inside(run: CNNRun) -> None:
-    """One test digit through the network: its feature maps stage by stage (click a cell to see
-    what part of the digit it reads), the first layer's filters, the saliency map, the probabilities."""
+def inside(run: CNNRun, drawn: np.ndarray | None) -> None:
+    """One digit through the network — a test digit, or the one drawn on the pad: its feature maps stage
+    by stage (click a cell to see what part of the digit it reads), the first layer's filters, the
+    saliency map, the probabilities."""
     trainer = run.trainer
     n_test = len(trainer.x_test_np)
     if not 0 <= state.cv_digit < n_test:  # an address's digit past this split's test set
         state.cv_digit = n_test - 1
     index = int(state.cv_digit)
-    image = trainer.x_test_np[index]
     st.markdown("#### Inside the network")
     left, middle, right = st.columns([1.05, 2.5, 1.25], gap="medium")
     with left:
-        st.number_input("Test digit", 0, n_test - 1, key="cv_digit",
+        look = st.segmented_control("Digit", ["test", "drawn"], key="cv_look", label_visibility="collapsed",
+                                    format_func={"test": "Test digit", "drawn": "Drawing"}.get)
+        use_drawing = look == "drawn" and drawn is not None
+        if look == "drawn" and drawn is None:
+            st.caption("Draw a digit on the pad below to look at it here; until then, a test digit.")
+        st.number_input("Test digit", 0, n_test - 1, key="cv_digit", disabled=use_drawing,
                         help=f"One of the {n_test} test digits, by its position in the test set")
+        views = run.digit_views(index, drawn if use_drawing else None)
+        image = views.image
         box = None
         stages = trainer.stages
         if run.clicked is not None and run.clicked[0] < len(stages):
@@ -227,17 +240,18 @@ def inside(run: CNNRun) -> None:
             if r < stages[s].size and c < stages[s].size:
                 y0, y1, x0, x1 = trainer.receptive_field(s, r, c)
                 box = (y0, x0, y1 - 1, x1 - 1) if y1 > y0 and x1 > x0 else None
-        live_plotly(digit_saliency_figure(image, trainer.saliency(image), box=box), key="cv_digit_image")
-        probs = trainer.predict_proba(image[None])[0]
-        st.caption(f"True digit **{int(trainer.y_test[index])}**, read as **{int(np.argmax(probs))}** "
-                   f"({probs.max():.0%}). Saliency: |∂score/∂pixel|, the pixels that move the answer most"
+        live_plotly(digit_saliency_figure(image, views.saliency, box=box), key="cv_digit_image")
+        probs = views.probabilities
+        truth = "Your drawing" if use_drawing else f"True digit **{int(trainer.y_test[index])}**"
+        st.caption(f"{truth}, read as **{int(np.argmax(probs))}** ({probs.max():.0%}). Saliency: "
+                   "|∂score/∂pixel|, the pixels that move the answer most"
                    + ("; the green box is what the clicked cell sees." if box else "."))
     with middle:
         if not stages:
             st.markdown("**A dense network has no feature maps**: every hidden unit reads all 64 pixels at once, "
                         "so a digit moved by a pixel meets different weights.")
         else:
-            maps = trainer.feature_maps(image)
+            maps = views.maps
             names = [name for name, _ in maps]
             if not 0 <= state.cv_stage < len(maps):  # a smaller network than the one the choice was made on
                 state.cv_stage = len(maps) - 1
@@ -260,7 +274,7 @@ def inside(run: CNNRun) -> None:
                 st.caption("Blue: positive, orange: negative, each map scaled to its own largest value. Deeper "
                            "stages see wider windows of the digit.")
     with right:
-        filters = trainer.first_layer_filters()
+        filters = views.filters
         title = "First layer's filters" if stages else "First hidden units' weights"
         st.markdown(f"**{title}**")
         shown = filters[:, 0][:32]
@@ -271,22 +285,25 @@ def inside(run: CNNRun) -> None:
 
 
 def mistakes(run: CNNRun) -> None:
-    trainer = run.trainer
+    """The confusion matrix and the worst test digits, measured with the last evaluation (CNNRun.mistake_views)."""
+    trainer, views = run.trainer, run.mistake_views()
     left, right = st.columns([1.1, 1.9], gap="medium")
     with left:
         st.markdown("**Confusion matrix** (test digits)")
-        live_plotly(confusion_figure(trainer.confusion_matrix(), height=300), key="cv_confusion")
+        live_plotly(confusion_figure(views.confusion, height=300), key="cv_confusion")
     with right:
-        worst = trainer.worst_test(WORST_SHOWN)
+        worst = views.worst
         st.markdown("**The test digits it gets most wrong**")
-        labels = [f"{t}→{p} ({c:.0%})" for t, p, c in zip(worst.true, worst.predicted, worst.confidence)]
+        labels = [f"{t}→{p} ({c:.0%})" if t != p else f"{t} ✓ ({c:.0%})"
+                  for t, p, c in zip(worst.true, worst.predicted, worst.confidence)]
         live_plotly(digits_row_figure(trainer.x_test_np[worst.index], labels, height=150, key="cv_worst"),
                     key="cv_worst")
-        st.caption("Each: the true digit → what the network reads (the probability it gives the true one). "
-                   "Many of them are hard for a person too.")
+        st.caption("Each: the true digit → what the network reads (the probability it gives the true one); ✓: "
+                   "read right, but unsure. Many of them are hard for a person too.")
 
 
-def drawing(run: CNNRun) -> None:
+def drawing(run: CNNRun) -> np.ndarray | None:
+    """The pad, what the network reads of the drawing and its answer; returns that input (None: nothing drawn)."""
     st.markdown("#### Draw a digit")
     left, middle, right = st.columns([1.7, 0.9, 1.6], gap="medium")
     with left:
@@ -305,3 +322,5 @@ def drawing(run: CNNRun) -> None:
             probs = run.trainer.predict_proba(image[None])[0]
             st.markdown(f"**Read as {int(np.argmax(probs))}** ({probs.max():.0%})")
             live_plotly(probabilities_figure(probs, height=190, key="cv_drawn_probs"), key="cv_drawn_probs")
+            st.caption("Choose “Drawing” under *Inside the network* to see its feature maps and saliency.")
+    return image
