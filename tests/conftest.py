@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Pages import `app_pages.common.shell`, `engine`, `viz`: make the repo root importable for AppTest
@@ -26,6 +28,13 @@ if str(REPO_ROOT) not in sys.path:
 # Saved sessions (app_pages/common/session_store.py) go to a folder of this test run, not the
 # repository's .data/: the AppTests and every server started here inherit it.
 os.environ.setdefault("NP_DATA_DIR", tempfile.mkdtemp(prefix="np-test-data-"))
+
+# Property tests draw the same examples on every run (seeded, like the rest of the suite), so the run
+# that lands is the run that was tested. HYPOTHESIS_PROFILE=explore draws new ones each run: a search
+# for bugs, e.g. `HYPOTHESIS_PROFILE=explore .venv/bin/python -m pytest tests/test_address_properties.py`.
+settings.register_profile("seeded", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "seeded"))
 
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
