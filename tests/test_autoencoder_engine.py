@@ -270,3 +270,15 @@ def test_engine_autoencoder_imports_no_ui_library():
     modules = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "engine.autoencoders.trainer" in modules
     assert not [m for m in modules if m.split(".")[0] in ("streamlit", "plotly", "altair", "sklearn")]
+
+
+def test_whole_numbers_written_as_decimals_build_and_train():
+    """A config file may write 32 as 32.0: it passes validation as a whole number and trains as 32."""
+    from engine.autoencoders.config import AutoencoderConfig
+    from engine.autoencoders.trainer import AutoencoderTrainer
+    config = AutoencoderConfig.from_dict({"model": {"hidden": 32.0, "latent_dim": 2.0, "depth": 1.0},
+                                          "train": {"batch_size": 16.0, "seed": 3.0, "max_steps": 0.0}})
+    assert (config.model.hidden, config.model.latent_dim, config.train.batch_size, config.train.seed) == (32, 2, 16, 3)
+    assert all(type(v) is int for v in (config.model.hidden, config.model.depth, config.train.max_steps))
+    assert AutoencoderTrainer(config, "cpu").step(2).step == 2
+    assert config == AutoencoderConfig.from_json(config.to_json())

@@ -82,6 +82,11 @@ class AutoencoderConfig(JSONConfigMixin):
         if isinstance(self.model, str):  # AutoencoderConfig(model="vae") from Python: the kind, other fields default
             self.model = AutoencoderModelConfig(kind=self.model)
         self.validate()
+        # 32.0 from a JSON file passes as a whole number; the layers and the slicing need 32.
+        for section, names in ((self.model, ("latent_dim", "hidden", "depth")),
+                               (self.train, ("batch_size", "seed", "max_steps"))):
+            for name in names:
+                setattr(section, name, int(getattr(section, name)))
 
     def validate(self) -> None:
         _check(self.task == "autoencoder", "task", f"must be 'autoencoder' for this config, got {self.task!r}")
