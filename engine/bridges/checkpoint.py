@@ -25,7 +25,7 @@ import io
 
 import torch
 
-from ..core.checkpoint import first_line, generator_state, safe_load, whole_number
+from ..core.checkpoint import first_line, generator_state, read_checkpoint, whole_number
 
 FORMAT = 1
 WHAT = "a self-organising map checkpoint"
@@ -51,15 +51,7 @@ def checkpoint_bytes(trainer) -> bytes:
 
 
 def _read(data) -> dict:
-    blob = safe_load(data, WHAT)
-    if not isinstance(blob, dict):
-        raise ValueError(f"not {WHAT}: it holds a {type(blob).__name__}, not a dict")
-    if blob.get("format") != FORMAT:
-        raise ValueError(f"not {WHAT}: its format is {blob.get('format')!r:.40}, this app reads format {FORMAT}")
-    missing = [k for k in KEYS if k not in blob]
-    if missing:
-        raise ValueError(f"{DAMAGED}it lacks {', '.join(repr(k) for k in missing)}")
-    return blob
+    return read_checkpoint(data, WHAT, FORMAT, KEYS, DAMAGED)
 
 
 def _points(value):

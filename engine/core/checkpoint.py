@@ -75,6 +75,20 @@ def _names_code(data: bytes) -> str | bool:
     return any(op.name in _CODE_OPCODES for op, _, _ in ops)
 
 
+def read_checkpoint(data, what: str, fmt: int, keys: tuple[str, ...], damaged: str) -> dict:
+    """A lab's checkpoint dict, read with safe_load alone: a dict of format `fmt` holding every key of
+    `keys`; ValueError otherwise (`what`: "a cnn checkpoint"; `damaged`: "cnn checkpoint is damaged: ")."""
+    blob = safe_load(data, what)
+    if not isinstance(blob, dict):
+        raise ValueError(f"not {what}: it holds a {type(blob).__name__}, not a dict")
+    if blob.get("format") != fmt:
+        raise ValueError(f"not {what}: its format is {blob.get('format')!r:.40}, this app reads format {fmt}")
+    missing = [k for k in keys if k not in blob]
+    if missing:
+        raise ValueError(f"{damaged}it lacks {', '.join(repr(k) for k in missing)}")
+    return blob
+
+
 def whole_number(value, name: str, damaged: str = "") -> int:
     """A counter read from a checkpoint: an int >= 0 (not a bool); ValueError naming it otherwise.
     `damaged` starts the message ("autoencoder checkpoint is damaged: ")."""

@@ -44,7 +44,7 @@ import math
 import numpy as np
 import torch
 
-from ..core.checkpoint import first_line, generator_state, safe_load, to_cpu, whole_number
+from ..core.checkpoint import first_line, generator_state, read_checkpoint, to_cpu, whole_number
 from ..core.config import ConfigError
 from .config import MAX_TEXT, CharLMConfig
 from .models import MAX_VOCAB, Corpus
@@ -111,16 +111,7 @@ def from_checkpoint(cls, data, device):
 
 
 def _read(data) -> dict:
-    """The checkpoint's dict, read with the safe loader alone."""
-    blob = safe_load(data, WHAT)
-    if not isinstance(blob, dict):
-        raise ValueError(f"not {WHAT}: it holds a {type(blob).__name__}, not a dict")
-    if blob.get("format") != FORMAT:
-        raise ValueError(f"not {WHAT}: its format is {blob.get('format')!r:.40}, this app reads format {FORMAT}")
-    missing = [k for k in KEYS if k not in blob]
-    if missing:
-        raise ValueError(f"{DAMAGED}it lacks {', '.join(repr(k) for k in missing)}")
-    return blob
+    return read_checkpoint(data, WHAT, FORMAT, KEYS, DAMAGED)
 
 
 def _config(text) -> CharLMConfig:
