@@ -29,8 +29,8 @@ import io
 
 import torch
 
-from ..core.checkpoint import first_line, generator_state, read_checkpoint, to_cpu, whole_number
-from ..sequence.checkpoint import load_optimizer_state, load_weights  # the same checks for any network
+from ..core.checkpoint import (first_line, generator_state, load_optimizer_state, load_weights, read_checkpoint, to_cpu,
+                               whole_number)
 from .config import CNNConfig
 
 FORMAT = 1

@@ -44,7 +44,8 @@ import math
 import numpy as np
 import torch
 
-from ..core.checkpoint import first_line, generator_state, read_checkpoint, to_cpu, whole_number
+from ..core.checkpoint import (first_line, generator_state, load_optimizer_state, load_weights, read_checkpoint, to_cpu,
+                               whole_number)
 from ..core.config import ConfigError
 from .config import MAX_TEXT, CharLMConfig
 from .models import MAX_VOCAB, Corpus
@@ -211,79 +212,3 @@ def _load_training_state(trainer, blob: dict, diverged: list[bool]) -> None:
     trainer._since_snapshot = [unreported] if len(unreported) else []
     trainer.history = history
     trainer.seconds_training = seconds
-
-
-# ---------- weights and optimiser states, checked before they are loaded ----------
-# Nothing here is particular to the character models: engine/sentiment/checkpoint.py reads its
-# network and optimiser with these too.
-
-def load_weights(model: torch.nn.Module, state, label: str, finite: bool = True) -> None:
-    """`state` into `model` once it has the model's names, shapes and dtypes (and, unless `finite`
-    is False, only finite numbers)."""
-    own = model.state_dict()
-    if not isinstance(state, dict) or set(state) != set(own):
-        raise ValueError(f"checkpoint weights of {label} do not fit its config (other parameter names)")
-    for name, value in state.items():
-        if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
-            raise ValueError(f"checkpoint weight {name} of {label} is not a dense tensor")
-        if value.shape != own[name].shape or value.dtype != own[name].dtype:
-            raise ValueError(f"checkpoint weights of {label} do not fit its config: {name} is "
-                             f"{tuple(value.shape)} {value.dtype}, the model's {tuple(own[name].shape)} "
-                             f"{own[name].dtype}")
-        # A trainer keeps weights that are not finite only in a model it stopped for diverging:
-        # anywhere else such a file was made by hand or damaged, and nothing could be drawn from it.
-        if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise ValueError(f"checkpoint weights of {label} are not all finite numbers (NaN or infinity in {name})")
-    model.load_state_dict(state)
-
-
-def load_optimizer_state(optimizer: torch.optim.Optimizer, state, lr: float, damaged: str,
-                         finite: bool = True) -> None:
-    """The saved moments and counters into `optimizer`. Its hyperparameters are the config's (a hot
-    change of learning rate is in the config), so the saved param_groups only have to name the
-    same parameters; each parameter's state must hold what this optimiser keeps, before its first
-    step or after it, with the parameter's shape (and, unless `finite` is False, finite numbers:
-    the moments of a model that diverged may have overflowed)."""
-    own_groups = optimizer.state_dict()["param_groups"]
-    if (not isinstance(state, dict) or not isinstance(state.get("state"), dict)
-            or not isinstance(state.get("param_groups"), list) or len(state["param_groups"]) != len(own_groups)
-            or any(not isinstance(g, dict) or g.get("params") != own["params"]
-                   for g, own in zip(state["param_groups"], own_groups))):
-        raise ValueError(f"{damaged}an optimizer state is not that of this model's optimiser")
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    saved = state["state"]
-    if not all(type(i) is int and 0 <= i < len(params) and isinstance(v, dict) for i, v in saved.items()):
-        raise ValueError(f"{damaged}an optimizer state names no parameter of its model")
-    for index, (before, after) in enumerate(_state_keys(optimizer)):
-        param_state = saved.get(index, {})
-        if set(param_state) not in (before, after):
-            raise ValueError(f"{damaged}an optimizer state is not that of {type(optimizer).__name__} (a parameter's "
-                             f"holds {', '.join(sorted(map(str, param_state))) or 'nothing'})")
-        for key, value in param_state.items():
-            if (not isinstance(value, torch.Tensor) or value.layout != torch.strided or value.is_complex()
-                    or value.dtype == torch.bool or (finite and not bool(torch.isfinite(value).all()))):
-                raise ValueError(f"{damaged}optimizer state {key!r} is not a tensor of "
-                                 f"{'finite ' if finite else ''}real numbers")
-            scalar_step = key == "step" and value.numel() == 1 and 0 <= float(value) < 2**53
-            if not scalar_step and (value.shape != params[index].shape or not value.is_floating_point()):
-                raise ValueError(f"{damaged}optimizer state {key!r} is {tuple(value.shape)}, its parameter "
-                                 f"{tuple(params[index].shape)}")
-    optimizer.load_state_dict({"state": saved, "param_groups": own_groups})  # to the parameters' device
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-
-
-def _state_keys(optimizer: torch.optim.Optimizer) -> list[tuple[set, set]]:
-    """The keys of each parameter's state before any step and after one, read off a copy of the
-    optimiser on zero copies of the parameters (Adam's state is empty until its first step,
-    Adagrad's holds its sums from the start)."""
-    groups = [{**{k: v for k, v in g.items() if k != "params"},
-               "params": [torch.zeros_like(p, device="cpu", requires_grad=True) for p in g["params"]]}
-              for g in optimizer.param_groups]
-    probe = type(optimizer)(groups, **optimizer.defaults)
-    copies = [p for group in probe.param_groups for p in group["params"]]
-    before = [set(probe.state.get(p, {})) for p in copies]
-    for p in copies:
-        p.grad = torch.zeros_like(p)
-    probe.step()
-    return list(zip(before, [set(probe.state.get(p, {})) for p in copies]))
