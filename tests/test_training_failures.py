@@ -42,7 +42,7 @@ def _labs():
                                               "cpu"),
         "autoencoders": lambda: AutoencoderRun.build(AutoencoderConfig.build(hidden=16), "cpu"),
         "sentiment": lambda: SentimentLab.build(SentimentConfig.from_dict({"data": {"max_rows": 1000},
-                                                                           "train": {"epochs": 1}})),
+                                                                           "train": {"epochs": 50}})),
         "bridges": lambda: SOMRun.build(som_config_from_widgets(default_widgets(), 0), points_per_frame=0),
     }
 
