@@ -139,3 +139,33 @@ def test_addresses_a_user_shares_open_without_an_exception(app_server, page, add
     if expect_text:
         assert page.get_by_text(expect_text).first.is_visible()
     assert metric(page, "Epoch") == "0"  # the live view is drawn
+
+
+EDGE_AT = """([layer, row, column]) => {
+    const el = document.querySelector('.st-key-pg_network .js-plotly-plot');
+    const edges = el._fullData.find(t => t.name === 'weights');
+    const i = edges.customdata.findIndex(d => d[1] === layer && d[2] === row && d[3] === column);
+    const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, box = el.getBoundingClientRect();
+    return {x: box.left + xa._offset + xa.l2p(edges.x[i]), y: box.top + ya._offset + ya.l2p(edges.y[i]),
+            text: edges.text[i]};
+}"""
+
+
+def test_a_clicked_edge_takes_a_typed_weight_and_the_diagram_redraws_it(app_server, page):
+    page.set_viewport_size({"width": 1500, "height": 1900})
+    goto_page(page, app_server, "playground")
+    page.wait_for_selector(".st-key-pg_network .js-plotly-plot .main-svg", timeout=30_000)
+    wait_for_app(page)
+    edge = page.evaluate(EDGE_AT, [0, 1, 0])  # input x1 -> hidden1[1]
+    page.mouse.click(edge["x"], edge["y"])
+    page.get_by_text("Edit the weight input[0] → hidden1[1]").wait_for(timeout=20_000)
+    box = page.locator(".st-key-pg_edit_value_0_1_0 input")
+    box.fill("-4.5")
+    page.get_by_role("button", name="Set", exact=True).click()
+    page.get_by_text(re.compile(r"now -4\.500\. Training goes on from it")).wait_for(timeout=20_000)
+    wait_for_app(page)
+    deadline = time.monotonic() + 20
+    while "w = -4.500" not in page.evaluate(EDGE_AT, [0, 1, 0])["text"] and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert "w = -4.500" in page.evaluate(EDGE_AT, [0, 1, 0])["text"]  # the diagram drew the typed weight
+    assert_no_exception(page)

@@ -149,6 +149,9 @@ def loss_curves(history: list[dict], classification: bool, height: int = 260) ->
             "empty_text": "Nothing trained yet" if len(history) < 2 else None, "height": height}
 
 
+EDGE_POINT = 0.65
+
+
 def _column_positions(n: int) -> np.ndarray:
     """Vertical centres of n nodes, top to bottom, one unit apart, centred on 0."""
     return (n - 1) / 2 - np.arange(n)
@@ -162,7 +165,8 @@ def network_figure(input_labels: list[str], input_maps: np.ndarray, neuron_maps:
 
     input_maps (n_inputs, r, r); neuron_maps one (width, r, r) per hidden layer;
     weights one (out, in) matrix per linear layer, input to output; output_map (r, r) or None.
-    Hovering an edge shows its weight; each node carries customdata [column, index]."""
+    Hovering an edge shows its weight; each node carries customdata [column, index], each edge's
+    midpoint ["w", layer, to, from] (layer 0 joins the inputs to the first hidden layer)."""
     widths = [len(input_labels)] + [m.shape[0] for m in neuron_maps] + [weights[-1].shape[0]]
     if len(weights) != len(widths) - 1:
         raise ValueError(f"need {len(widths) - 1} weight matrices (one per linear layer), got {len(weights)}")
@@ -178,7 +182,7 @@ def network_figure(input_labels: list[str], input_maps: np.ndarray, neuron_maps:
     # A weight that is not finite (a diverged run) is drawn as the thinnest line; the hover says nan.
     wmax = max((float(np.abs(w[np.isfinite(w)]).max()) for w in weights if np.isfinite(w).any()), default=0.0) or 1.0
     groups: dict[tuple[bool, int], tuple[list, list]] = {}
-    mid_x, mid_y, mid_text = [], [], []
+    mid_x, mid_y, mid_text, mid_data = [], [], [], []
     names = ["input"] + [f"hidden{i + 1}" for i in range(len(neuron_maps))] + ["output"]
     for c, w in enumerate(weights):
         for j in range(w.shape[0]):
@@ -188,15 +192,18 @@ def network_figure(input_labels: list[str], input_maps: np.ndarray, neuron_maps:
                 xs, yy = groups.setdefault(key, ([], []))
                 xs += [c + size / 2, c + 1 - size / 2, None]
                 yy += [ys[c][i], ys[c + 1][j], None]
-                mid_x.append(c + 0.5)
-                mid_y.append((ys[c][i] + ys[c + 1][j]) / 2)
-                mid_text.append(f"{names[c]}[{i}] → {names[c + 1]}[{j}]<br>w = {value:+.3f}")
+                # The hover and click point of an edge, EDGE_POINT of the way to its neuron: at the middle,
+                # edges that cross (x1 -> h1 and x2 -> h0) would share one point and a click could not tell them apart.
+                mid_x.append(c + size / 2 + EDGE_POINT * (1 - size))
+                mid_y.append(ys[c][i] + EDGE_POINT * (ys[c + 1][j] - ys[c][i]))
+                mid_text.append(f"{names[c]}[{i}] → {names[c + 1]}[{j}]<br>w = {value:+.3f}<br>click to edit")
+                mid_data.append(["w", c, j, i])
     for (positive, thickness), (xs, yy) in sorted(groups.items()):
         fig.add_trace(go.Scatter(x=xs, y=yy, mode="lines", hoverinfo="skip", showlegend=False,
                                  line=dict(color=BLUE if positive else ORANGE, width=0.4 + 0.7 * thickness),
                                  opacity=0.75))
-    fig.add_trace(go.Scatter(x=mid_x, y=mid_y, mode="markers", marker=dict(size=7, color="rgba(0,0,0,0)"),
-                             text=mid_text, hovertemplate="%{text}<extra></extra>", showlegend=False, name="weights"))
+    fig.add_trace(go.Scatter(x=mid_x, y=mid_y, mode="markers", marker=dict(size=9, color="rgba(0,0,0,0)"),
+                             customdata=mid_data, text=mid_text, hovertemplate="%{text}<extra></extra>", showlegend=False, name="weights"))
 
     # Nodes: an image per node, and an invisible square marker on it for hover and click.
     maps = [input_maps] + list(neuron_maps)
@@ -210,7 +217,8 @@ def network_figure(input_labels: list[str], input_maps: np.ndarray, neuron_maps:
             label = input_labels[k] if c == 0 else f"{names[c]}[{k}]"
             node_x.append(c)
             node_y.append(ys[c][k])
-            node_text.append(label + ("" if c == cols - 1 else "<br>click to enlarge"))
+            node_text.append(label + ("<br>click to enlarge" if c == 0 else "<br>click to edit its bias"
+                                      if c == cols - 1 else "<br>click to enlarge, edit its bias"))
             node_data.append([c, k])
     outline = ["#222222" if selected == (d[0], d[1]) else "#999999" for d in node_data]
     fig.add_trace(go.Scatter(x=node_x, y=node_y, mode="markers", customdata=node_data, text=node_text,

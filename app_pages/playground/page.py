@@ -19,6 +19,7 @@ from app_pages.playground.state import (BATCH_SIZES, CLIP_NORMS, DATASETS, DATAS
                                         SPEEDS, PlaygroundRun, config_from_widgets, format_loss, options_with,
                                         preset_config, widgets_for, widgets_from_config)
 from app_pages.playground.sweep import spread_section
+from app_pages.playground.weight_edit import on_diagram_click, weight_editor
 from engine import ConfigError, ExperimentConfig, Trainer
 from engine.core.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
 from engine.mlp.config import FEATURES, HOT_FIELDS, structural_changes
@@ -280,8 +281,9 @@ def live_view() -> None:
                              planes["neurons"], weights,
                              output_map=planes["output"] * 2 - 1 if trainer.n_classes == 2 else planes["output"],
                              selected=selected)
-        live_plotly(fig, key="pg_network", on_click=select_neuron)
+        live_plotly(fig, key="pg_network", on_click=on_diagram_click)
         show_neuron(state.get("pg_selected_neuron"), trainer)
+        weight_editor(run)
     curves_canvas(loss_curves(trainer.history, trainer.n_classes > 0), key="pg_loss_chart")
     run.autosave(save_network)
     if state.get("pg_save_problem"):
@@ -302,15 +304,10 @@ def add_clicked_point(clicked: dict) -> None:
     st.rerun()  # the whole page: the data, and so the network, changed
 
 
-def select_neuron(point: dict) -> None:
-    """A click on the network diagram: a neuron (its customdata names it) is shown below."""
-    if point.get("customdata"):
-        state.pg_selected_neuron = tuple(point["customdata"])
-
-
 def show_neuron(selected, trainer) -> None:
     if not selected:
-        st.caption("Click a neuron in the diagram to enlarge what it computes. Hover an edge to read its weight.")
+        st.caption("Click a neuron in the diagram to enlarge what it computes and type its bias; hover an edge to "
+                   "read its weight, click it to type a new one.")
         return
     column, index = selected
     n_hidden = len(trainer.config.model.hidden)

@@ -321,6 +321,13 @@ class PlaygroundRun:
         """Hand save() the trainer's checkpoint when one is due (common/autosave.py). True if it saved."""
         return self._autosave.save_if_due(self.trainer, self.playing, save, now)
 
+    def edit_parameter(self, layer: int, row: int, column: int | None, value: float) -> float:
+        """A typed weight (column: its input) or bias (column None) written into the network; training goes
+        on from it. Saved at the next frame, though the step is the same. Returns the value it replaced."""
+        old = self.trainer.set_parameter(layer, row, column, value)
+        self._autosave.saved_step = -1
+        return old
+
     def step_epoch(self) -> None:
         """The Step button: pause and train exactly one epoch (a step that raises is reported)."""
         self.pause()

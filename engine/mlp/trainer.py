@@ -25,6 +25,10 @@ from .models import build_model
 from .probes import activation_statistics, gradient_norms_by_layer, plane_outputs, weight_norms_by_layer
 
 
+# A typed weight is kept within this: past it, tanh and sigmoid saturate at any input and a step diverges.
+MAX_TYPED_WEIGHT = 1000.0
+
+
 @dataclass
 class Snapshot:
     step: int                       # optimisation steps so far
@@ -350,6 +354,31 @@ class Trainer:
         if new.lr != old.lr:
             self.diverged = False  # a new learning rate is the usual cure; let the user try it
         return []
+
+    def set_parameter(self, layer: int, row: int, column: int | None, value: float) -> float:
+        """Write one weight of linear layer `layer` (0: the one fed by the inputs), from its input
+        `column` to its neuron `row`, or that neuron's bias when column is None; training goes on
+        from it, the optimiser's running averages kept (TensorFlow Playground's typed weight).
+        Returns the value it replaced. Raises ValueError naming what is out of range."""
+        linears = [linear for _, linear in self.model.named_linears()]
+        if not 0 <= layer < len(linears):
+            raise ValueError(f"layer must be 0..{len(linears) - 1}, got {layer}")
+        weight = linears[layer].weight
+        if not 0 <= row < weight.shape[0]:
+            raise ValueError(f"neuron must be 0..{weight.shape[0] - 1} in that layer, got {row}")
+        if column is not None and not 0 <= column < weight.shape[1]:
+            raise ValueError(f"input must be 0..{weight.shape[1] - 1} for that layer, got {column}")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
+                or abs(value) > MAX_TYPED_WEIGHT:
+            raise ValueError(f"a weight must be a number from -{MAX_TYPED_WEIGHT:g} to {MAX_TYPED_WEIGHT:g}, "
+                             f"got {value!r}")
+        target = linears[layer].bias if column is None else weight
+        at = (row,) if column is None else (row, column)
+        with torch.no_grad():
+            old = float(target[at])
+            target[at] = float(value)
+        # Nothing else holds a copy to refresh: the fused path pulls the weights from the model at every chunk.
+        return old
 
     def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(weight (out, in), bias (out,)) of each linear layer, input to output, as NumPy."""
