@@ -12,6 +12,7 @@ export default function (component) {
     new ResizeObserver(() => root.__data && draw(root)).observe(root);
   });
   root.__data = data;
+  root.__filename = data.filename;
   root.style.height = data.height + "px";
   draw(root);
   if (root.__mouse) showTip(root);  // the tip follows the curves as they grow

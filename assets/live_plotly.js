@@ -20,6 +20,7 @@ export default function (component) {
   root.__click = (point) => setTriggerValue("click", point);
   root.__clickable = Boolean(data.clickable);
   root.__figure = data.figure;
+  root.__filename = data.filename || "chart";
   // The chart's height from the first frame on, so the page does not jump when plotly.js arrives.
   root.style.minHeight = `${data.height}px`;
   // The newest figure wins: a frame that arrives while plotly.js loads replaces the one before.
@@ -59,7 +60,8 @@ function draw(Plotly, root) {
   root.__drawn = json;
   const { data, layout } = themed(JSON.parse(json));
   if (!root._fullLayout) root.textContent = "";  // a message from a failed load, not a chart
-  Plotly.react(root, data, layout, { displayModeBar: false, responsive: true });
+  Plotly.react(root, data, layout, { responsive: true, displaylogo: false, displayModeBar: "hover",
+                                     modeBarButtons: [saveButtons(Plotly, root.__filename)] });
   if (!root.__listening) {
     root.__listening = true;
     root.on("plotly_click", (event) => {
@@ -70,4 +72,13 @@ function draw(Plotly, root) {
     });
   }
   root.dataset.draws = String(Number(root.dataset.draws) + 1);
+}
+
+// The chart's only tools: save it as PNG or SVG, made by plotly.js in the browser (nothing is fetched).
+function saveButtons(Plotly, filename) {
+  const save = (format) => ({
+    name: `save-${format}`, title: `Download this chart as ${format.toUpperCase()}`,
+    icon: format === "png" ? Plotly.Icons.camera : Plotly.Icons.disk, click: (gd) => Plotly.downloadImage(gd, { format, filename, scale: format === "png" ? 2 : 1 }),
+  });
+  return [save("png"), save("svg")];
 }

@@ -20,6 +20,7 @@ export default function (component) {
   root.__click = (point) => setTriggerValue("click", point);
   const previous = root.__state && root.__state.data;
   root.__state = { data };
+  root.__filename = data.filename;
   draw(root);
   if (!previous || previous.rgb !== data.rgb || JSON.stringify(previous.points) !== JSON.stringify(data.points)) {
     countDraw(root);  // a new picture, not the same one again

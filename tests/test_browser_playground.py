@@ -169,3 +169,33 @@ def test_a_clicked_edge_takes_a_typed_weight_and_the_diagram_redraws_it(app_serv
         page.wait_for_timeout(250)
     assert "w = -4.500" in page.evaluate(EDGE_AT, [0, 1, 0])["text"]  # the diagram drew the typed weight
     assert_no_exception(page)
+
+
+def test_the_live_charts_save_as_png_and_svg_made_in_the_browser(app_server, page):
+    """Each live chart saves itself: the diagram (plotly.js) as SVG or PNG from its toolbar, the boundary
+    and the curves (canvases) as PNG from their button; the files are made in the page, nothing is fetched."""
+    page.set_viewport_size({"width": 1500, "height": 1900})
+    goto_page(page, app_server, "playground")
+    page.wait_for_selector(".st-key-pg_network .js-plotly-plot .main-svg", timeout=30_000)
+    wait_for_app(page)
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    diagram = page.locator(".st-key-pg_network .js-plotly-plot")
+    saved = {}
+    for fmt in ("svg", "png"):
+        diagram.hover()
+        with page.expect_download(timeout=20_000) as download:
+            page.locator(f'.st-key-pg_network [data-title="Download this chart as {fmt.upper()}"]').click()
+        saved[fmt] = download.value
+        assert saved[fmt].suggested_filename == f"pg_network.{fmt}"
+    assert open(saved["svg"].path(), encoding="utf-8").read(200).lstrip().startswith("<svg")
+    assert open(saved["png"].path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    for key in ("pg_boundary", "pg_loss_chart"):
+        chart = page.locator(f".st-key-{key} canvas")
+        chart.hover()
+        with page.expect_download(timeout=20_000) as download:
+            page.locator(f".st-key-{key} .np-save").click()
+        assert download.value.suggested_filename == f"{key}.png"
+        assert open(download.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert not [u for u in requests if not u.startswith(app_server) and not u.startswith(("data:", "blob:"))]
+    assert_no_exception(page)

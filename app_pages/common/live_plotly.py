@@ -87,7 +87,7 @@ def live_plotly(fig: go.Figure, key: str, on_click: Callable[[dict], None] | Non
             on_click(point)
 
     data = {"figure": figure_json(fig), "height": fig.layout.height or DEFAULT_HEIGHT, "src": _script_src(),
-            "clickable": on_click is not None}
+            "clickable": on_click is not None, "filename": key}
     return _component(key=key, data=data, height="content", on_click_change=clicked).get("click")
 
 
