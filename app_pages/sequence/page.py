@@ -12,6 +12,8 @@ from app_pages.common.live_plotly import live_plotly
 from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
+from app_pages.sequence.markov import markov_tab
+from app_pages.sequence.markov_state import VIEWS, baseline_for
 from app_pages.sequence.state import (ARCHS, ARCH_LABELS, BATCH_SIZES, CLIP_NORMS, CONTEXTS, CORPUS_LABELS,
                                       DROPOUT_STEP, HEADS, HIDDEN_SIZES, LEARNING_RATES, MAX_ADDRESS_TEXT,
                                       MAX_DROPOUT, MAX_LAYERS, POSITIONS, PROBE_LIMIT, SAVE_NAME, TICK_SECONDS,
@@ -21,6 +23,7 @@ from app_pages.sequence.state import (ARCHS, ARCH_LABELS, BATCH_SIZES, CLIP_NORM
 from engine import ConfigError
 from engine.core.registries import OPTIMIZERS
 from engine.sequence.trainer import MAX_TEXT, MAX_VOCAB, MIN_TEXT, REPLACEMENT, CharLMConfig, CharLMTrainer
+from viz.markov import add_markov_line
 from viz.sequence import attention_figure, gradient_time_figure, hidden_state_figure, loss_figure
 
 state = st.session_state
@@ -229,11 +232,17 @@ def live_view() -> None:
                              f"log₂ {len(corpus.chars)} = {math.log2(len(corpus.chars)):.1f} (one guess among "
                              "all the characters of the text)")
     st.markdown("**Loss of every model, in bits per character**")
-    live_plotly(loss_figure(lab.labels, lab.archs, t.loss_steps(), [h["step"] for h in t.history],
-                            [h["val_loss"] for h in t.history]), key="sq_loss")
+    figure = loss_figure(lab.labels, lab.archs, t.loss_steps(), [h["step"] for h in t.history],
+                         [h["val_loss"] for h in t.history])
+    baseline = baseline_for(state, t)  # counts as much text as the networks have read
+    if baseline is not None:
+        add_markov_line(figure, baseline.label, *baseline.curve(t.step_count))
+    live_plotly(figure, key="sq_loss")
     st.caption("Solid: the training batches (smoothed); dotted: held-out text. Below about 2 bits per character "
                "words start to form. When the dotted line turns up while the solid one goes down, the model is "
-               "memorising its text rather than learning the language.")
+               "memorising its text rather than learning the language."
+               + (" Dashed grey: a Markov chain that counted as many characters, scored on the same held-out "
+                  "positions (its tab is below)." if baseline is not None else ""))
 
     st.markdown("**What each model writes** — refreshed as it trains")
     c = st.columns([2, 1, 1, 1])
@@ -316,7 +325,14 @@ def inspect_view() -> None:
                 st.info("Type some characters that occur in the text.")
 
 
-inspect_view()
+# Only the open tab runs: the Markov chain's views cost nothing while the networks are inspected, and back.
+views = st.tabs(list(VIEWS.values()), key="sq_view", on_change="rerun")
+with views[0]:
+    if views[0].open:
+        inspect_view()
+with views[1]:
+    if views[1].open:
+        markov_tab(lab)
 
 with st.expander("How these models differ"):
     st.markdown(

@@ -15,6 +15,7 @@ from app_pages.common.address import Param, list_of, number, one_of, whole_numbe
 from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
 from app_pages.common.session_store import MAX_SESSION_BYTES
+from app_pages.sequence.markov_state import MARKOV_PARAMS, markov_widgets
 from engine import ConfigError
 from engine.core.registries import OPTIMIZERS
 from engine.sequence.models import RECURRENT
@@ -54,7 +55,7 @@ def default_widgets() -> dict:
          "sq_temperature": 0.8, "sq_topk": 0, "sq_length": 160, "sq_probe": DEFAULT_PROBE}
     for m in base.models:
         w.update(model_widgets(m))
-    return w
+    return {**w, **markov_widgets()}
 
 
 def model_widgets(m: CharModelConfig) -> dict:
@@ -117,7 +118,7 @@ URL_PARAMS = [
         one_of(f"{a}.optimizer", f"sq_{a}_optimizer", list(OPTIMIZERS)),
         one_of(f"{a}.lr", f"sq_{a}_lr", LEARNING_RATES, float))],
     one_of("transformer.heads", "sq_transformer_heads", HEADS, int),
-    one_of("transformer.positions", "sq_transformer_positions", POSITIONS)]
+    one_of("transformer.positions", "sq_transformer_positions", POSITIONS), *MARKOV_PARAMS]
 
 
 def text_in_address(values) -> bool:
