@@ -1,0 +1,157 @@
+"""The Energy models page's logic, free of Streamlit so it is unit-tested as plain Python: each tab's
+widgets <-> its config, the address parameters, and the live run every tab keeps (a time-boxed tick)."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from app_pages.common.address import one_of, whole_number
+from app_pages.common.failures import train_guarded
+from engine.energy.config import BoltzmannConfig, DBNConfig, RBMConfig
+from engine.energy.data import PATTERN_SETS
+
+TABS = {"boltzmann": "① Boltzmann machine", "rbm": "② RBM", "dbn": "③ Deep belief net"}
+TICK_SECONDS = 0.25          # the live views ask for four frames a second
+TRAIN_SECONDS = 0.12         # of which a frame trains about this long, then measures and draws
+
+LEARNING_RATES = [0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0]
+MOMENTA = [0.0, 0.5, 0.9]
+BM_HIDDEN = list(range(0, 13))
+BM_SWEEPS = [1, 2, 5, 10]
+BM_CHAINS = [10, 50, 100, 300]
+BM_STEP_LIMITS = [500, 2000, 5000, 20000, 0]
+RBM_HIDDEN = [16, 36, 64, 100, 144, 256]
+RBM_K = [1, 3, 5, 10, 25]
+RBM_BATCHES = [10, 20, 50, 100]
+RBM_STEP_LIMITS = [2000, 10000, 30000, 0]
+DBN_LAYERS = {"100-50": [100, 50], "100": [100], "200-100": [200, 100], "100-50-25": [100, 50, 25],
+              "64-32": [64, 32]}
+DBN_PRETRAIN = [300, 1000, 1500, 3000, 6000]
+DBN_FINETUNE = [100, 300, 1000]
+DBN_FINETUNE_LR = [0.001, 0.003, 0.01, 0.03]
+
+# widget key -> config field, for each tab
+WIDGET_FIELDS = {
+    "boltzmann": {"en_bm_data": "data", "en_bm_hidden": "hidden", "en_bm_lr": "lr", "en_bm_momentum": "momentum",
+                  "en_bm_sweeps": "gibbs_sweeps", "en_bm_chains": "chains", "en_bm_steps": "max_steps"},
+    "rbm": {"en_rbm_hidden": "hidden", "en_rbm_k": "k", "en_rbm_persistent": "persistent", "en_rbm_lr": "lr",
+            "en_rbm_momentum": "momentum", "en_rbm_batch": "batch_size", "en_rbm_steps": "max_steps"},
+    "dbn": {"en_dbn_layers": "hidden", "en_dbn_pretrain": "pretrain_steps", "en_dbn_k": "k", "en_dbn_lr": "lr",
+            "en_dbn_finetune": "finetune_steps", "en_dbn_finetune_lr": "finetune_lr"},
+}
+CONFIG_CLASSES = {"boltzmann": BoltzmannConfig, "rbm": RBMConfig, "dbn": DBNConfig}
+
+
+def _layers_name(hidden: list[int]) -> str:
+    return "-".join(str(h) for h in hidden)
+
+
+def widgets_from_config(task: str, config) -> dict:
+    d = config.to_dict()
+    values = {key: d[name] for key, name in WIDGET_FIELDS[task].items()}
+    if task == "dbn":
+        values["en_dbn_layers"] = _layers_name(config.hidden)
+    return values
+
+
+def default_widgets() -> dict:
+    values = {"en_tab": TABS["boltzmann"], "en_dream_steps": 1}
+    for task, cls in CONFIG_CLASSES.items():
+        values.update(widgets_from_config(task, cls()))
+    return values
+
+
+def config_from_widgets(task: str, state, seed: int):
+    """The config a tab's widgets describe; raises ConfigError naming the field if impossible."""
+    d = {name: state[key] for key, name in WIDGET_FIELDS[task].items()}
+    if task == "dbn":
+        d["hidden"] = list(DBN_LAYERS.get(d["hidden"], DBNConfig().hidden))
+    return CONFIG_CLASSES[task].from_dict({**d, "task": task, "seed": int(seed)})
+
+
+URL_PARAMS = [
+    one_of("tab", "en_tab", {name: label for name, label in TABS.items()}),
+    one_of("bm.data", "en_bm_data", list(PATTERN_SETS)), whole_number("bm.hidden", "en_bm_hidden", 0, 12),
+    one_of("bm.lr", "en_bm_lr", LEARNING_RATES, float), one_of("bm.momentum", "en_bm_momentum", MOMENTA, float),
+    one_of("bm.sweeps", "en_bm_sweeps", BM_SWEEPS, int), one_of("bm.chains", "en_bm_chains", BM_CHAINS, int),
+    one_of("bm.steps", "en_bm_steps", BM_STEP_LIMITS, int),
+    one_of("rbm.hidden", "en_rbm_hidden", RBM_HIDDEN, int), one_of("rbm.k", "en_rbm_k", RBM_K, int),
+    one_of("rbm.persistent", "en_rbm_persistent", {"true": True, "false": False}),
+    one_of("rbm.lr", "en_rbm_lr", LEARNING_RATES, float), one_of("rbm.momentum", "en_rbm_momentum", MOMENTA, float),
+    one_of("rbm.batch", "en_rbm_batch", RBM_BATCHES, int), one_of("rbm.steps", "en_rbm_steps", RBM_STEP_LIMITS, int),
+    one_of("dbn.layers", "en_dbn_layers", list(DBN_LAYERS)), one_of("dbn.pretrain", "en_dbn_pretrain", DBN_PRETRAIN, int),
+    one_of("dbn.k", "en_dbn_k", RBM_K, int), one_of("dbn.lr", "en_dbn_lr", LEARNING_RATES, float),
+    one_of("dbn.finetune", "en_dbn_finetune", DBN_FINETUNE, int),
+    one_of("dbn.finetune_lr", "en_dbn_finetune_lr", DBN_FINETUNE_LR, float),
+]
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    if x is None or not math.isfinite(x):
+        return "—"
+    return f"{x:.{digits}g}" if x == 0 or 1e-3 <= abs(x) < 1e5 else f"{x:.1e}"
+
+
+def fmt_percent(x: float | None) -> str:
+    return "—" if x is None or not math.isfinite(x) else f"{x:.1%}"
+
+
+@dataclass
+class EnergyRun:
+    """What a tab keeps between reruns: its trainer, whether it plays, the one line to show, the last
+    snapshot (measured again only after the trainer moved) and the speed."""
+    trainer: object
+    playing: bool = False
+    message: str = ""
+    steps_per_second: float = 0.0
+    _snap: object = field(default=None, repr=False)
+
+    def snapshot(self):
+        if self._snap is None or self._snap.step != self.trainer.step_count:
+            self._snap = self.trainer.snapshot()
+        return self._snap
+
+    def tick(self, budget_s: float = TRAIN_SECONDS):
+        """One frame: if playing, train for about budget_s, stop at the end or on a divergence; the snapshot."""
+        if self.playing:
+            start, before = time.perf_counter(), self.trainer.step_count
+            if train_guarded(self, lambda: self.trainer.advance(budget_s)):
+                elapsed = time.perf_counter() - start
+                self.steps_per_second = (self.trainer.step_count - before) / elapsed if elapsed > 0 else 0.0
+                self._stop_if_needed()
+        return self.snapshot()
+
+    def step(self, n: int):
+        self.playing = False
+        if train_guarded(self, lambda: self.trainer.step(n)):
+            self._stop_if_needed()
+        return self.snapshot()
+
+    def play(self) -> None:
+        self.playing = not (self.trainer.diverged or self.trainer.finished)
+        self.message = "" if self.playing else self.message
+
+    def pause(self) -> None:
+        self.playing = False
+
+    def apply(self, config) -> list[str]:
+        """Hot settings reach the running trainer; returns the fields that need a new one."""
+        changed = self.trainer.apply(config)
+        if not changed:
+            self._snap = None
+            if not self.trainer.finished and self.message.startswith(("Reached", "A weight")):
+                self.message = ""
+        return changed
+
+    def _stop_if_needed(self) -> None:
+        t = self.trainer
+        if t.diverged:
+            self.playing = False
+            self.message = ("A weight became NaN or infinite: training paused and the last finite weights were "
+                            "kept. Lower the learning rate and press Play.")
+        elif t.finished:
+            self.playing = False
+            self.message = (f"Done: every labelled count is fine-tuned, {t.step_count:,} steps in all. Reset to run "
+                            "again, or change a setting." if hasattr(t, "total_steps") else
+                            f"Reached the step limit ({t.step_count:,}). Raise “Stop after” to train on.")
