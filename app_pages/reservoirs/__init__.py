@@ -1,0 +1,1 @@
+"""The Reservoirs page: extreme learning machines, echo state networks, liquid state machines."""
