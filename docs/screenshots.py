@@ -138,6 +138,24 @@ def cnn(page: Page) -> None:
     wait_for_app(page)
 
 
+def energy(page: Page) -> None:
+    """The RBM tab played to 3,000 steps: filters with strokes, reconstructions close to the digits,
+    dreams that look like digits, and the free energy of test digits far below random images'."""
+    train_live(page, lambda: number(metric(page, "Step")) >= 3000, seconds=90, what="step 3000")
+
+
+def reservoirs(page: Page) -> None:
+    """The echo state network played to the end of its training stretch (2,000 steps of Mackey–Glass):
+    the prediction on the truth, the error falling as data arrives, the two starts converging."""
+    train_live(page, lambda: number(metric(page, "Training steps seen")) >= 2000, seconds=90, what="2,000 steps")
+
+
+def ntm(page: Page) -> None:
+    """The default NTM and LSTM played to 600 steps: the NTM copies (its write and read heads drawn as
+    diagonal bands), the LSTM does not, and on longer sequences the gap widens."""
+    train_live(page, lambda: number(metric(page, "Step")) >= 600, seconds=120, what="step 600")
+
+
 def attention(page: Page) -> None:
     """The default sentence with layer 4, head 2 chosen: in that head "it" reads mostly from
     "animal" (0.61), which the heatmap and the line view (from "it") both show; below, the grid
@@ -160,6 +178,9 @@ SHOTS = [
     Shot("vanishing", "vanishing", vanishing, ".st-key-vg_loss"),
     Shot("cnn", "cnn", cnn, ".st-key-cv_confusion"),
     Shot("autoencoders", "autoencoders", autoencoders, ".st-key-ae_rows"),
+    Shot("energy", "energy?tab=rbm", energy, ".st-key-en_rbm_histogram"),
+    Shot("ntm", "ntm", ntm, ".st-key-nt_longer"),
+    Shot("reservoirs", "reservoirs?tab=esn", reservoirs, ".st-key-rs_states"),
     Shot("attention", "attention", attention, ".st-key-att_grid"),
 ]
 

@@ -144,7 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", required=True, help="the sentence (at most 512 tokens with [CLS] and [SEP])")
     p.add_argument("--text-pair", default=None, help="an optional second sentence: [CLS] text [SEP] pair [SEP]")
     p.set_defaults(func=_cmd_attention)
+
+    p = sub.add_parser("zoo", help="the architecture map as one JSON object: each node's key, name, family, whether "
+                                   "the app builds it, the page and the task that train it; and the edges")
+    p.add_argument("--pretty", action="store_true", help="indent the JSON")
+    p.set_defaults(func=_cmd_zoo)
     return parser
+
+
+def _cmd_zoo(args) -> int:
+    from .zoo.chart import map_as_data
+    print(json.dumps(map_as_data(), indent=2 if args.pretty else None))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,14 @@ TASK_CLASSES: dict[str, tuple[str, str, str]] = {
     "charlm": ("engine.sequence.config", "CharLMConfig", "engine.sequence.trainer:CharLMTrainer"),
     "sentiment": ("engine.sentiment.config", "SentimentConfig", "engine.sentiment.trainer:SentimentTrainer"),
     "cnn": ("engine.cnn.config", "CNNConfig", "engine.cnn.trainer:CNNTrainer"),
+    "markov": ("engine.sequence.markov", "MarkovConfig", "engine.sequence.markov:MarkovTrainer"),
+    "boltzmann": ("engine.energy.config", "BoltzmannConfig", "engine.energy.boltzmann:BoltzmannTrainer"),
+    "rbm": ("engine.energy.config", "RBMConfig", "engine.energy.rbm:RBMTrainer"),
+    "dbn": ("engine.energy.config", "DBNConfig", "engine.energy.dbn:DBNTrainer"),
+    "elm": ("engine.reservoirs.config", "ELMConfig", "engine.reservoirs.elm:ELMTrainer"),
+    "esn": ("engine.reservoirs.config", "ESNConfig", "engine.reservoirs.esn:ESNTrainer"),
+    "lsm": ("engine.reservoirs.config", "LSMConfig", "engine.reservoirs.lsm:LSMTrainer"),
+    "ntm": ("engine.ntm.config", "NTMConfig", "engine.ntm.trainer:NTMTrainer"),
 }
 DEFAULT_TASK = "classify2d"
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 ENGINE = Path(__file__).resolve().parents[1] / "engine"
-LABS = {"mlp", "foundations", "autoencoders", "gan", "sequence", "attention", "sentiment", "bridges", "zoo", "cnn"}
+LABS = {"mlp", "foundations", "autoencoders", "gan", "sequence", "attention", "sentiment", "bridges", "zoo", "cnn",
+        "energy", "reservoirs", "ntm"}
 UI_LIBRARIES = {"streamlit", "plotly", "altair"}
 
 

@@ -50,7 +50,7 @@ def test_map_data_is_consistent():
         assert (n.page is None) == (n.builder is None), n.key  # a node is built iff its builder is
         assert n.page is None or n.page in PAGES
     with pytest.raises(LookupError, match="does not build"):
-        node_summary("RBM")
+        node_summary("CN")
     with pytest.raises(KeyError, match="no zoo node"):
         node("XYZ")
 
@@ -113,9 +113,11 @@ def test_zoo_page_shows_the_map_and_the_module_of_a_built_node():
 
 def test_zoo_page_is_honest_about_what_it_does_not_build():
     at = _open_zoo()
-    at.selectbox(key="zoo_node").set_value("RBM").run()
+    at.selectbox(key="zoo_node").set_value("CN").run()  # the capsule network: beyond the course's chart
     assert not at.exception and not at.metric
     assert any("does not build" in i.value for i in at.info)
+    at.selectbox(key="zoo_node").set_value("RBM").run()  # built: its tensors listed, and how each is set
+    assert not at.exception and at.metric[0].value == "4,224" and at.metric[1].value == "4,224"
     at.selectbox(key="zoo_node").set_value("BERT").run()  # heavy: loads only on request
     assert not at.exception and not at.metric and at.button(key="zoo_load_BERT")
 
@@ -175,3 +177,29 @@ def test_the_convolutional_nodes_open_their_own_setup():
     assert (node("DN").page, node("DN").query) == ("gan", {"game": "digits", "digits.arch": "dcgan"})
     assert node_summary("DN")["total_params"] == parameter_counts("dcgan", DigitsGANConfig().noise_dim,
                                                                   DigitsGANConfig().hidden)[0]
+
+
+def test_the_cli_prints_the_map_and_every_node_of_the_seed_chart_is_built(capsys):
+    """`python -m engine zoo`: one JSON object whose nodes say, from the registered builders, whether the app
+    builds each one, the page that trains it and the engine task that does; every architecture of the course's
+    chart is built, and each task named is one the CLI trains."""
+    import json
+
+    from engine.__main__ import main
+    from engine.tasks import TASK_CLASSES, default_config
+    from engine.zoo.chart import SEED_CHART
+    assert main(["zoo"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    nodes = {n["key"]: n for n in data["nodes"]}
+    assert set(nodes) == {n.key for n in NODES} and len(SEED_CHART) == 27 and SEED_CHART <= set(nodes)
+    assert data["edges"] == [list(e) for e in EDGES]
+    for key, n in nodes.items():
+        assert set(n) == {"key", "name", "family", "built", "page", "query", "task", "in_seed_chart"}
+        assert n["built"] == (node(key).builder in BUILDERS) == (n["page"] is not None), key
+        assert n["in_seed_chart"] == (key in SEED_CHART)
+        if n["task"] is not None:
+            assert n["task"] in TASK_CLASSES and default_config(n["task"]).task == n["task"], key
+    assert [k for k in sorted(SEED_CHART) if not nodes[k]["built"]] == []
+    assert {k: nodes[k]["task"] for k in ("MC", "BM", "RBM", "DBN", "ELM", "ESN", "LSM", "NTM")} == {
+        "MC": "markov", "BM": "boltzmann", "RBM": "rbm", "DBN": "dbn", "ELM": "elm", "ESN": "esn", "LSM": "lsm",
+        "NTM": "ntm"}

@@ -41,6 +41,9 @@ class ZooNode:
 
 FAMILIES = ("feed-forward", "kernel & competitive", "recurrent", "autoencoder", "generative", "attention",
             "energy & memory", "convolutional", "reservoir")
+# The 27 architectures of the chart the course shows (van Veen 2016); the map adds a few later ones beside them.
+SEED_CHART = frozenset({"P", "FF", "RBF", "DFF", "RNN", "LSTM", "GRU", "AE", "VAE", "DAE", "SAE", "MC", "HN", "BM",
+                        "RBM", "DBN", "DCN", "DN", "DCIGN", "GAN", "LSM", "ELM", "ESN", "DRN", "KN", "SVM", "NTM"})
 
 NODES: list[ZooNode] = [
     ZooNode("P", "Perceptron", "feed-forward", 0, 6, "One neuron: a weighted sum and an activation. Logistic "
@@ -63,10 +66,11 @@ NODES: list[ZooNode] = [
             "keeps gradients alive over long sequences.", "lstm"),
     ZooNode("GRU", "Gated recurrent unit", "recurrent", 3, 3, "An LSTM with two gates and no separate cell.", "gru"),
     ZooNode("ESN", "Echo state network", "reservoir", 0, 2, "A fixed random recurrent reservoir; only the read-out "
-            "is trained."),
-    ZooNode("LSM", "Liquid state machine", "reservoir", 0, 3, "A reservoir of spiking neurons."),
+            "is trained, by ridge regression. The Reservoirs page predicts Mackey–Glass with one.", "esn"),
+    ZooNode("LSM", "Liquid state machine", "reservoir", 0, 3, "A reservoir of leaky integrate-and-fire spiking "
+            "neurons; a linear read-out of its spike counts reads digits fed row by row.", "lsm"),
     ZooNode("NTM", "Neural Turing machine", "recurrent", 3, 2, "A recurrent controller that reads and writes an "
-            "external memory."),
+            "external memory through content and location addressing; it learns to copy.", "ntm"),
     ZooNode("TF", "Transformer (attention network)", "attention", 4, 3, "Self-attention instead of recurrence: "
             "every position looks at every other in one step.", "transformer"),
     ZooNode("BERT", "Pretrained Transformer encoder (MiniLM)", "attention", 5, 3, "A 6-layer encoder trained on "
@@ -81,14 +85,16 @@ NODES: list[ZooNode] = [
             "silent.", "sparse_autoencoder"),
     ZooNode("GAN", "Generative adversarial network", "generative", 5, 6, "A generator and a discriminator trained "
             "against each other.", "gan"),
-    ZooNode("MC", "Markov chain", "energy & memory", 4, 1, "States and transition probabilities; no learning of "
-            "features."),
+    ZooNode("MC", "Markov chain", "energy & memory", 4, 1, "States and transition probabilities counted from data; "
+            "no learning of features. A character n-gram is the baseline on the Sequence models page.", "markov"),
     ZooNode("HN", "Hopfield network", "energy & memory", 5, 1, "Symmetric weights store patterns as energy minima; "
             "a noisy pattern rolls down to the stored one. Try it below the map.", "hopfield"),
-    ZooNode("BM", "Boltzmann machine", "energy & memory", 5, 2, "A stochastic Hopfield network with hidden units."),
+    ZooNode("BM", "Boltzmann machine", "energy & memory", 5, 2, "A stochastic Hopfield network with hidden units, "
+            "trained by the difference of a clamped and a free phase.", "boltzmann"),
     ZooNode("RBM", "Restricted Boltzmann machine", "energy & memory", 6, 2, "A Boltzmann machine with no links "
-            "inside a layer."),
-    ZooNode("DBN", "Deep belief network", "energy & memory", 6, 3, "Stacked RBMs, trained layer by layer."),
+            "inside a layer, trained by contrastive divergence.", "rbm"),
+    ZooNode("DBN", "Deep belief network", "energy & memory", 6, 3, "Stacked RBMs, trained greedily layer by layer, "
+            "then fine-tuned as a classifier.", "dbn"),
     ZooNode("DCN", "Deep convolutional network", "convolutional", 2, 7.5, "Convolutions share small filters "
             "across an image, so a pattern is found wherever it is; pooling forgets exactly where.", "cnn"),
     ZooNode("DN", "Deconvolutional network", "convolutional", 3, 7.5, "A convolutional network run backwards, "
@@ -98,7 +104,7 @@ NODES: list[ZooNode] = [
             "variational autoencoder: strided convolutions to a code's mean and spread, transposed ones back.",
             "conv_vae"),
     ZooNode("ELM", "Extreme learning machine", "reservoir", 1, 7.5, "A feed-forward network with fixed random hidden "
-            "weights; only the read-out is trained."),
+            "weights; only the read-out is trained, in one least-squares solve.", "elm"),
     ZooNode("CN", "Capsule network", "convolutional", 3, 8.3, "Groups of neurons whose vector output encodes a "
             "part's pose."),
 ]
@@ -271,33 +277,107 @@ def _deconvolution():
     return generator, torch.zeros(2, c.noise_dim)  # 2: its batch norm needs more than one sample
 
 
+def _tensor_table(module: nn.Module, example, learned: dict[str, str], fixed: str) -> dict:
+    """The summary of a model whose numbers autograd does not train (set by contrastive divergence, or
+    random and fixed beside a read-out solved by ridge regression): one row per tensor, saying how it
+    is set. learned maps a tensor's name to how it is learned; every other tensor is `fixed`."""
+    with torch.no_grad():
+        output = module(example)
+    tensors = list(module.named_parameters()) + list(module.named_buffers())
+    rows = [{"name": "(model)", "type": type(module).__name__, "depth": 0, "output_shape": _shape_of(output),
+             "params": 0}]
+    rows += [{"name": name, "type": f"{tuple(t.shape)}: {learned.get(name, fixed)}", "depth": 1,
+              "output_shape": "—", "params": t.numel()} for name, t in tensors]
+    return {"rows": rows, "total_params": sum(t.numel() for _, t in tensors),
+            "trainable_params": sum(t.numel() for name, t in tensors if name in learned)}
+
+
+def _energy(task: str):
+    from ..energy.config import BoltzmannConfig, DBNConfig, RBMConfig
+    from ..energy.models import build_model
+    config = {"boltzmann": BoltzmannConfig, "rbm": RBMConfig, "dbn": DBNConfig}[task]()
+    module = build_model(config)
+    width = module.weight.shape[0] if task == "boltzmann" else 64
+    how = "learned: data correlations minus the model's (Gibbs sampling)" if task == "boltzmann" else \
+        "learned by contrastive divergence"
+    return _tensor_table(module, torch.zeros(1, width), {name: how for name, _ in module.named_parameters()}, how)
+
+
+def _reservoir(task: str):
+    from ..reservoirs import config as configs
+    from ..reservoirs.elm import ELMTrainer
+    from ..reservoirs.esn import ESNTrainer
+    from ..reservoirs.lsm import LSMTrainer
+    trainer, config, example = {"elm": (ELMTrainer, configs.ELMConfig, torch.zeros(5, 2)),
+                                "esn": (ESNTrainer, configs.ESNConfig, torch.zeros(50, 1, 1)),
+                                "lsm": (LSMTrainer, configs.LSMConfig, torch.zeros(1, 80, 8))}[task]
+    module = trainer(config(), "cpu").model
+    ridge = "fitted by ridge regression (least squares), in one solve"
+    return _tensor_table(module, example.to(next(module.buffers()).dtype), {"readout": ridge, "readout_bias": ridge},
+                         "random, fixed: never trained")
+
+
+def _ntm():
+    """The NTM the page trains: its controller, heads and output layer, run over one copy sequence
+    of the longest training length (the layers are listed once per time step they run)."""
+    from ..ntm.config import NTMConfig
+    from ..ntm.model import NTM
+    c = NTMConfig()
+    d, m = c.data, c.model
+    module = NTM(d.bits, m.controller, m.memory_slots, m.memory_width, torch.Generator().manual_seed(c.seed))
+    return module, torch.zeros(1, 2 * d.max_length + 1, d.bits + 1)  # (B, 2T+1, bits+1) -> logits (B, 2T+1, bits)
+
+
+def _markov():
+    """A table of counts, not a network: its size is what the order asks of the text."""
+    from ..sequence.markov import MarkovConfig, MarkovTrainer
+    trainer = MarkovTrainer(MarkovConfig(), "cpu")
+    trainer.step(10**6)  # the whole default text, about 0.1 s
+    s = trainer.summary()
+    rows = [{"name": "counts", "type": f"order-{s['order']} character n-gram counts, add-{s['smoothing']:g} "
+             f"smoothing ({s['contexts_seen']:,} of {s['possible_contexts']:,} contexts seen)", "depth": 1,
+             "output_shape": f"({s['vocab_size']},) next-character probabilities", "params": s["stored_counts"]}]
+    return {"rows": rows, "total_params": s["stored_counts"], "trainable_params": s["stored_counts"]}
+
+
 @dataclass(frozen=True)
 class Builder:
     page: str         # url path of the page that trains the module
     build: Callable   # () -> (module, example input[, forward]) or a written-out summary dict
     query: tuple[tuple[str, str], ...] = ()  # the page's address parameters that open this very setup
+    task: str | None = None  # the engine task (python -m engine train) that trains it; None: only its page does
 
 
 BUILDERS: dict[str, Builder] = {
-    "perceptron": Builder("foundations", lambda: _mlp([])),
-    "feed_forward": Builder("playground", lambda: _mlp([8])),
-    "deep_feed_forward": Builder("playground", lambda: _mlp([8, 8, 8, 8])),
-    "residual": Builder("vanishing", lambda: _mlp([32] * 4, residual=True, norm="layer")),
+    "perceptron": Builder("foundations", lambda: _mlp([]), task="classify2d"),
+    "feed_forward": Builder("playground", lambda: _mlp([8]), task="classify2d"),
+    "deep_feed_forward": Builder("playground", lambda: _mlp([8, 8, 8, 8]), task="classify2d"),
+    "residual": Builder("vanishing", lambda: _mlp([32] * 4, residual=True, norm="layer"), task="classify2d"),
     "hinge_neuron": Builder("bridges", lambda: _mlp([])),
     "rbf": Builder("bridges", _rbf),
     "kohonen": Builder("bridges", _kohonen),
-    "rnn": Builder("sequence", lambda: _char("rnn")), "lstm": Builder("sequence", lambda: _char("lstm")),
-    "gru": Builder("sequence", lambda: _char("gru")), "transformer": Builder("sequence", lambda: _char("transformer")),
-    "autoencoder": Builder("autoencoders", lambda: _autoencoder("deep")),
-    "vae": Builder("autoencoders", lambda: _autoencoder("vae")),
-    "denoising_autoencoder": Builder("autoencoders", lambda: _autoencoder("denoising")),
-    "sparse_autoencoder": Builder("autoencoders", lambda: _autoencoder("sparse")),
-    "conv_vae": Builder("autoencoders", lambda: _autoencoder("conv_vae"), (("preset", "conv-vae"),)),
-    "cnn": Builder("cnn", _cnn, (("tab", "train"),)),
-    "dcgan_generator": Builder("gan", _deconvolution, (("game", "digits"), ("digits.arch", "dcgan"))),
-    "gan": Builder("gan", _gan),
+    "rnn": Builder("sequence", lambda: _char("rnn"), task="charlm"),
+    "lstm": Builder("sequence", lambda: _char("lstm"), task="charlm"),
+    "gru": Builder("sequence", lambda: _char("gru"), task="charlm"),
+    "transformer": Builder("sequence", lambda: _char("transformer"), task="charlm"),
+    "autoencoder": Builder("autoencoders", lambda: _autoencoder("deep"), task="autoencoder"),
+    "vae": Builder("autoencoders", lambda: _autoencoder("vae"), task="autoencoder"),
+    "denoising_autoencoder": Builder("autoencoders", lambda: _autoencoder("denoising"), task="autoencoder"),
+    "sparse_autoencoder": Builder("autoencoders", lambda: _autoencoder("sparse"), task="autoencoder"),
+    "conv_vae": Builder("autoencoders", lambda: _autoencoder("conv_vae"), (("preset", "conv-vae"),), "autoencoder"),
+    "cnn": Builder("cnn", _cnn, (("tab", "train"),), "cnn"),
+    "dcgan_generator": Builder("gan", _deconvolution, (("game", "digits"), ("digits.arch", "dcgan")), "gan"),
+    "gan": Builder("gan", _gan, task="gan"),
     "minilm": Builder("attention", _minilm),
     "hopfield": Builder("zoo", _hopfield),
+    "markov": Builder("sequence", _markov, (("tab", "markov"),), "markov"),
+    "boltzmann": Builder("energy", lambda: _energy("boltzmann"), (("tab", "boltzmann"),), "boltzmann"),
+    "rbm": Builder("energy", lambda: _energy("rbm"), (("tab", "rbm"),), "rbm"),
+    "dbn": Builder("energy", lambda: _energy("dbn"), (("tab", "dbn"),), "dbn"),
+    "elm": Builder("reservoirs", lambda: _reservoir("elm"), (("tab", "elm"),), "elm"),
+    "esn": Builder("reservoirs", lambda: _reservoir("esn"), (("tab", "esn"),), "esn"),
+    "lsm": Builder("reservoirs", lambda: _reservoir("lsm"), (("tab", "lsm"),), "lsm"),
+    "ntm": Builder("ntm", _ntm, task="ntm"),
 }
 # Built in a blink: the page summarises these at once; the others (MiniLM) on request.
 HEAVY = {"minilm"}
@@ -314,3 +394,15 @@ def node_summary(key: str) -> dict:
         return built
     module, example, *forward = built
     return summarise(module, example, forward[0] if forward else None)
+
+
+def map_as_data() -> dict:
+    """The map as plain data (python -m engine zoo): every node with whether the app builds it, the page that
+    trains it (its url path and address parameters) and the engine task that trains it, and the edges."""
+    nodes = []
+    for n in NODES:
+        registered = BUILDERS.get(n.builder) if n.builder else None
+        nodes.append({"key": n.key, "name": n.name, "family": n.family, "built": registered is not None,
+                      "page": n.page, "query": n.query, "task": registered.task if registered else None,
+                      "in_seed_chart": n.key in SEED_CHART})
+    return {"nodes": nodes, "edges": [list(e) for e in EDGES]}
