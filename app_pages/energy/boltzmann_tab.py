@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_pages.common.live_plotly import live_plotly
 from app_pages.energy.controls import control_bar, current_run
+from app_pages.energy.saving import autosave
 from app_pages.energy.state import (BM_CHAINS, BM_HIDDEN, BM_STEP_LIMITS, BM_SWEEPS, LEARNING_RATES, MOMENTA,
                                     TICK_SECONDS, EnergyRun, fmt)
 from engine.energy.data import PATTERN_SETS, as_picture
@@ -47,6 +48,7 @@ def live_view(run: EnergyRun) -> None:
         run: EnergyRun = state.en_boltzmann_run
         was_playing = run.playing
         snap = run.tick()
+        autosave("boltzmann", run)  # before a stop's rerun below: the run as it stopped is saved at once
         if run.message:
             st.warning(run.message, icon="⏸")
         if was_playing and not run.playing:

@@ -8,17 +8,14 @@ import streamlit as st
 
 from app_pages.common.controls import ask_before_replacing, play_pause_button, replace_allowed
 from app_pages.common.shell import app_device
-from app_pages.energy.state import CONFIG_CLASSES, EnergyRun, config_from_widgets, widgets_from_config
+from app_pages.energy.saving import forget_saved
+from app_pages.energy.state import CONFIG_CLASSES, EnergyRun, config_from_widgets, run_key, widgets_from_config
 from engine import ConfigError
 from engine.energy.config import structural_changes
 from engine.tasks import make_trainer
 
 state = st.session_state
 THINGS = {"boltzmann": "machine", "rbm": "RBM", "dbn": "network"}
-
-
-def run_key(task: str) -> str:
-    return f"en_{task}_run"
 
 
 def _widgets_of(task: str, config_json: str) -> dict:
@@ -58,6 +55,7 @@ def current_run(task: str) -> EnergyRun:
                              widgets_for=functools.partial(_widgets_of, task), thing=THINGS[task])
     else:
         run = _build(task, config, playing=run.playing)
+        forget_saved(task)  # the trained one was thrown away: a reload must not bring it back
         st.toast(f"New {THINGS[task]}: {', '.join(changed)} changed")
     return run
 
@@ -76,6 +74,7 @@ def _on_step(task: str, steps: int, step_drawn: int) -> None:
 
 def _on_reset(task: str) -> None:
     state.pop(run_key(task), None)
+    forget_saved(task)  # a reload after Reset brings the new model, not the one thrown away
 
 
 def control_bar(task: str, run: EnergyRun, steps: int, caption: str) -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages.common.live_plotly import live_plotly
 from app_pages.energy.controls import control_bar, current_run
+from app_pages.energy.saving import autosave
 from app_pages.energy.state import (DBN_FINETUNE, DBN_FINETUNE_LR, DBN_LAYERS, DBN_PRETRAIN, LEARNING_RATES, RBM_K,
                                     TICK_SECONDS, EnergyRun, fmt, fmt_percent)
 from engine.energy.config import LABELLED_ALL
@@ -54,6 +55,7 @@ def live_view(run: EnergyRun) -> None:
         run: EnergyRun = state.en_dbn_run
         was_playing = run.playing
         snap = run.tick()
+        autosave("dbn", run)  # before a stop's rerun below: the run as it stopped is saved at once
         if run.message:
             st.info(run.message, icon="✅") if run.trainer.finished else st.warning(run.message, icon="⏸")
         if was_playing and not run.playing:

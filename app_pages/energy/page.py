@@ -10,7 +10,8 @@ from app_pages.common.text import md_escape
 from app_pages.energy.boltzmann_tab import boltzmann_section
 from app_pages.energy.dbn_tab import dbn_section
 from app_pages.energy.rbm_tab import rbm_section
-from app_pages.energy.state import TABS, URL_PARAMS, default_widgets
+from app_pages.energy.saving import restore_saved_runs, show_notices
+from app_pages.energy.state import TABS, URL_PARAMS, default_widgets, run_key
 
 state = st.session_state
 
@@ -20,6 +21,8 @@ defaults = default_widgets()
 for key in defaults:
     if key in state:
         state[key] = state[key]
+if "en_address_read" not in state and not any(run_key(task) in state for task in TABS):  # the first visit
+    restore_saved_runs()
 address_problems = read_address_once(state, st.query_params, "en_address_read",
                                      lambda query: widgets_from_query(URL_PARAMS, query))
 for key, value in defaults.items():
@@ -32,6 +35,7 @@ st.caption("A network of random binary units that gives every state an energy an
            "scikit-learn's 8×8 digits, and a deep belief net: RBMs stacked, then fine-tuned as a classifier.")
 for problem in address_problems:  # the address's text is the visitor's, shown as text
     st.warning(f"The address: {md_escape(problem)}.", icon="🔗")
+show_notices()
 
 bm_tab, rbm_tab, dbn_tab = st.tabs(list(TABS.values()), key="en_tab", on_change="rerun")
 with bm_tab:
@@ -63,4 +67,7 @@ with st.expander("How it works, and the limits"):
         "initialisation trained on the same batches.\n\n"
         "**Limits**: the seed in the sidebar fixes the data split, the weights and every sample. The settings are "
         "chosen from lists; learning rate, momentum, k, Gibbs sweeps and the step limit reach a running model at "
-        "once, the rest starts a new one after asking.")
+        "once, the rest starts a new one after asking.\n\n"
+        "**Nothing lost**: each tab's model is saved every 5 seconds while it plays and once when it stops; a "
+        "reload or a server restart brings it back in the same browser, unless the address describes another "
+        "setup. Reset forgets it.")

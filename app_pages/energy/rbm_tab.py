@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_pages.common.live_plotly import live_plotly
 from app_pages.energy.controls import control_bar, current_run
+from app_pages.energy.saving import autosave
 from app_pages.energy.state import (LEARNING_RATES, MOMENTA, RBM_BATCHES, RBM_HIDDEN, RBM_K, RBM_STEP_LIMITS,
                                     TICK_SECONDS, EnergyRun, fmt)
 from viz.colors import BLUE, ORANGE
@@ -49,6 +50,7 @@ def live_view(run: EnergyRun) -> None:
         run: EnergyRun = state.en_rbm_run
         was_playing = run.playing
         snap = run.tick()
+        autosave("rbm", run)  # before a stop's rerun below: the run as it stopped is saved at once
         if run.message:
             st.warning(run.message, icon="⏸")
         if was_playing and not run.playing:

@@ -1,17 +1,23 @@
 """The Energy models page's logic, free of Streamlit so it is unit-tested as plain Python: each tab's
-widgets <-> its config, the address parameters, and the live run every tab keeps (a time-boxed tick)."""
+widgets <-> its config, the address parameters, the live run every tab keeps (a time-boxed tick, saved
+as it trains), and which saved runs a new session brings back."""
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field
 
-from app_pages.common.address import one_of, whole_number
+from app_pages.common.address import SEED, one_of, whole_number, widgets_from_query, widgets_to_query
+from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
 from engine.energy.config import BoltzmannConfig, DBNConfig, RBMConfig
 from engine.energy.data import PATTERN_SETS
 
 TABS = {"boltzmann": "① Boltzmann machine", "rbm": "② RBM", "dbn": "③ Deep belief net"}
+# Each tab's entry in the session store (app_pages/common/saved_runs.py): a tab's run is saved and
+# forgotten on its own, so that Reset on one tab leaves the others' runs as they are.
+SAVE_NAMES = {"boltzmann": "energy_boltzmann", "rbm": "energy_rbm", "dbn": "energy_dbn"}
+RUN_NAMES = {"boltzmann": "Boltzmann machine", "rbm": "RBM", "dbn": "deep belief net"}  # in the lines shown
 TICK_SECONDS = 0.25          # the live views ask for four frames a second
 TRAIN_SECONDS = 0.12         # of which a frame trains about this long, then measures and draws
 
@@ -41,6 +47,11 @@ WIDGET_FIELDS = {
             "en_dbn_finetune": "finetune_steps", "en_dbn_finetune_lr": "finetune_lr"},
 }
 CONFIG_CLASSES = {"boltzmann": BoltzmannConfig, "rbm": RBMConfig, "dbn": DBNConfig}
+
+
+def run_key(task: str) -> str:
+    """Where a tab keeps its EnergyRun in session state."""
+    return f"en_{task}_run"
 
 
 def _layers_name(hidden: list[int]) -> str:
@@ -87,6 +98,46 @@ URL_PARAMS = [
 ]
 
 
+def restored_widgets(configs: dict, query: dict) -> dict | None:
+    """The widget values (and "global_seed") that show the saved runs (`configs`: task -> its config, None
+    where that tab saved nothing), or None where they must not be restored: the address (`query`, name ->
+    text) describes another setup — a shared link wins over the saved runs — or a widget cannot show a
+    saved config. An empty address, or the one the page wrote for this very setup (a reload), restores; so
+    the address's tab and the settings of a tab with nothing saved are kept. An empty address opens the
+    first tab with a saved run."""
+    saved = {task: config for task, config in configs.items() if config is not None}
+    if not saved:
+        return None
+    asked, problems = widgets_from_query(URL_PARAMS, query)
+    if problems:
+        return None  # not an address this page wrote
+    defaults = default_widgets()
+    values = {**defaults, **asked}
+    if not query:  # the menu, a bookmark: the first tab with a saved run (an address left out only the default tab)
+        values["en_tab"] = TABS[next(iter(saved))]
+    for task, config in saved.items():
+        values.update(widgets_from_config(task, config))
+        if config_from_widgets(task, values, config.seed) != config:
+            return None  # a setting no widget offers (a weight decay, a step limit of the CLI's)
+    seed = restored_seed(saved, values["en_tab"], query.get(SEED))
+    own = widgets_to_query(URL_PARAMS, values, defaults, seed)
+    if widgets_from_query(URL_PARAMS, own)[1]:
+        return None  # a value the address cannot hold (a learning rate no slider offers)
+    return {**values, "global_seed": seed} if not query or dict(query) == own else None
+
+
+def restored_seed(saved: dict, tab: str, asked: str | None) -> int:
+    """The sidebar's seed for the restored runs (the seed is one for the whole page, the runs may have been
+    trained with different ones): the address's, when a saved run was trained with it (the seed was changed
+    while another tab's run, trained with the old one, waited); else that of the tab shown, or of the first
+    saved run. A run with another seed shows as trained and asks before a new one replaces it, as before."""
+    seeds = [config.seed for config in saved.values()]
+    if asked in [str(seed) for seed in seeds]:
+        return int(asked)
+    shown = next((task for task, label in TABS.items() if label == tab), None)
+    return saved[shown].seed if shown in saved else seeds[0]
+
+
 def fmt(x: float | None, digits: int = 3) -> str:
     if x is None or not math.isfinite(x):
         return "—"
@@ -106,6 +157,11 @@ class EnergyRun:
     message: str = ""
     steps_per_second: float = 0.0
     _snap: object = field(default=None, repr=False)
+    _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
+    _saved_config: object = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._stop_if_needed()  # a restored run that had finished or diverged says so at once
 
     def snapshot(self):
         if self._snap is None or self._snap.step != self.trainer.step_count:
@@ -143,6 +199,17 @@ class EnergyRun:
             if not self.trainer.finished and self.message.startswith(("Reached", "A weight")):
                 self.message = ""
         return changed
+
+    def autosave(self, save, now: float | None = None) -> bool:
+        """Hand save() the trainer's checkpoint when one is due (common/autosave.py); True if it saved. A hot
+        change (a learning rate, k) is due too: the address the page writes for it must find the saved run
+        on a reload."""
+        if self._saved_config is not None and self.trainer.config != self._saved_config:
+            self._autosave.saved_step = -1
+        saved = self._autosave.save_if_due(self.trainer, self.playing, save, now)
+        if saved or self._saved_config is None:
+            self._saved_config = self.trainer.config
+        return saved
 
     def _stop_if_needed(self) -> None:
         t = self.trainer

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..core.device import pick_device
-from . import exact
+from . import checkpoint, exact
 from .config import BoltzmannConfig, structural_changes
 from .data import pattern_set
 from .models import BoltzmannMachine, sample_bernoulli
@@ -62,6 +62,7 @@ class BoltzmannSnapshot:
 
 
 class BoltzmannTrainer:
+    TASK = "boltzmann"
     HISTORY_KEYS = ("step", "kl", "log_likelihood", "data_mass", "free_energy_data", "free_energy_other", "energy")
 
     def __init__(self, config: BoltzmannConfig, device: str | torch.device = "auto"):
@@ -159,6 +160,19 @@ class BoltzmannTrainer:
                 self.diverged = False
             self.config = new_config
         return changed
+
+    # ---- checkpoints (engine/energy/checkpoint.py) ----
+    def checkpoint_bytes(self) -> bytes:
+        """Config (JSON text), weights, momentum, the persistent free chains, the sampling generator's state,
+        the step and the history, loadable with torch.load(weights_only=True). Loading it and training on
+        gives the run it would have had."""
+        return checkpoint.checkpoint_bytes(self)
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "BoltzmannTrainer":
+        """Rebuild a trainer from checkpoint_bytes(). Only tensors and plain data are unpickled: a file that
+        would run code, or one whose contents do not fit its config, is a ValueError."""
+        return checkpoint.from_checkpoint(cls, data, device)
 
     def snapshot(self) -> BoltzmannSnapshot:
         log_p = exact.bm_visible_log_marginal(self.model)                    # (2^V,)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from ..core.device import pick_device
 from ..core.digits import N_CLASSES
+from . import checkpoint
 from .config import LABELLED_ALL, DBNConfig, structural_changes
 from .data import binary_digits
 from .models import DeepBeliefNet
@@ -81,6 +82,7 @@ class DBNSnapshot:
 
 
 class DBNTrainer:
+    TASK = "dbn"
     HISTORY_KEYS = ("step", "phase", "layer", "labelled", "recon_error", "test_accuracy", "test_accuracy_random")
 
     def __init__(self, config: DBNConfig, device: str | torch.device = "auto"):
@@ -130,11 +132,16 @@ class DBNTrainer:
         with torch.no_grad():
             return self.model.up_to(x, layer)
 
-    def _pretrain_step(self, layer: int) -> None:
+    def _cd_for(self, layer: int) -> ContrastiveDivergence:
+        """The CD of RBM `layer`, started on the first step of its stage (the layers below it are trained
+        then, and stay as they are: its data, their codes, are computed once)."""
         if self._cd is None or self._cd.rbm is not self.model.rbms[layer]:
             self._cd = ContrastiveDivergence(self.model.rbms[layer], self._codes(self.x_train, layer), self.config,
                                              self._generator, self.config.seed + 10 + layer)
-        self._cd.step()
+        return self._cd
+
+    def _pretrain_step(self, layer: int) -> None:
+        self._cd_for(layer).step()
 
     def layer_recon_error(self, layer: int) -> float:
         """Mean squared reconstruction error of RBM `layer` on the test digits passed up to its input."""
@@ -220,6 +227,20 @@ class DBNTrainer:
             if self._cd is not None:
                 self._cd.config = new_config
         return changed
+
+    # ---- checkpoints (engine/energy/checkpoint.py) ----
+    def checkpoint_bytes(self) -> bytes:
+        """Config (JSON text), the RBMs' weights, the pretraining CD's momentum, order and chains, the two
+        networks being fine-tuned with Adam's moments, the results per count, the generators' states, the
+        step and the history, loadable with torch.load(weights_only=True). Loading it and training on gives
+        the run it would have had."""
+        return checkpoint.checkpoint_bytes(self)
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "DBNTrainer":
+        """Rebuild a trainer from checkpoint_bytes(). Only tensors and plain data are unpickled: a file that
+        would run code, or one whose contents do not fit its config, is a ValueError."""
+        return checkpoint.from_checkpoint(cls, data, device)
 
     def snapshot(self) -> DBNSnapshot:
         stage = self.stage()

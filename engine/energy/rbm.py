@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..core.device import pick_device
+from . import checkpoint
 from .boltzmann import log_odds
 from .config import RBMConfig, structural_changes
 from .data import binary_digits, random_binary_images
@@ -119,6 +120,7 @@ class RBMSnapshot:
 
 
 class RBMTrainer:
+    TASK = "rbm"
     HISTORY_KEYS = ("step", "epoch", "recon_error", "free_energy_test", "free_energy_train", "free_energy_random",
                     "free_energy_gap")
 
@@ -185,6 +187,19 @@ class RBMTrainer:
                 self.diverged = False
             self.config = self.cd.config = new_config
         return changed
+
+    # ---- checkpoints (engine/energy/checkpoint.py) ----
+    def checkpoint_bytes(self) -> bytes:
+        """Config (JSON text), weights, momentum, batch order, persistent CD's chains, the generators' states,
+        the shown dream chain, the step and the history, loadable with torch.load(weights_only=True). Loading
+        it and training on gives the run it would have had."""
+        return checkpoint.checkpoint_bytes(self)
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "RBMTrainer":
+        """Rebuild a trainer from checkpoint_bytes(). Only tensors and plain data are unpickled: a file that
+        would run code, or one whose contents do not fit its config, is a ValueError."""
+        return checkpoint.from_checkpoint(cls, data, device)
 
     @torch.no_grad()
     def snapshot(self) -> RBMSnapshot:
