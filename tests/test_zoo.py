@@ -203,3 +203,24 @@ def test_the_cli_prints_the_map_and_every_node_of_the_seed_chart_is_built(capsys
     assert {k: nodes[k]["task"] for k in ("MC", "BM", "RBM", "DBN", "ELM", "ESN", "LSM", "NTM")} == {
         "MC": "markov", "BM": "boltzmann", "RBM": "rbm", "DBN": "dbn", "ELM": "elm", "ESN": "esn", "LSM": "lsm",
         "NTM": "ntm"}
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("MC", {"sq_view": "Markov chain baseline"}), ("BM", {"en_tab": "① Boltzmann machine"}),
+    ("RBM", {"en_tab": "② RBM"}), ("DBN", {"en_tab": "③ Deep belief net"}),
+    ("ELM", {"rs_tab": "① Extreme learning machine"}), ("ESN", {"rs_tab": "② Echo state network"}),
+    ("LSM", {"rs_tab": "③ Liquid state machine"}), ("DN", {"gan_mode": None}), ("DCIGN", {"ae_preset": None})])
+def test_a_node_opens_its_page_on_a_setup_that_page_reads_without_a_word(key, expected):
+    """The address a node links to is read by its page's own address parser: no parameter is refused,
+    and the tab (or preset) it names is the one the page opens."""
+    import importlib
+
+    from app_pages.common.address import widgets_from_query
+    n = node(key)
+    page_state = importlib.import_module(f"app_pages.{n.page}.state")
+    values, problems = widgets_from_query(page_state.URL_PARAMS, dict(n.query))
+    assert problems == [] and n.query, key
+    for widget, value in expected.items():
+        assert widget in values, (key, widget, values)
+        if value is not None:
+            assert values[widget] == value, key

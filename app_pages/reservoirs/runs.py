@@ -1,15 +1,18 @@
 """The Reservoirs page's live runs, free of Streamlit: each tab's trainers, whether they play, and one
 frame's work (tick). The fits take milliseconds, so a frame does one chunk: the ELM fits the next width
 of its sweep while its MLP twin trains by backprop for the frame's budget; the ESN and the LSM drive
-the next chunk of training data through their reservoirs and refit their read-outs."""
+the next chunk of training data through their reservoirs and refit their read-outs. Each tab's run is
+saved as it goes (common/autosave.py) as its trainer's checkpoint, the twin beside it carried inside."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
 from engine.mlp.trainer import Trainer
 from engine.reservoirs import ELMConfig, ELMTrainer, ESNConfig, ESNTrainer, LSMConfig, LSMTrainer
 from engine.reservoirs.elm import twin_config
+from engine.reservoirs.lsm import twin_config as esn_twin_config
 
 TICK_SECONDS = 0.3          # the live view asks for a frame this often
 TRAIN_SECONDS = 0.12        # of which the MLP twin trains this long
@@ -23,6 +26,7 @@ class LiveRun:
     config: object
     playing: bool = False
     message: str = ""
+    _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
 
     def play(self) -> None:
         self.playing = not self.finished
@@ -40,21 +44,56 @@ class LiveRun:
         self.playing = False
         train_guarded(self, self.advance)
 
+    @property
+    def trainer(self):
+        """The trainer whose checkpoint is the run's (its twin travels inside it)."""
+        raise NotImplementedError
+
+    @property
+    def step_count(self) -> int:
+        """How far the run has come, the twin's steps included: the autosave clock saves when it moves."""
+        twin = getattr(self.trainer, "twin", None)
+        return self.trainer.step_count + (twin.step_count if twin is not None else 0)
+
+    def checkpoint_bytes(self) -> bytes:
+        return self.trainer.checkpoint_bytes()
+
+    def progress(self) -> str:
+        """How far it has trained, in words: "3 of 9 widths and 1,200 MLP steps"."""
+        raise NotImplementedError
+
+    def autosave(self, save, now: float | None = None) -> bool:
+        """Hand save() the run's checkpoint when one is due: every few seconds while playing, once when it
+        stops. True if it saved."""
+        return self._autosave.save_if_due(self, self.playing, save, now)
+
 
 @dataclass
 class ELMRun(LiveRun):
     elm: ELMTrainer = None
-    twin: Trainer = None
     planes: dict = field(default_factory=dict)     # name -> (step, plane): drawn again only after training
 
     @classmethod
-    def build(cls, config: ELMConfig, device="cpu") -> "ELMRun":
+    def build(cls, config: ELMConfig, device="cpu", twin: Trainer | None = None) -> "ELMRun":
+        """A new ELM and, unless one training on the same points is handed over, a new MLP twin."""
         elm = ELMTrainer(config, device)
-        twin_cfg = twin_config(config).replace(train={"max_epochs": TWIN_EPOCHS})
-        twin = Trainer(twin_cfg, device, dataset=elm.dataset)    # the very same points
+        if twin is None:
+            twin = Trainer(elm_twin_config(config), device, dataset=elm.dataset)    # the very same points
+            twin.snapshot()
+        elm.twin = twin
         elm.snapshot()
-        twin.snapshot()
-        return cls(config, elm=elm, twin=twin)
+        return cls(config, elm=elm)
+
+    @property
+    def trainer(self) -> ELMTrainer:
+        return self.elm
+
+    @property
+    def twin(self) -> Trainer:
+        return self.elm.twin
+
+    def progress(self) -> str:
+        return f"{self.elm.step_count} of {len(self.config.train.sweep)} widths and {self.twin.step_count:,} MLP steps"
 
     @property
     def finished(self) -> bool:
@@ -83,6 +122,19 @@ class ESNRun(LiveRun):
     esn: ESNTrainer = None
     echo: dict = field(default_factory=dict)      # the echo-state curves, measured once per run
 
+    @property
+    def trainer(self) -> ESNTrainer:
+        return self.esn
+
+    def progress(self) -> str:
+        unit = "digits" if self.esn.digits else "training steps"
+        return f"{self.esn.samples_seen:,} {unit}"
+
+    def set_ridge(self, ridge: float) -> None:
+        """A new λ: the read-out is refitted on everything seen, nothing is lost (a hot change)."""
+        self.esn.set_ridge(ridge)
+        self.config = self.esn.config
+
     @classmethod
     def build(cls, config: ESNConfig, device="cpu") -> "ESNRun":
         run = cls(config, esn=ESNTrainer(config, device))
@@ -110,15 +162,27 @@ class ESNRun(LiveRun):
 @dataclass
 class LSMRun(LiveRun):
     lsm: LSMTrainer = None
-    esn: ESNTrainer = None
     raster_cache: dict = field(default_factory=dict)
 
     @classmethod
     def build(cls, config: LSMConfig, esn_config: ESNConfig, device="cpu") -> "LSMRun":
-        run = cls(config, lsm=LSMTrainer(config, device), esn=ESNTrainer(esn_config, device))
+        run = cls(config, lsm=LSMTrainer(config, device))
+        run.lsm.twin = ESNTrainer(esn_config, device)
         run.lsm.snapshot()
         run.esn.snapshot()
         return run
+
+    @property
+    def trainer(self) -> LSMTrainer:
+        return self.lsm
+
+    @property
+    def esn(self) -> ESNTrainer:
+        """The echo state network on the same digits' rows, beside the liquid."""
+        return self.lsm.twin
+
+    def progress(self) -> str:
+        return f"{self.lsm.samples_seen:,} digits"
 
     @property
     def finished(self) -> bool:
@@ -134,3 +198,25 @@ class LSMRun(LiveRun):
         if self.raster_cache.get("index") != index:
             self.raster_cache = {"index": index, **self.lsm.raster(index)}
         return self.raster_cache
+
+
+def elm_twin_config(config: ELMConfig):
+    """The MLP beside the ELM: the Playground's config on the ELM's very points, stopped at TWIN_EPOCHS."""
+    return twin_config(config).replace(train={"max_epochs": TWIN_EPOCHS})
+
+
+def run_from_checkpoint(tab: str, data: bytes, device="cpu") -> LiveRun:
+    """The run a tab saved ("elm", "esn", "lsm"), paused; ValueError when the file cannot be read or is
+    not one this page saved (a twin missing, or not the one the page trains beside it)."""
+    if tab == "elm":
+        elm = ELMTrainer.from_checkpoint(data, device)
+        if elm.twin is None or elm.twin.config != elm_twin_config(elm.config):
+            raise ValueError("the MLP trained beside this ELM is missing or not the page's")
+        return ELMRun(elm.config, elm=elm)
+    if tab == "esn":
+        esn = ESNTrainer.from_checkpoint(data, device)
+        return ESNRun(esn.config, esn=esn)
+    lsm = LSMTrainer.from_checkpoint(data, device)
+    if lsm.twin is None or lsm.twin.config != esn_twin_config(lsm.config):
+        raise ValueError("the echo state network trained beside this liquid is missing or not the page's")
+    return LSMRun(lsm.config, lsm=lsm)

@@ -1,15 +1,20 @@
 """The Reservoirs page's logic, free of Streamlit so it is unit-tested as plain Python: the widgets'
-choices, widget values <-> the three configs, and the address."""
+choices, widget values <-> the three configs, the address, and which saved run a new session restores."""
 from __future__ import annotations
 
 import math
 
 from app_pages.common import address
-from app_pages.common.address import one_of, whole_number
+from app_pages.common.address import SEED, one_of, whole_number
 from engine.reservoirs.config import (ELM_ACTIVATIONS, ELM_DATASETS, ENCODINGS, SERIES_SIGNALS, ELMConfig, ESNConfig,
                                       LSMConfig)
+from engine.reservoirs.lsm import twin_config
 
 TABS = {"elm": "① Extreme learning machine", "esn": "② Echo state network", "lsm": "③ Liquid state machine"}
+# Each tab's run has its own entry in the session store (app_pages/common/saved_runs.py), and a name in a sentence.
+SAVE_NAMES = {"elm": "reservoirs_elm", "esn": "reservoirs_esn", "lsm": "reservoirs_lsm"}
+RUN_NAMES = {"elm": "extreme learning machine and its MLP", "esn": "echo state network",
+             "lsm": "liquid state machine and its echo state network"}
 DATASET_LABELS = {"circle": "Circle", "xor": "XOR", "gauss": "Two Gaussians", "spiral": "Spiral", "moons": "Moons",
                   "blobs": "Three blobs"}
 SIGNAL_LABELS = {"mackey_glass": "Mackey–Glass (τ = 17)", "sine": "Two sines"}
@@ -75,8 +80,29 @@ def lsm_config(state, seed: int) -> LSMConfig:
 
 def esn_twin_config(config: LSMConfig) -> ESNConfig:
     """The echo state network on the liquid's task: the same digits' rows, as analog inputs, the same split."""
-    return ESNConfig.from_dict({"data": {"signal": "digits", "test_fraction": config.data.test_fraction},
-                                "train": {"seed": config.train.seed, "samples_per_step": config.train.samples_per_step}})
+    return twin_config(config)
+
+
+FIELDS = {"elm": ELM_FIELDS, "esn": ESN_FIELDS, "lsm": LSM_FIELDS}
+CONFIGS = {"elm": elm_config, "esn": esn_config, "lsm": lsm_config}
+CONFIG_CLASSES = {"elm": ELMConfig, "esn": ESNConfig, "lsm": LSMConfig}
+
+
+def widgets_of(tab: str, config) -> dict:
+    """The widget values of a tab ("elm", "esn", "lsm") that describe `config`."""
+    return _widgets(config, FIELDS[tab])
+
+
+def widgets_for_json(tab: str, text: str) -> dict:
+    """The widget values (and the seed) of a tab's config given as JSON: "Keep the trained one" puts them back."""
+    config = CONFIG_CLASSES[tab].from_json(text)
+    return {**widgets_of(tab, config), "global_seed": config.seed}
+
+
+def changed_settings(running, wanted) -> list[str]:
+    """The settings ("model.size", "train.seed") in which two configs of one tab differ."""
+    old = running.flat()
+    return [name for name, value in wanted.flat().items() if old.get(name) != value]
 
 
 URL_PARAMS = [
@@ -100,6 +126,33 @@ def page_query(values, seed: int) -> dict[str, str]:
 
 def page_from_query(query) -> tuple[dict, list[str]]:
     return address.widgets_from_query(URL_PARAMS, query)
+
+
+def _run_part(tab: str, query: dict) -> dict:
+    """The parameters of an address that describe a tab's run: its settings and the seed."""
+    names = {p.name for p in URL_PARAMS if p.key in FIELDS[tab]} | {SEED}
+    return {name: text for name, text in query.items() if name in names}
+
+
+def restored_widgets(tab: str, config, query: dict) -> dict | None:
+    """The widget values that show a tab's restored run, or None where it must not be restored: the
+    address (`query`, name -> text) describes another run of this tab or another seed — a shared link
+    wins over the saved run — or the widgets cannot show it. An address with nothing about the tab's run
+    (the navigation menu) or with what the page wrote for this very run (a reload) restores it; the other
+    tabs' settings in the address apply either way."""
+    values = widgets_of(tab, config)
+    own = page_query({**default_widgets(), **values}, config.seed)
+    if CONFIGS[tab](values, config.seed) != config or page_from_query(own)[1]:
+        return None  # settings that no widget offers (a run this page did not make)
+    asked = _run_part(tab, query)
+    return None if asked and asked != _run_part(tab, own) else values
+
+
+def restore_order(query: dict) -> list[str]:
+    """The tabs whose saved runs a new session tries, the tab the address opens first: when two were
+    trained with different seeds, the sidebar's one seed can show only the first."""
+    first = query.get("tab")
+    return sorted(TABS, key=lambda tab: tab != first)
 
 
 def fmt_percent(x: float | None) -> str:

@@ -1,57 +1,92 @@
 """The Reservoirs page's three tabs: each draws its settings, builds (or keeps) its run, and a live
-fragment that advances it one chunk a frame while playing."""
+fragment that advances it one chunk a frame while playing and saves it as it goes."""
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import streamlit as st
 
-from app_pages.common.controls import play_pause_button
+from app_pages.common.controls import ask_before_replacing, play_pause_button, replace_allowed
 from app_pages.common.live_plotly import live_plotly
+from app_pages.common.saved_runs import forget_run, save_run
 from app_pages.reservoirs import state as rs
 from app_pages.reservoirs.runs import TICK_SECONDS, ELMRun, ESNRun, LSMRun
 from engine import ConfigError
+from engine.reservoirs.elm import twin_config
 from viz.bridges import side_figure
 from viz.colors import BLUE, ORANGE
 from viz.reservoirs import (GREEN, accuracy_bars_figure, echo_figure, learning_figure, potential_figure, raster_figure,
                             series_figure, states_figure, sweep_figure)
 
 state = st.session_state
+THINGS = {"elm": "pair of networks", "esn": "reservoir", "lsm": "liquid"}   # what a tab's run is, in a sentence
 
 
-def _current(run_key: str, make_config, build):
-    """The run the widgets describe: kept while they describe its config, else built anew (a fit takes
-    well under a second, so nothing worth asking about is thrown away). A setting the engine refuses
-    is one line, and the last valid run stays."""
+def _current(tab: str, build):
+    """The run the widgets describe: kept while they describe its config, with a hot change applied to it
+    (the echo state network's λ: a refit on the running sums), or replaced by build(config). A run that
+    has trained is replaced only once the user says so (a slip of a slider must not throw its training
+    away); until then it goes on. A setting the engine refuses is one line, and the last valid run stays."""
+    run_key, flag = f"rs_{tab}_run", f"rs_{tab}_replace_ok"
     run = state.get(run_key)
     try:
-        config = make_config(state, state.global_seed)
+        config = rs.CONFIGS[tab](state, state.global_seed)
     except ConfigError as e:
         st.error(f"This setting is not possible: {e}.", icon="🚫")
         if run is not None:
             return run
-        config = make_config(rs.default_widgets(), state.global_seed)
-    if run is None or run.config != config:
+        config = rs.CONFIGS[tab](rs.default_widgets(), state.global_seed)
+    replace_ok = replace_allowed(flag, config.to_json())
+    if run is not None and run.config != config:
+        run = _apply_hot(tab, run, config)
+    if run is not None and run.config != config and run.step_count > 0 and not replace_ok:
+        ask_before_replacing(None, rs.changed_settings(run.config, config), run.progress(), f"rs_{tab}",
+                             wanted_json=config.to_json(), running_json=run.config.to_json(), flag_key=flag,
+                             widgets_for=partial(rs.widgets_for_json, tab), thing=THINGS[tab])
+    elif run is None or run.config != config:
+        if run is not None:
+            forget_run(rs.SAVE_NAMES[tab])  # the trained run was thrown away: a reload must not bring it back
         with st.spinner("Building…"):
             run = state[run_key] = build(config)
     return run
 
 
-def _controls(run, key: str, step_label: str):
+def _apply_hot(tab: str, run, config):
+    """What changes without losing training: the echo state network's λ (refitted on its running sums),
+    and the ELM's own settings, a new ELM in milliseconds beside the MLP that goes on training (it sees
+    only the data and the seed)."""
+    if tab == "esn" and config.model.ridge != run.config.model.ridge:
+        run.set_ridge(config.model.ridge)
+    if tab == "elm" and twin_config(config) == twin_config(run.config):
+        new = ELMRun.build(config, run.elm.device, twin=run.twin)
+        new.playing = run.playing and not new.finished
+        run = state.rs_elm_run = new
+    return run
+
+
+def _controls(run, tab: str, step_label: str):
     """Play/Pause, Step, Reset; returns the slot beside them for a caption."""
     def on_play(play: bool) -> None:
         run.play() if play else run.pause()
 
     def on_reset() -> None:
-        state.pop(f"rs_{key}_run", None)
+        state.pop(f"rs_{tab}_run", None)
+        forget_run(rs.SAVE_NAMES[tab])  # a reload after Reset brings the new run, not the one thrown away
 
     bar = st.columns([1.1, 1.3, 1.1, 4.5])
-    play_pause_button(bar[0], f"rs_{key}", run.playing, on_play, help="Train live")
-    bar[1].button(step_label, key=f"rs_{key}_step", on_click=run.step, width="stretch")
-    bar[2].button("↺ Reset", key=f"rs_{key}_reset", on_click=on_reset, width="stretch")
+    play_pause_button(bar[0], f"rs_{tab}", run.playing, on_play, help="Train live")
+    bar[1].button(step_label, key=f"rs_{tab}_step", on_click=run.step, width="stretch")
+    bar[2].button("↺ Reset", key=f"rs_{tab}_reset", on_click=on_reset, width="stretch")
     return bar[3]
 
 
-def _live(run, playing: bool, draw) -> None:
+def _live(run, tab: str, draw) -> None:
+    playing = run.playing
+
+    def save(data: bytes) -> None:
+        state[f"rs_{tab}_save_problem"] = save_run(rs.SAVE_NAMES[tab], data)
+
     @st.fragment(run_every=TICK_SECONDS if playing else None)
     def frame() -> None:
         run.tick()
@@ -60,6 +95,9 @@ def _live(run, playing: bool, draw) -> None:
         if playing and not run.playing:
             st.rerun()  # stopped by itself: redraw the Play button
         draw(run)
+        run.autosave(save)
+        if state.get(f"rs_{tab}_save_problem"):
+            st.caption(state[f"rs_{tab}_save_problem"])
 
     frame()
 
@@ -74,11 +112,11 @@ def elm_section(device) -> None:
     c[4].select_slider("Input scale", rs.INPUT_SCALES, key="rs_elm_scale",
                        help="Spread of the random input weights and biases: larger, the units bend more sharply")
     c[5].select_slider("Ridge λ", rs.RIDGES, key="rs_elm_ridge", format_func=lambda v: f"{v:g}")
-    run: ELMRun = _current("rs_elm_run", rs.elm_config, lambda cfg: ELMRun.build(cfg, device))
+    run: ELMRun = _current("elm", lambda cfg: ELMRun.build(cfg, device))
     note = _controls(run, "elm", "⏭ One width")
     note.caption(f"{len(run.elm.dataset.train_xy)} training points · sweep of {len(run.config.train.sweep)} widths, "
                  "one per frame · the MLP twin trains by backprop meanwhile")
-    _live(run, run.playing, draw_elm)
+    _live(run, "elm", draw_elm)
 
 
 def draw_elm(run: ELMRun) -> None:
@@ -115,12 +153,12 @@ def esn_section(device) -> None:
     c[4].select_slider("Leak rate a", rs.LEAKS, key="rs_esn_leak",
                        help="x' = (1 − a) x + a tanh(…): small a, slow units with a long memory")
     c[5].select_slider("Ridge λ", rs.RIDGES, key="rs_esn_ridge", format_func=lambda v: f"{v:g}")
-    run: ESNRun = _current("rs_esn_run", rs.esn_config, lambda cfg: ESNRun.build(cfg, device))
+    run: ESNRun = _current("esn", lambda cfg: ESNRun.build(cfg, device))
     note = _controls(run, "esn", f"⏭ {rs.ESN_SAMPLES_PER_STEP} steps")
     d = run.config.data
     note.caption(f"{d.train_length:,} training steps after a washout of {d.washout}, fed {rs.ESN_SAMPLES_PER_STEP} a "
                  f"frame; the read-out is refitted on all seen so far · spectral radius {run.esn.spectral_radius:g}")
-    _live(run, run.playing, draw_esn)
+    _live(run, "esn", draw_esn)
 
 
 def draw_esn(run: ESNRun) -> None:
@@ -162,11 +200,11 @@ def lsm_section(device) -> None:
     def build(cfg):
         return LSMRun.build(cfg, rs.esn_twin_config(cfg), device)
 
-    run: LSMRun = _current("rs_lsm_run", rs.lsm_config, build)
+    run: LSMRun = _current("lsm", build)
     note = _controls(run, "lsm", f"⏭ {rs.LSM_SAMPLES_PER_STEP} digits")
     note.caption(f"{run.lsm.n_train:,} training digits, {rs.LSM_SAMPLES_PER_STEP} a frame through the liquid and the "
                  f"ESN (200 units) · mean firing rate {run.lsm.rate_hz:.0f} Hz")
-    _live(run, run.playing, draw_lsm)
+    _live(run, "lsm", draw_lsm)
 
 
 def draw_lsm(run: LSMRun) -> None:

@@ -28,6 +28,8 @@ ELMConfig / ELMTrainer (task "elm"), ESNConfig / ESNTrainer ("esn"), LSMConfig /
 trainer.step(n) fits n more sweep widths (ELM) or drives n more chunks of training data and refits
 (ESN, LSM), returning a snapshot of plain data. Each trainer's `model` is an nn.Module (ELM,
 EchoStateNetwork, LiquidStateMachine) holding the fixed weights and the read-out as buffers.
+trainer.checkpoint_bytes() and Trainer.from_checkpoint(data) save and resume a run bit for bit, the twin
+beside an ELM (an MLP) or an LSM (an ESN) inside it (checkpoint.py).
 """
 
 from .config import ELMConfig, ESNConfig, LSMConfig

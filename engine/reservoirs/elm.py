@@ -19,6 +19,8 @@ from torch import nn
 from ..core.device import pick_device
 from ..mlp.config import DOMAIN, DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from ..mlp.data import Dataset2D, grid_points, make_dataset
+from ..mlp.trainer import Trainer
+from . import checkpoint
 from .config import ELMConfig
 from .ridge import fit_ridge, reservoir_dtype
 
@@ -103,6 +105,9 @@ class ELMTrainer:
         self.diverged = False
         self.sweep: list[tuple[int, float, float]] = []    # (width, train accuracy, test accuracy)
         self.history: list[dict] = []
+        # The MLP trained by backprop on the very same points (twin_config), where one is trained beside
+        # the ELM: it is not stepped here, but its checkpoint travels in this one.
+        self.twin: Trainer | None = None
 
     @property
     def finished(self) -> bool:
@@ -138,6 +143,18 @@ class ELMTrainer:
                                self._accuracy(self.x_test, self.y_test, width, w, b)))
             self.step_count += 1
         return self.snapshot()
+
+    # ---- checkpoints (engine/reservoirs/checkpoint.py) ----
+    def checkpoint_bytes(self) -> bytes:
+        """Config, the sweep so far, the history and the twin's own checkpoint, if any: loadable with
+        torch.load(weights_only=True). The random layer and the read-out are drawn and solved again from
+        the config, the same numbers, so that stepping on gives what the run would have given."""
+        return checkpoint.elm_checkpoint_bytes(self)
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "ELMTrainer":
+        """Rebuild a trainer (and its twin) from checkpoint_bytes(); ValueError naming what is wrong."""
+        return checkpoint.elm_from_checkpoint(cls, data, device, Trainer, twin_config)
 
     def snapshot(self) -> ELMSnapshot:
         with torch.no_grad():

@@ -23,6 +23,7 @@ from torch import nn
 
 from ..core.device import pick_device
 from ..core.digits import N_CLASSES, load_digits_split
+from . import checkpoint
 from .config import ESNConfig
 from .data import digit_rows, nrmse, series
 from .ridge import RidgeAccumulator, reservoir_dtype
@@ -161,24 +162,49 @@ class ESNTrainer:
         return self._next_sample >= self.n_train
 
     # ---- training ----
-    def _drive_chunk(self) -> None:
-        d, n = self.config.data, self.config.train.samples_per_step
-        lo, hi = self._next_sample, min(self._next_sample + n, self.n_train)
+    def _chunk(self, lo: int, hi: int, state: torch.Tensor | None):
+        """(states kept (n, N), their targets (n, K), the state after them) for training samples lo..hi-1,
+        a series driven on from `state` (1, N); digits each from zero (state None)."""
+        d = self.config.data
         if self.digits:
             states = self.digit_states(self.x_train_rows[lo:hi])
             targets = torch.nn.functional.one_hot(torch.from_numpy(self.y_train[lo:hi]), N_CLASSES)
         else:
-            driven = self.model.drive(self.u_all[lo:hi], self.state)[:, 0]   # after inputs s[lo..hi-1]
-            self.state = driven[-1:].clone()
+            driven = self.model.drive(self.u_all[lo:hi], state)[:, 0]       # after inputs s[lo..hi-1]
+            state = driven[-1:].clone()
             keep = max(0, d.washout - lo)                                    # the washout's states are not used
             states = driven[keep:]
             targets = torch.from_numpy(self.series[lo + keep + 1:hi + 1])[:, None]
-        targets = targets.to(self.device, self.dtype)
+        return states, targets.to(self.device, self.dtype), state
+
+    def chunk_bounds(self, upto: int) -> list[tuple[int, int]]:
+        """The (lo, hi) of the chunks step() drives, from the first sample up to `upto`."""
+        n = self.config.train.samples_per_step
+        return [(lo, min(lo + n, upto)) for lo in range(0, upto, n)]
+
+    def _drive_chunk(self) -> None:
+        lo, hi = self._next_sample, min(self._next_sample + self.config.train.samples_per_step, self.n_train)
+        states, targets, end = self._chunk(lo, hi, None if self.digits else self.state)
+        if not self.digits:
+            self.state = end
         if len(states):
             self.accumulator.add(states, targets)
             self.train_states.append(states)
             self.train_targets.append(targets)
         self._next_sample = hi
+
+    def drive_again(self, upto: int) -> int:
+        """The kept training states of the samples before `upto`, driven again from the start chunk by
+        chunk as step() drove them (the same numbers, bit for bit on one device), for the train score of a
+        run loaded from a checkpoint; returns how many were kept. The read-out's sums are not touched."""
+        state = None if self.digits else torch.zeros(1, self.config.model.size, dtype=self.dtype, device=self.device)
+        self.train_states, self.train_targets = [], []
+        for lo, hi in self.chunk_bounds(upto):
+            states, targets, state = self._chunk(lo, hi, state)
+            if len(states):
+                self.train_states.append(states)
+                self.train_targets.append(targets)
+        return sum(len(s) for s in self.train_states)
 
     def step(self, n: int = 1) -> ESNSnapshot:
         """Drive the reservoir over the next n chunks of training data, refit the read-out, snapshot."""
@@ -193,6 +219,27 @@ class ESNTrainer:
     def _refit(self) -> None:
         weights, bias = self.accumulator.fit(self.config.model.ridge)
         self.model.readout, self.model.readout_bias = weights, bias
+
+    def set_ridge(self, ridge: float) -> None:
+        """A new λ for the read-out, refitted at once on everything seen (the running sums keep all it
+        needs): a hot change, no training lost."""
+        self.config = self.config.replace(model={"ridge": ridge})
+        self._refit()
+        if self.history and self.history[-1]["step"] == self.step_count:
+            self.history.pop()   # this step's point is measured again, with the new λ
+        self.snapshot()
+
+    # ---- checkpoints (engine/reservoirs/checkpoint.py) ----
+    def checkpoint_bytes(self) -> bytes:
+        """Config, counters, the read-out's running sums, the series' reservoir state and the history,
+        loadable with torch.load(weights_only=True): loading it and stepping on gives what the run would
+        have given without the pause."""
+        return checkpoint.esn_checkpoint_bytes(self)
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "ESNTrainer":
+        """Rebuild a trainer from checkpoint_bytes(); ValueError naming what is wrong with a damaged file."""
+        return checkpoint.esn_from_checkpoint(cls, data, device)
 
     # ---- reading ----
     def _outputs(self, states: torch.Tensor) -> np.ndarray:

@@ -28,8 +28,10 @@ from torch import nn
 
 from ..core.device import pick_device
 from ..core.digits import N_CLASSES, load_digits_split
-from .config import LSMConfig
+from . import checkpoint
+from .config import ESNConfig, LSMConfig
 from .data import spike_trains
+from .esn import ESNTrainer
 from .ridge import RidgeAccumulator, reservoir_dtype
 
 
@@ -104,6 +106,14 @@ def liquid_weights(m, generator: torch.Generator) -> tuple[torch.Tensor, torch.T
     return inputs, weights, excitatory
 
 
+def twin_config(config: LSMConfig) -> ESNConfig:
+    """The echo state network on the liquid's task: the same digits' rows, as analog inputs, the same split
+    and seed, as many digits a step."""
+    t = config.train
+    return ESNConfig.from_dict({"data": {"signal": "digits", "test_fraction": config.data.test_fraction},
+                                "train": {"seed": t.seed, "samples_per_step": t.samples_per_step}})
+
+
 @dataclass
 class LSMSnapshot:
     step: int                      # chunks of training digits driven through so far
@@ -144,6 +154,9 @@ class LSMTrainer:
         self._next_sample = 0
         self.diverged = False
         self.history: list[dict] = []
+        # An echo state network on the very same digits' rows (twin_config), trained beside the liquid
+        # where it is compared with it: it is not stepped here, but its checkpoint travels in this one.
+        self.twin: ESNTrainer | None = None
 
     def encode(self, images: np.ndarray) -> torch.Tensor:
         d = self.config.data
@@ -161,6 +174,21 @@ class LSMTrainer:
     def finished(self) -> bool:
         return self._next_sample >= self.n_train
 
+    def _counts(self, lo: int, hi: int) -> torch.Tensor:
+        """Training digits lo..hi-1 through the liquid: their spike counts (n, N·bins), drawing their spikes."""
+        with torch.no_grad():
+            return self.model.run(self.encode(self.x_train[lo:hi])).flatten(1)
+
+    def _add(self, lo: int, hi: int, features: torch.Tensor) -> None:
+        targets = torch.nn.functional.one_hot(torch.from_numpy(self.y_train[lo:hi]), N_CLASSES)
+        self.accumulator.add(features, targets.to(self.device, self.dtype))
+        self.train_features.append(features)
+
+    def chunk_bounds(self, upto: int) -> list[tuple[int, int]]:
+        """The (lo, hi) of the chunks step() drives, from the first digit up to `upto`."""
+        n = self.config.train.samples_per_step
+        return [(lo, min(lo + n, upto)) for lo in range(0, upto, n)]
+
     def step(self, n: int = 1) -> LSMSnapshot:
         """Drive the next n chunks of training digits through the liquid, refit the read-out, snapshot."""
         for _ in range(max(0, int(n))):
@@ -168,15 +196,34 @@ class LSMTrainer:
                 break
             lo = self._next_sample
             hi = min(lo + self.config.train.samples_per_step, self.n_train)
-            with torch.no_grad():
-                features = self.model.run(self.encode(self.x_train[lo:hi])).flatten(1)
-            targets = torch.nn.functional.one_hot(torch.from_numpy(self.y_train[lo:hi]), N_CLASSES)
-            self.accumulator.add(features, targets.to(self.device, self.dtype))
-            self.train_features.append(features)
+            self._add(lo, hi, self._counts(lo, hi))
             self._next_sample = hi
             self.step_count += 1
-        self.model.readout, self.model.readout_bias = self.accumulator.fit(self.config.model.ridge)
+        self._refit()
         return self.snapshot()
+
+    def _refit(self) -> None:
+        self.model.readout, self.model.readout_bias = self.accumulator.fit(self.config.model.ridge)
+
+    def set_ridge(self, ridge: float) -> None:
+        """A new λ for the read-out, refitted at once on every digit seen: a hot change, no training lost."""
+        self.config = self.config.replace(model={"ridge": ridge})
+        self._refit()
+        if self.history and self.history[-1]["step"] == self.step_count:
+            self.history.pop()   # this step's point is measured again, with the new λ
+        self.snapshot()
+
+    # ---- checkpoints (engine/reservoirs/checkpoint.py) ----
+    def checkpoint_bytes(self) -> bytes:
+        """Config, counters, the spike counts of the digits seen (the read-out's sums are added up again
+        from them, exactly), the spike generator's state, the history and the twin, if any: loadable with
+        torch.load(weights_only=True); loading it and stepping on gives what the run would have given."""
+        return checkpoint.lsm_checkpoint_bytes(self)
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, device: str | torch.device = "auto") -> "LSMTrainer":
+        """Rebuild a trainer (and its twin) from checkpoint_bytes(); ValueError naming what is wrong."""
+        return checkpoint.lsm_from_checkpoint(cls, data, device, ESNTrainer)
 
     def _scores(self, features: torch.Tensor) -> np.ndarray:
         return (features @ self.model.readout.T + self.model.readout_bias).cpu().numpy()
