@@ -33,7 +33,7 @@ def go_home() -> None:
 
 
 aliases = [st.Page(go_home, title="Home", url_path=registry.HOME, visibility="hidden")]
-navigation = st.navigation(pages + aliases)
+navigation = st.navigation(pages + aliases, expanded=True)  # every page listed, none behind "View more"
 # The Home page needs no PyTorch: it opens without importing it (seconds on a small machine),
 # and PyTorch is imported in the background for the page the user opens next.
 light = navigation.url_path in ("", registry.HOME)

@@ -43,7 +43,7 @@ FIRST_LOAD_MS = 120_000  # the first page to import PyTorch, or to load the atte
 @dataclass(frozen=True)
 class Shot:
     name: str                        # the PNG is <name>.png
-    url_path: str                    # "" is the default page (Home)
+    url_path: str                    # "" is the default page (Home); an address may follow ("energy?tab=rbm")
     prepare: Callable[[Page], None]  # prepare(page) brings the opened page to the state worth showing
     until: str                       # CSS selector of the last element shown (its last match): the PNG ends below it
 
