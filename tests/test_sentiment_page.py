@@ -59,7 +59,8 @@ def test_page_renders_steps_and_shows_the_test_results():
     assert not at.exception
     t = lab.trainer
     assert t.step_count == min(t._check_marks) and metrics(at)["Epoch"] == f"{t.step_count / t.steps_per_epoch:.2f}"
-    assert len(charts(at)) == 7  # + confusion matrix and per-class bars
+    assert len(charts(at)) == 6  # + per-class bars (Plotly)
+    assert [c.key for c in at.get("vega_lite_chart")] == ["sn_confusion_cells"]  # the clickable matrix (Altair)
     text = " ".join(md.value for md in at.markdown)
     assert "Test accuracy" in text and "always answering" in text
     assert len(at.dataframe) == 2  # how a text becomes numbers, misclassified examples

@@ -5,6 +5,7 @@ import time
 
 import streamlit as st
 
+from app_pages.autoencoders.linked import inspect_codes
 from app_pages.autoencoders.state import (BATCH_SIZES, BETAS, DEFAULT_PRESET, DEPTHS, GRID_SIZE, HIDDEN_WIDTHS,
                                           LEARNING_RATES, LOSS_LABELS, MODEL_LABELS, NO_PRESET, NOISE_LABELS,
                                           NOISE_LEVELS, PRESETS, SAVE_NAME, SPARSITY_WEIGHTS, AutoencoderRun,
@@ -331,6 +332,7 @@ def live_view() -> None:
 
 
 live_view()
+inspect_codes(state.ae_run)
 
 with st.expander("How it works, and the limits"):
     st.markdown(

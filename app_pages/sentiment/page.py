@@ -9,6 +9,7 @@ from app_pages.common.live_plotly import live_plotly
 from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
+from app_pages.sentiment.linked import test_split_view
 from app_pages.sentiment.ngrams import (FILTER_CHOICES, NGRAM_WIDTH_CHOICES, TOP_PER_WIDTH, max_pooling_sentence,
                                         ngram_rows)
 from app_pages.sentiment.state import (BATCH_SIZES, CONFIDENCE_STEP, DROPOUT_STEP, EMBED_DIMS, HEADS, L2_RATES,
@@ -25,8 +26,8 @@ from engine.sentiment.config import SEQUENCE_REPRESENTATIONS
 from engine.sentiment.data import MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, MINILM_MAX_ROWS
 from engine.sentiment.textcnn import top_ngrams
 from engine.sentiment.trainer import SentimentConfig, SentimentTrainer
-from viz.sentiment import (attribution_figure, class_balance_figure, confusion_figure, curves_figure, highlight_html,
-                           ngram_figure, per_class_figure, probabilities_figure)
+from viz.sentiment import (attribution_figure, class_balance_figure, curves_figure, highlight_html, ngram_figure,
+                           probabilities_figure)
 
 state = st.session_state
 CHART = {"displayModeBar": False}
@@ -301,18 +302,7 @@ if lab is not None:
         st.markdown(f"Test accuracy **{report['accuracy']:.1%}** against **{report['baseline_accuracy']:.1%}** for "
                     f"always answering “{md_escape(report['baseline_class'])}”, after {trainer.step_count:,} "
                     f"steps (epoch {trainer.step_count / trainer.steps_per_epoch:.2f}).")
-        left, right = st.columns(2, gap="medium")
-        with left:
-            st.markdown("**Confusion matrix**")
-            st.plotly_chart(confusion_figure(report["confusion"], report["classes"]), key="sn_confusion", config=CHART)
-            st.caption("Each row is a true class; the diagonal holds the hits and the colour is the share of the row. "
-                       "Look at where neutral goes: neutral tweets share most of their words with the others, and "
-                       "the annotators themselves agreed least on them.")
-        with right:
-            st.markdown("**Precision, recall and F1 per class**")
-            st.plotly_chart(per_class_figure(report), key="sn_per_class", config=CHART)
-            st.caption("Precision: of the texts called this class, the share that are. Recall: of the texts of this "
-                       "class, the share found. The smallest class usually has the lowest recall.")
+        test_split_view(trainer, report)  # the confusion matrix takes a click: that cell's texts are listed
         with st.expander("Misclassified test examples, the most confident mistakes first"):
             st.dataframe(misclassified_rows(trainer), hide_index=True, width="stretch",
                          column_config={"confidence": st.column_config.NumberColumn(format="%.3f")})

@@ -11,6 +11,7 @@ from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
 from app_pages.playground.sweep import spread_section
+from app_pages.vanishing.linked import inspect_steps
 from app_pages.vanishing.readings import activation_quantiles, explain, layer_ratio, sci
 from app_pages.vanishing.state import (CLIP_NORMS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAIN_LABEL, MAX_COMPARED,
                                        MAX_DEPTH, PRESETS, SAVE_NAME, TICK_SECONDS, WIDTHS, VanishingLab,
@@ -238,6 +239,7 @@ def _describe(run) -> str:
 
 
 live_view()
+inspect_steps(state.vg_lab)
 
 # ---------- many variants at once ----------
 st.caption("**Is it luck?** Train your network 16 times at once from 16 seeds, or once per learning rate, and see "
