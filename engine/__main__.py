@@ -79,11 +79,16 @@ def _cmd_defaults(args) -> int:
 
 def _cmd_export(args) -> int:
     from .mlp.config import ExperimentConfig
-    from .mlp.export import export_script
     config = _load_config(args.config)
     if not isinstance(config, ExperimentConfig):
-        raise ConfigError("task", f"export writes scripts for classify2d and regress2d, not {config.task!r}")
-    text = export_script(config, steps=args.steps)
+        what = "notebooks" if args.format == "ipynb" else "scripts"
+        raise ConfigError("task", f"export writes {what} for classify2d and regress2d, not {config.task!r}")
+    if args.format == "ipynb":
+        from .mlp.notebook import export_notebook  # nbformat is imported only when a notebook is asked for
+        text = export_notebook(config, steps=args.steps)
+    else:
+        from .mlp.export import export_script
+        text = export_script(config, steps=args.steps)
     if args.out:
         Path(args.out).write_text(text)
     else:
@@ -133,10 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default="classify2d", help="the task whose defaults to print (default classify2d)")
     p.set_defaults(func=_cmd_defaults)
 
-    p = sub.add_parser("export", help="write a standalone PyTorch script that reproduces a config's training run")
+    p = sub.add_parser("export", help="write a standalone PyTorch script (or a Jupyter notebook) that reproduces "
+                                      "a config's training run")
     p.add_argument("config", help="config JSON file ('-' reads standard input)")
+    p.add_argument("--format", choices=["py", "ipynb"], default="py",
+                   help="py: a script (default); ipynb: a notebook that explains each step and plots the loss")
     p.add_argument("--steps", type=_positive, default=1000, help="optimisation steps the script runs (default 1000)")
-    p.add_argument("--out", help="write the script to this file instead of standard output")
+    p.add_argument("--out", help="write the script or notebook to this file instead of standard output")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("attention", help="attention of all-MiniLM-L6-v2 on a text, as one JSON object "

@@ -25,6 +25,7 @@ from engine.core.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
 from engine.mlp.config import FEATURES, HOT_FIELDS, structural_changes
 from engine.mlp.data import FEATURE_LABELS
 from engine.mlp.export import export_script
+from engine.mlp.notebook import export_notebook
 from engine.mlp.probes import plane_outputs
 from viz.playground import boundary_canvas, loss_curves, network_figure, neuron_figure
 
@@ -351,4 +352,8 @@ with st.expander("Share, save and export"):
                            help="A standalone script (torch + numpy) that rebuilds this data, model and loop and runs "
                                 "as many steps as trained so far (1,000 before any training); with this seed it "
                                 "reproduces the loss curve")
+        st.download_button("⬇ Download as notebook", lambda: export_notebook(config, steps=trainer.step_count or 1000),
+                           "playground.ipynb", "application/x-ipynb+json", key="pg_dl_notebook", on_click="ignore",
+                           help="The same code as a Jupyter notebook, one step a cell with what it does and why; it "
+                                "trains, prints the loss curve and plots it (torch, numpy and plotly, offline)")
     st.code(json.dumps(config.to_dict()), language="json", wrap_lines=True)

@@ -6,6 +6,9 @@ and prints the loss curve as JSON lines. It imports nothing from this project, y
 the numbers Trainer reports for the same steps and seed (tests/test_export.py checks it),
 because it makes the same calls in the same order, each random draw from the same seed and
 generator. Only what the config uses is written out: one generator, one loss, one init.
+
+The pieces (data_parts, model_code, loss_code, loop_code) are built one by one so that
+notebook.py can put each in a cell of its own, after a note on what it does.
 """
 from __future__ import annotations
 
@@ -32,10 +35,10 @@ REPORT_EVERY = 100
 
 def export_script(config: ExperimentConfig, steps: int = 1000) -> str:
     """Python source of a script that trains `config` for `steps` steps (--steps overrides)."""
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a whole number of at least 1, got {steps!r}")
-    body = "\n\n\n".join([_data_section(config), _model_section(config), _training_section(config)])
-    uses_f = "F." in body
+    check_steps(steps)
+    points, features, data = data_parts(config)
+    body = "\n\n\n".join([_section("Data") + points, features, data, _section("Model") + model_code(config),
+                           _section("Training") + loss_code(config), loop_code(config), _main_function()])
     head = [
         '"""Neural Playground experiment, exported as a standalone PyTorch script.',
         "",
@@ -46,8 +49,23 @@ def export_script(config: ExperimentConfig, steps: int = 1000) -> str:
         "",
         "    python this_script.py [--steps N] [--every K]",
         '"""',
-        *_config_comment(config),
+        *config_comment(config),
         "import argparse",
+        *header_lines(config, steps, REPORT_EVERY, uses_f="F." in body, script=True),
+    ]
+    tail = ['if __name__ == "__main__":', "    main()"]
+    return "\n".join(head) + "\n\n\n" + body + "\n\n\n" + "\n".join(tail) + "\n"
+
+
+def check_steps(steps) -> None:
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a whole number of at least 1, got {steps!r}")
+
+
+def header_lines(config: ExperimentConfig, steps: int, every: int, uses_f: bool, script: bool) -> list[str]:
+    """The imports (after the script's argparse) and the constants every later section reads."""
+    overrides = " (--{} overrides)" if script else "{}"
+    return [
         "import json",
         "",
         "import numpy as np",
@@ -56,14 +74,13 @@ def export_script(config: ExperimentConfig, steps: int = 1000) -> str:
         "from torch import nn",
         "",
         f"SEED = {config.train.seed}  # seeds the data, the split, the initial weights, the batch order, dropout",
-        f"STEPS = {steps}  # optimisation steps (--steps overrides)",
+        f"STEPS = {steps}  # optimisation steps" + overrides.format("steps" if script else ""),
+        f"EVERY = {every}  # report the loss every EVERY steps" + overrides.format("every" if script else ""),
         f"BATCH_SIZE = {config.train.batch_size}",
     ]
-    tail = ['if __name__ == "__main__":', "    main()"]
-    return "\n".join(head) + "\n\n\n" + body + "\n\n\n" + "\n".join(tail) + "\n"
 
 
-def _config_comment(config: ExperimentConfig) -> list[str]:
+def config_comment(config: ExperimentConfig) -> list[str]:
     d = config.to_dict()
     if config.data.name == "custom":
         d["data"]["points"] = f"<{len(config.data.points)} points, see POINTS below>"
@@ -72,34 +89,36 @@ def _config_comment(config: ExperimentConfig) -> list[str]:
     return ["#", "# The config:", "#"] + [f"# {line}" for line in text.splitlines()] + ["#"]
 
 
-def _section(title: str) -> list[str]:
-    return [f"# {'-' * 30} {title} {'-' * (40 - len(title))}", ""]
+def _section(title: str) -> str:
+    return f"# {'-' * 30} {title} {'-' * (40 - len(title))}\n\n"
 
 
 # ---- Data -----------------------------------------------------------------------------
-def _data_section(config: ExperimentConfig) -> str:
+def data_parts(config: ExperimentConfig) -> list[str]:
+    """Three pieces of code: the points (the generator's source, or the custom points), make_features, make_data."""
     d, classify = config.data, config.task == "classify2d"
-    lines = _section("Data")
     if d.name == "custom":
-        lines += ["# The custom data set, one [x1, x2, label or target] per point.", "POINTS = np.asarray(["]
+        lines = ["# The custom data set, one [x1, x2, label or target] per point.", "POINTS = np.asarray(["]
         rows = [repr(list(p)) for p in d.points]
         lines += ["    " + ", ".join(rows[i:i + 4]) + "," for i in range(0, len(rows), 4)]
         lines += ["], dtype=np.float64)"]
         load = ["    xy, y = POINTS[:, :2], POINTS[:, 2]"]
     else:
-        lines += inspect.getsource(GENERATORS[d.name]).rstrip().splitlines()
+        lines = inspect.getsource(GENERATORS[d.name]).rstrip().splitlines()
         extra = f", n_classes={d.n_classes}" if d.name == "blobs" else ""
         load = ["    rng = np.random.default_rng(SEED)",
                 f"    xy, y = make_{d.name}({d.n_samples}, {d.noise!r}, rng{extra})  # (n, 2) points, (n,) labels"]
     exprs = [FEATURE_CODE[f] for f in d.features]
-    lines += ["", "", "def make_features(xy):",
+    points = "\n".join(lines)
+    lines = ["def make_features(xy):",
               f'    """(n, 2) points -> (n, {len(exprs)}) network inputs: {", ".join(d.features)}."""',
               "    x1, x2 = xy[:, 0], xy[:, 1]",
               f"    return np.stack([{', '.join(exprs)}], axis=1).astype(np.float32)"]
 
     n, n_test = len(d.points) if d.name == "custom" else d.n_samples, _n_test(config)
     label = "np.int64" if classify else "np.float32"
-    lines += ["", "", "def make_data():",
+    features = "\n".join(lines)
+    lines = ["def make_data():",
               '    """Train and test inputs and labels as tensors, split as the playground splits them."""',
               *load,
               "    order = np.random.default_rng(SEED + 1).permutation(len(xy))",
@@ -114,7 +133,7 @@ def _data_section(config: ExperimentConfig) -> str:
                   "    return x_train, y_train, x_test, y_test"]
     else:
         lines += ["    return x_train, y_train, None, None  # test_fraction 0: no test set"]
-    return "\n".join(lines)
+    return [points, features, "\n".join(lines)]
 
 
 # ---- Model ----------------------------------------------------------------------------
@@ -149,14 +168,15 @@ def _for_loop(target: str, items: list[str]) -> str:
     return "\n".join([f"        for {target} in ["] + [f"            {item}," for item in items] + ["        ]:"])
 
 
-def _model_section(config: ExperimentConfig) -> str:
+def model_code(config: ExperimentConfig) -> str:
+    """The network as an explicit nn.Module, class Net."""
     m = config.model
     widths = [len(config.data.features)] + list(m.hidden)
     n_out = n_outputs_for(config)
     names = [f"hidden{i + 1}" for i in range(len(m.hidden))] + ["output"]
     norm = {"batch": "nn.BatchNorm1d", "layer": "nn.LayerNorm"}.get(m.norm)
     order = "Linear -> " + (f"{m.norm} norm -> " if norm else "") + "activation" + (" -> dropout" if m.dropout else "")
-    lines = _section("Model") + [
+    lines = [
         "class Net(nn.Module):",
         f'    """(B, {widths[0]}) inputs -> (B, {n_out}) raw scores. Each hidden layer: {order}'
         + (",\n    plus a skip connection where its input and output widths match." if m.residual else ".") + '"""',
@@ -242,7 +262,16 @@ def _optimizer_code(config: ExperimentConfig) -> str:
     return f"torch.optim.{name}(model.parameters(), lr={t.lr!r})"
 
 
-def _training_section(config: ExperimentConfig) -> str:
+def loss_code(config: ExperimentConfig) -> str:
+    """data_loss (and predict, weight_penalty where the config uses them) and make_optimizer."""
+    lines = _loss_function(config) + _penalty_function(config) + [
+        "", "", "def make_optimizer(model):", f'    """{config.train.optimizer} over every parameter of the model."""',
+        f"    return {_optimizer_code(config)}"]
+    return "\n".join(lines)
+
+
+def loop_code(config: ExperimentConfig) -> str:
+    """evaluate and train(steps, every): the training loop, printing a JSON line every `every` steps."""
     classify, has_test = config.n_classes > 0, _n_test(config) > 0
     evaluate = ["@torch.no_grad()", "def evaluate(model, x, y):",
                 '    """Loss' + (" and accuracy" if classify else "") + ' over a whole set, in eval mode'
@@ -258,26 +287,23 @@ def _training_section(config: ExperimentConfig) -> str:
                  if batch_norm else "        if position >= n_train:")
     max_epochs = config.train.max_epochs
     penalty = " + weight_penalty(model)" if (config.train.l1 or config.train.l2) else ""
-    lines = _section("Training") + _loss_function(config) + _penalty_function(config) + ["", ""] + evaluate + [
+    lines = evaluate + [
         "", "",
-        "def main():",
-        '    parser = argparse.ArgumentParser(description="Train the exported network; prints the loss curve as JSON lines.")',
-        '    parser.add_argument("--steps", type=int, default=STEPS, help="optimisation steps (default %(default)s)")',
-        f'    parser.add_argument("--every", type=int, default={REPORT_EVERY}, help="print a line every K steps (default %(default)s)")',
-        "    args = parser.parse_args()",
-        "",
+        "def train(steps=STEPS, every=EVERY):",
+        '    """Trains a fresh network from SEED; prints and returns one record every `every` steps."""',
         "    x_train, y_train, x_test, y_test = make_data()",
         "    torch.manual_seed(SEED)  # the initial weights",
         "    model = Net()",
-        f"    optimizer = {_optimizer_code(config)}",
+        "    optimizer = make_optimizer(model)",
         *(["    torch.manual_seed(SEED + 3)  # the dropout masks"] if config.model.dropout else []),
         "    batch_gen = torch.Generator().manual_seed(SEED + 2)  # the batch order",
         "    n_train = len(x_train)",
         "    batch_size = min(BATCH_SIZE, n_train)",
         "    order, position, epoch = torch.randperm(n_train, generator=batch_gen), 0, 0",
+        "    history = []",
         "",
         "    model.train()",
-        "    for step in range(1, args.steps + 1):",
+        "    for step in range(1, steps + 1):",
         "        # The next batch of the shuffled order; a new epoch reshuffles when it is used up.",
         "        idx = order[position:position + batch_size]",
         "        position += len(idx)",
@@ -295,16 +321,29 @@ def _training_section(config: ExperimentConfig) -> str:
         "        optimizer.step()",
         "",
         *([f"        finished = epoch >= {max_epochs}  # the config's epoch limit",
-           "        if not (step % args.every == 0 or step == args.steps or finished):"] if max_epochs else
-          ["        if not (step % args.every == 0 or step == args.steps):"]),
+           "        if not (step % every == 0 or step == steps or finished):"] if max_epochs else
+          ["        if not (step % every == 0 or step == steps):"]),
         "            continue",
         "        train_loss, train_accuracy = evaluate(model, x_train, y_train)",
         test_eval,
-        '        print(json.dumps({"step": step, "epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,',
-        '                          "train_accuracy": train_accuracy, "test_accuracy": test_accuracy}), flush=True)',
+        '        history.append({"step": step, "epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,',
+        '                        "train_accuracy": train_accuracy, "test_accuracy": test_accuracy})',
+        "        print(json.dumps(history[-1]), flush=True)",
         *(["        if finished:", "            break"] if max_epochs else []),
+        "    return history",
     ]
     return "\n".join(lines)
+
+
+def _main_function() -> str:
+    return "\n".join([
+        "def main():",
+        '    parser = argparse.ArgumentParser(description="Train the exported network; prints the loss curve as JSON lines.")',
+        '    parser.add_argument("--steps", type=int, default=STEPS, help="optimisation steps (default %(default)s)")',
+        '    parser.add_argument("--every", type=int, default=EVERY, help="print a line every K steps (default %(default)s)")',
+        "    args = parser.parse_args()",
+        "    train(args.steps, args.every)",
+    ])
 
 
 def _n_test(config: ExperimentConfig) -> int:

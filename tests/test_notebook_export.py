@@ -1,0 +1,197 @@
+"""Download as notebook: the exported notebook is valid nbformat, runs top to bottom in a
+Jupyter kernel of the project's Python (where `engine` cannot be imported), and prints the loss
+curve that Trainer computes for the same config and seed; the CLI writes it, the page offers it.
+
+The oracle is the engine's Trainer; the notebook shares no code with it at run time.
+"""
+import ast
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from streamlit.testing.v1 import AppTest
+
+from engine import ExperimentConfig, Trainer
+from engine.__main__ import main as cli_main
+from engine.mlp.notebook import export_notebook
+from engine.tasks import default_config
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+STEPS = 100  # export_notebook reports every max(1, STEPS // 100) steps: here every step
+KEYS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
+
+CONFIGS = {
+    "circle_classify_adam_l2": {
+        "data": {"name": "circle", "noise": 0.1, "n_samples": 160, "features": ["x1", "x2", "x1_sq", "x2_sq"]},
+        "model": {"hidden": [6, 4], "activation": "relu"},
+        "train": {"optimizer": "adam", "lr": 0.01, "l2": 0.001, "seed": 2}},
+    "plane_regress_dropout_momentum": {
+        "task": "regress2d",
+        "data": {"name": "plane", "noise": 0.1, "n_samples": 120},
+        "model": {"hidden": [5], "activation": "tanh", "dropout": 0.1},
+        "train": {"loss": "mse", "optimizer": "momentum", "lr": 0.01, "seed": 1}},
+}
+
+# Put in front of the notebook's own cells before it runs: the notebook must stand alone.
+GUARD = ('import importlib.util\n'
+         'assert importlib.util.find_spec("engine") is None, "engine is importable: the notebook would not prove it '
+         'stands alone"')
+
+
+def _config(overrides: dict) -> ExperimentConfig:
+    return ExperimentConfig().replace(**overrides)
+
+
+@pytest.fixture(scope="module")
+def kernel_dir(tmp_path_factory) -> Path:
+    """A kernel spec of its own, in a temporary folder, pointing at the project's Python with one
+    thread (as the Trainer below runs): nothing of the user's Jupyter setup is read or written."""
+    root = tmp_path_factory.mktemp("jupyter")
+    python = VENV_PYTHON if VENV_PYTHON.exists() else Path(sys.executable)
+    spec = root / "kernels" / "playground-venv"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Playground venv", "language": "python",
+        "env": {"OMP_NUM_THREADS": "1", "PYTHONPATH": ""},
+    }))
+    return root
+
+
+def _run_notebook(text: str, folder: Path, kernel_root: Path) -> nbformat.NotebookNode:
+    nb = nbformat.reads(text, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(GUARD, id="guard"))
+    km = KernelManager(kernel_name="playground-venv", connection_file=str(folder / "connection.json"),
+                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_root / "kernels")]))
+    NotebookClient(nb, km=km, timeout=120, resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
+def _cell(nb, cell_id: str):
+    return next(c for c in nb.cells if c.get("id") == cell_id)
+
+
+def _printed_lines(cell) -> list[dict]:
+    text = "".join(o["text"] for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _close(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_notebook_runs_and_reproduces_trainer_loss_curve(name, kernel_dir, tmp_path, one_thread):
+    config = _config(CONFIGS[name])
+    nb = _run_notebook(export_notebook(config, steps=STEPS), tmp_path, kernel_dir)
+    lines = _printed_lines(_cell(nb, "train"))
+
+    trainer = Trainer(config, "cpu")
+    expected = [trainer.step(1) for _ in range(STEPS)]
+    assert not trainer.diverged
+    assert [line["step"] for line in lines] == [s.step for s in expected] == list(range(1, STEPS + 1))
+    for line, snap in zip(lines, expected):
+        assert line["epoch"] == snap.epoch
+        for key in KEYS:
+            assert _close(line[key], getattr(snap, key)), (name, snap.step, key, line[key], getattr(snap, key))
+
+    # The last cell drew the loss curves, with plotly.js inside the output: no network needed to see them.
+    html = "".join(o.get("data", {}).get("text/html", "") for o in _cell(nb, "curve").outputs)
+    assert "Train loss" in html and "Plotly.newPlot" in html and "* plotly.js v" in html
+    assert 'import "http' not in html  # the "notebook_connected" renderer would import plotly.js from a CDN
+    assert re.findall(r'<script[^>]*src="([^"]+)"', html) == []  # nothing loaded from an address (no MathJax link)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+
+
+def _imported_modules(nb) -> set[str]:
+    names = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, "relative import in the notebook"
+                names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("name", list(CONFIGS) + ["custom_points_3class"])
+def test_notebook_is_valid_and_imports_only_torch_numpy_plotly_ipython_and_stdlib(name):
+    overrides = CONFIGS.get(name) or {
+        "data": {"name": "custom", "test_fraction": 0.25,
+                 "points": [[i / 10 - 2, (i * 7 % 40) / 10 - 2, i % 3] for i in range(40)]},
+        "train": {"loss": "ce"}}
+    text = export_notebook(_config(overrides), steps=50)
+    nb = nbformat.reads(text, as_version=4)
+    nbformat.validate(nb)
+    assert nb.nbformat == 4 and nb.metadata.kernelspec.language == "python"
+    modules = _imported_modules(nb)
+    assert "engine" not in modules
+    # IPython: the kernel any notebook runs in; it shows the figure's HTML.
+    assert modules - set(sys.stdlib_module_names) <= {"numpy", "torch", "plotly", "IPython"}
+    # A markdown cell explains each step before its code.
+    headings = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
+                if line.startswith("#")]
+    for step in ("The data set", "The split", "The features", "The network", "The loss and the optimiser",
+                 "The training loop", "Train", "What the curve shows"):
+        assert any(h.lstrip("#").strip().lstrip("0123456789. ") == step for h in headings), (step, headings)
+    assert [c.cell_type for c in nb.cells[-2:]] == ["code", "code"]
+    assert "history = train(" in nb.cells[-2].source and "fig.to_html(" in nb.cells[-1].source
+    assert export_notebook(_config(overrides), steps=50) == text  # the same config gives the same file
+
+
+def test_export_notebook_rejects_bad_steps():
+    with pytest.raises(ValueError, match="steps"):
+        export_notebook(ExperimentConfig(), steps=0)
+
+
+def test_cli_export_writes_the_notebook(tmp_path):
+    config = _config({"data": {"name": "gauss"}})
+    config_path, out_path = tmp_path / "config.json", tmp_path / "exported.ipynb"
+    config_path.write_text(config.to_json())
+    out = subprocess.run([sys.executable, "-m", "engine", "export", str(config_path), "--format", "ipynb",
+                          "--steps", "20", "--out", str(out_path)], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out_path.read_text() == export_notebook(config, steps=20)
+    nbformat.validate(nbformat.reads(out_path.read_text(), as_version=4))
+
+
+def test_cli_export_refuses_other_tasks_by_name(tmp_path, capsys):
+    config_path = tmp_path / "gan.json"
+    config_path.write_text(json.dumps({**default_config("gan").to_dict(), "task": "gan"}))
+    assert cli_main(["export", str(config_path), "--format", "ipynb"]) == 2
+    err = capsys.readouterr().err
+    assert "notebooks" in err and "'gan'" in err and "classify2d" in err
+
+
+def test_playground_offers_the_notebook_beside_the_script():
+    at = AppTest.from_file(str(REPO_ROOT / "app_pages" / "playground" / "page.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "⬇ Download as notebook" in labels
+    assert labels.index("⬇ Download as notebook") == labels.index("⬇ Export as PyTorch") + 1
