@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from browser_helpers import assert_no_exception, goto_page
+from browser_helpers import assert_no_exception, goto_page, wait_for_app
 from conftest import streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -58,7 +58,10 @@ def test_a_reload_and_a_killed_server_bring_the_trained_network_back(browser):
             page.get_by_role("button", name=re.compile("Play")).click()  # Play goes on from there
             wait_for_epoch(page, epoch + 5)
             page.get_by_role("button", name=re.compile("Pause")).click()  # a pause saves at once
-            page.wait_for_timeout(1500)
+            # The epoch is read once the paused page is drawn: a frame that was training when Pause was
+            # clicked finishes first, and a busy machine draws the page after it a while later.
+            page.get_by_role("button", name=re.compile("Play")).wait_for(timeout=30_000)
+            wait_for_app(page)
             paused_at = metric(page, "Epoch")
             os.killpg(procs[0].pid, signal.SIGKILL)  # no goodbye: only what is on disk survives
             procs[0].wait(timeout=10)
