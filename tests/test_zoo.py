@@ -1,4 +1,4 @@
-"""The architecture map's data and the forward-hook module summariser (engine/zoo/chart.py),
+"""The architecture map's data and the forward-hook module summariser (engine/zoo/chart.py, engine/zoo/summary.py),
 checked against parameter counts and shapes worked out by hand."""
 import pytest
 import torch

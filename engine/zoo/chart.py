@@ -1,6 +1,5 @@
-"""The neural network zoo (after the Asimov Institute's chart, van Veen 2016) as plain data,
-and a module summariser built on forward hooks: for each layer, in the order it runs, its
-type, output shape and parameter count.
+"""The neural network zoo (after the Asimov Institute's chart, van Veen 2016) as plain data, and
+each built node's module summarised layer by layer (engine/zoo/summary.py).
 
 A node the app builds names a builder (BUILDERS, at the end of this file) that returns the
 very module a page trains, at the page's default size, with an example input, and the page
@@ -14,6 +13,8 @@ from typing import Callable
 
 import torch
 from torch import nn
+
+from .summary import shape_of, summarise
 
 
 @dataclass(frozen=True)
@@ -125,68 +126,6 @@ def node(key: str) -> ZooNode:
     raise KeyError(f"no zoo node {key!r}; choose from {', '.join(n.key for n in NODES)}")
 
 
-# ---------------- the summariser ----------------
-def _shape_of(value) -> str:
-    if isinstance(value, torch.Tensor):
-        return str(tuple(value.shape))
-    if isinstance(value, (tuple, list)):
-        parts = [_shape_of(v) for v in value if isinstance(v, (torch.Tensor, tuple, list))]
-        return "[" + ", ".join(parts) + "]" if parts else "—"
-    first = getattr(value, "last_hidden_state", None)  # transformers' model outputs
-    return _shape_of(first) if first is not None else "—"
-
-
-def summarise(module: nn.Module, example_input=None, forward=None) -> dict:
-    """Layers in the order they run: {"rows": [{name, type, depth, output_shape, params}], "total_params",
-    "trainable_params"}. With example_input (a tensor or a tuple of forward's arguments) each row has its
-    output shape, from forward hooks registered here and removed before returning; without it, the rows
-    list the modules that hold parameters and the shapes read "—". Parameters are counted once, at the
-    first call of the module that owns them (recurse=False), so the rows add up to the total.
-    `forward` (default: the module itself) is what runs on the example, for models used through
-    methods such as encode/decode."""
-    rows: list[dict] = []
-    counted: set[int] = set()
-
-    def own_params(m: nn.Module) -> int:
-        return sum(p.numel() for p in m.parameters(recurse=False))
-
-    def row(name: str, m: nn.Module, shape: str, at: int | None = None) -> None:
-        first = id(m) not in counted
-        counted.add(id(m))
-        rows.insert(len(rows) if at is None else at, {"name": name or "(model)", "type": type(m).__name__, "depth": name.count(".") + (1 if name else 0),
-                     "output_shape": shape, "params": own_params(m) if first else 0})
-
-    if example_input is None:
-        for name, m in module.named_modules():
-            if own_params(m) or not list(m.children()):
-                row(name, m, "—")
-    else:
-        handles = []
-        for name, m in module.named_modules():
-            is_leaf = not list(m.children())
-            if name and (is_leaf or own_params(m)):
-                handles.append(m.register_forward_hook(
-                    lambda mod, _inp, out, name=name: row(name, mod, _shape_of(out))))
-        args = example_input if isinstance(example_input, tuple) else (example_input,)
-        was_training = module.training
-        module.eval()
-        try:
-            with torch.no_grad():
-                out = (forward or module)(*args)
-        finally:
-            for h in handles:
-                h.remove()
-            module.train(was_training)
-        if own_params(module):  # parameters on the model itself (an RBF network's centres)
-            row("", module, _shape_of(out), at=0)
-        for name, m in module.named_modules():  # modules the forward pass never reached
-            if id(m) not in counted and own_params(m):
-                row(name, m, "not called")
-    total = sum(p.numel() for p in module.parameters())
-    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    return {"rows": rows, "total_params": total, "trainable_params": trainable}
-
-
 # ---------------- what the app builds for each node ----------------
 def _mlp(hidden: list[int], residual: bool = False, norm: str = "none"):
     from ..mlp.config import ExperimentConfig
@@ -284,7 +223,7 @@ def _tensor_table(module: nn.Module, example, learned: dict[str, str], fixed: st
     with torch.no_grad():
         output = module(example)
     tensors = list(module.named_parameters()) + list(module.named_buffers())
-    rows = [{"name": "(model)", "type": type(module).__name__, "depth": 0, "output_shape": _shape_of(output),
+    rows = [{"name": "(model)", "type": type(module).__name__, "depth": 0, "output_shape": shape_of(output),
              "params": 0}]
     rows += [{"name": name, "type": f"{tuple(t.shape)}: {learned.get(name, fixed)}", "depth": 1,
               "output_shape": "—", "params": t.numel()} for name, t in tensors]
