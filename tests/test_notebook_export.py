@@ -21,9 +21,8 @@ from nbclient import NotebookClient
 from streamlit.testing.v1 import AppTest
 
 from engine import ExperimentConfig, Trainer
-from engine.__main__ import main as cli_main
+from engine.mlp.export import export_script
 from engine.mlp.notebook import export_notebook
-from engine.tasks import default_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
@@ -180,14 +179,6 @@ def test_cli_export_writes_the_notebook(tmp_path):
     nbformat.validate(nbformat.reads(out_path.read_text(), as_version=4))
 
 
-def test_cli_export_refuses_other_tasks_by_name(tmp_path, capsys):
-    config_path = tmp_path / "gan.json"
-    config_path.write_text(json.dumps({**default_config("gan").to_dict(), "task": "gan"}))
-    assert cli_main(["export", str(config_path), "--format", "ipynb"]) == 2
-    err = capsys.readouterr().err
-    assert "notebooks" in err and "'gan'" in err and "classify2d" in err
-
-
 def test_playground_offers_the_notebook_beside_the_script():
     at = AppTest.from_file(str(REPO_ROOT / "app_pages" / "playground" / "page.py"), default_timeout=60)
     at.run()
@@ -195,3 +186,40 @@ def test_playground_offers_the_notebook_beside_the_script():
     labels = [b.proto.label for b in at.get("download_button")]
     assert "⬇ Download as notebook" in labels
     assert labels.index("⬇ Download as notebook") == labels.index("⬇ Export as PyTorch") + 1
+
+
+def test_vanishing_notebook_records_every_layers_gradient_as_the_trainer_does(kernel_dir, tmp_path, one_thread):
+    """The Vanishing gradients page's notebook: a deep sigmoid stack; each report also holds every
+    layer's weight-gradient norm, equal to the Trainer's grad_norms at that step, and the heatmap is drawn."""
+    config = _config({"data": {"name": "circle", "n_samples": 120},
+                      "model": {"hidden": [8] * 6, "activation": "sigmoid"},
+                      "train": {"optimizer": "sgd", "lr": 0.03, "batch_size": 10, "clip_grad_norm": 1.0, "seed": 3}})
+    nb = _run_notebook(export_notebook(config, steps=STEPS, gradients=True), tmp_path, kernel_dir)
+    lines = _printed_lines(_cell(nb, "train"))
+    trainer = Trainer(config, "cpu")
+    expected = [trainer.step(1) for _ in range(STEPS)]
+    assert len(lines) == STEPS
+    for line, snap in zip(lines, expected):
+        assert _close(line["train_loss"], snap.train_loss)
+        assert list(line["grad_norms"]) == list(snap.grad_norms) == [f"hidden{i}" for i in range(1, 7)] + ["output"]
+        for name, value in snap.grad_norms.items():
+            assert _close(line["grad_norms"][name], value), (snap.step, name, line["grad_norms"][name], value)
+    # The sigmoid stack's gradient vanishes with depth: the first layer gets far less than the output layer.
+    assert lines[-1]["grad_norms"]["hidden1"] < lines[-1]["grad_norms"]["output"] / 10
+    html = "".join(o.get("data", {}).get("text/html", "") for o in _cell(nb, "gradients").outputs)
+    assert '"type":"heatmap"' in html and '"hidden1"' in html and "Plotly.newPlot" in html
+
+
+def test_vanishing_script_prints_the_gradients_too(tmp_path):
+    config = _config({"model": {"hidden": [4, 4], "activation": "tanh"}, "train": {"seed": 1}})
+    text = export_script(config, steps=5, gradients=True)
+    out = subprocess.run([sys.executable, "-", "--every", "1"], input=text, capture_output=True, text=True,
+                         cwd=tmp_path, timeout=60, env={"PYTHONPATH": "", "OMP_NUM_THREADS": "1",
+                                                        "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    trainer = Trainer(config, "cpu")
+    for line in lines:
+        snap = trainer.step(1)
+        assert line["step"] == snap.step and set(line["grad_norms"]) == set(snap.grad_norms)
+        assert all(_close(line["grad_norms"][k], v) for k, v in snap.grad_norms.items())

@@ -9,6 +9,7 @@ from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
+from app_pages.common.take_home import take_home_row
 from app_pages.common.text import md_escape
 from app_pages.playground.sweep import spread_section
 from app_pages.vanishing.linked import inspect_steps
@@ -19,6 +20,8 @@ from app_pages.vanishing.state import (CLIP_NORMS, DATASETS, DEFAULT_PRESET, LEA
                                        restored_widgets, widgets_from_config, widgets_from_query, widgets_to_query)
 from engine import ConfigError, ExperimentConfig
 from engine.core.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
+from engine.mlp.export import export_script
+from engine.mlp.notebook import export_notebook
 from viz.gradients import activation_figure, grad_heatmap_figure, loss_curves_figure, norms_by_depth_figure
 
 state = st.session_state
@@ -43,6 +46,25 @@ def restore_saved_lab() -> None:
     state.vg_notice = ("success", f"Restored your networks at step {lab.runs[0].trainer.step_count:,}, as last "
                                   "saved. Press Play to go on.")
     use_seed(lab.runs[0].trainer.config.train.seed)
+
+
+def load_lab(data: bytes) -> str:
+    """A lab saved with ⬇ Save, uploaded: it replaces the networks on screen, widgets, address and
+    saved entry included. A ValueError names what is wrong with the file; nothing changes then."""
+    lab = VanishingLab.from_checkpoint(data, app_device())
+    values = restored_widgets([(r.label, r.trainer.config) for r in lab.runs], {})
+    if values is None:
+        raise ValueError("its networks have settings this page's controls cannot show")
+    seed = lab.runs[0].trainer.config.train.seed
+    state.update(values)
+    state.vg_lab = lab
+    if seed != state.get("global_seed"):
+        state.pending_global_seed = seed  # the sidebar's seed is drawn before the page: set before it
+    st.query_params.from_dict(widgets_to_query(values, seed))
+    save_lab(lab.checkpoint_bytes())  # a reload now brings the loaded networks back
+    lab.autosave(lambda _: None)
+    return (f"{len(lab.runs)} network{'s' if len(lab.runs) > 1 else ''} at step "
+            f"{lab.runs[0].trainer.step_count:,}, seed {seed}. Press Play to go on.")
 
 
 ensure_global_seed()
@@ -240,6 +262,26 @@ def _describe(run) -> str:
 
 live_view()
 inspect_steps(state.vg_lab)
+
+
+def take_home(lab: VanishingLab) -> None:
+    labels = [r.label for r in lab.runs]
+    run = lab.runs[labels.index(state.vg_inspect)] if state.get("vg_inspect") in labels else lab.runs[0]
+    trainer, steps = run.trainer, run.trainer.step_count or 1000
+    st.caption(f"The notebook and the script rebuild **{md_escape(run.label)}** (the network under *Look inside*) in "
+               f"plain PyTorch, train it for {steps:,} steps, print its loss and every layer's gradient norm as "
+               "this page measures them, and draw the heatmap. ⬇ Save keeps every network compared; Load brings "
+               "them back.")
+
+    def make(fmt: str) -> str:
+        export = export_notebook if fmt == "ipynb" else export_script
+        return export(trainer.config, steps=steps, gradients=True)
+    take_home_row(trainer.config, key="vanishing", what="comparison", steps=steps, make=make, on_load=load_lab,
+                  checkpoint=lab.checkpoint_bytes if lab.steps_trained else None)
+
+
+with st.expander("Take it home: notebook, script, save and load", expanded=bool(state.get("vanishing_notice"))):
+    take_home(state.vg_lab)
 
 # ---------- many variants at once ----------
 st.caption("**Is it luck?** Train your network 16 times at once from 16 seeds, or once per learning rate, and see "

@@ -33,12 +33,14 @@ FEATURE_CODE = {
 REPORT_EVERY = 100
 
 
-def export_script(config: ExperimentConfig, steps: int = 1000) -> str:
-    """Python source of a script that trains `config` for `steps` steps (--steps overrides)."""
+def export_script(config: ExperimentConfig, steps: int = 1000, gradients: bool = False) -> str:
+    """Python source of a script that trains `config` for `steps` steps (--steps overrides);
+    with `gradients`, each line also holds every layer's weight-gradient norm (grad_norms)."""
     check_steps(steps)
     points, features, data = data_parts(config)
     body = "\n\n\n".join([_section("Data") + points, features, data, _section("Model") + model_code(config),
-                           _section("Training") + loss_code(config), loop_code(config), _main_function()])
+                           _section("Training") + loss_code(config), loop_code(config, gradients),
+                           _main_function()])
     head = [
         '"""Neural Playground experiment, exported as a standalone PyTorch script.',
         "",
@@ -270,8 +272,10 @@ def loss_code(config: ExperimentConfig) -> str:
     return "\n".join(lines)
 
 
-def loop_code(config: ExperimentConfig) -> str:
-    """evaluate and train(steps, every): the training loop, printing a JSON line every `every` steps."""
+def loop_code(config: ExperimentConfig, gradients: bool = False) -> str:
+    """evaluate and train(steps, every): the training loop, printing a JSON line every `every` steps;
+    with `gradients`, each line also holds every layer's weight-gradient norm at that step (after
+    backward, before clipping: what backpropagation delivered, as the Vanishing gradients page shows)."""
     classify, has_test = config.n_classes > 0, _n_test(config) > 0
     evaluate = ["@torch.no_grad()", "def evaluate(model, x, y):",
                 '    """Loss' + (" and accuracy" if classify else "") + ' over a whole set, in eval mode'
@@ -287,7 +291,9 @@ def loop_code(config: ExperimentConfig) -> str:
                  if batch_norm else "        if position >= n_train:")
     max_epochs = config.train.max_epochs
     penalty = " + weight_penalty(model)" if (config.train.l1 or config.train.l2) else ""
-    lines = evaluate + [
+    names = [f"hidden{i + 1}" for i in range(len(config.model.hidden))] + ["output"]
+    layer_names = [f"LAYER_NAMES = {names!r}  # model.weights(), input to output", "", ""] if gradients else []
+    lines = layer_names + evaluate + [
         "", "",
         "def train(steps=STEPS, every=EVERY):",
         '    """Trains a fresh network from SEED; prints and returns one record every `every` steps."""',
@@ -316,6 +322,8 @@ def loop_code(config: ExperimentConfig) -> str:
         "            break",
         "        optimizer.zero_grad()",
         "        loss.backward()",
+        *(["        grad_norms = {name: float(w.grad.norm()) for name, w in zip(LAYER_NAMES, model.weights())}"]
+          if gradients else []),
         *([f"        torch.nn.utils.clip_grad_norm_(model.parameters(), {config.train.clip_grad_norm!r})  # gradient clipping"]
           if config.train.clip_grad_norm > 0 else []),
         "        optimizer.step()",
@@ -327,6 +335,7 @@ def loop_code(config: ExperimentConfig) -> str:
         "        train_loss, train_accuracy = evaluate(model, x_train, y_train)",
         test_eval,
         '        history.append({"step": step, "epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,',
+        *(['                        "grad_norms": grad_norms,'] if gradients else []),
         '                        "train_accuracy": train_accuracy, "test_accuracy": test_accuracy})',
         "        print(json.dumps(history[-1]), flush=True)",
         *(["        if finished:", "            break"] if max_epochs else []),

@@ -35,8 +35,10 @@ _OPTIMIZER_WORDS = {
 }
 
 
-def export_notebook(config: ExperimentConfig, steps: int = 1000) -> str:
-    """The .ipynb text (JSON) of a notebook that trains `config` for `steps` steps and plots the loss."""
+def export_notebook(config: ExperimentConfig, steps: int = 1000, gradients: bool = False) -> str:
+    """The .ipynb text (JSON) of a notebook that trains `config` for `steps` steps and plots the loss;
+    with `gradients` (the Vanishing gradients page), it also records every layer's weight-gradient
+    norm at each report and draws them as the page's heatmap, layers against steps."""
     import nbformat  # here, not at the top: the page imports this module on every run, nbformat only on a click
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
     check_steps(steps)
@@ -50,10 +52,12 @@ def export_notebook(config: ExperimentConfig, steps: int = 1000) -> str:
         ("split-text", _split_text(config)), ("split", data),
         ("network-text", _network_text(config)), ("network", model_code(config)),
         ("loss-text", _loss_text(config)), ("loss", loss_code(config)),
-        ("loop-text", _loop_text(config)), ("loop", loop_code(config)),
+        ("loop-text", _loop_text(config)), ("loop", loop_code(config, gradients)),
         ("train-text", _train_text(steps, every) + "\n\n" + _curve_text(config)),
         ("train", "history = train(STEPS, EVERY)"), ("curve", _plot_code(config)),
     ]
+    if gradients:
+        pieces += [("gradients-text", _gradients_text()), ("gradients", _gradients_plot_code())]
     uses_f = any("F." in text for name, text in pieces if text and not name.endswith("text"))
     setup = "\n".join(header_lines(config, steps, every, uses_f, script=False))
     cells = []
@@ -237,3 +241,31 @@ def _plot_code(config: ExperimentConfig) -> str:
         'HTML(fig.to_html(include_plotlyjs=True, include_mathjax=False, full_html=False))',
     ]
     return "\n".join(lines)
+
+
+def _gradients_text() -> str:
+    return "\n".join([
+        "### The gradient of every layer at every step",
+        "",
+        "Each row is one layer, input at the bottom; each column a reported step; the colour is log₁₀ of the "
+        "norm of that layer's weight gradient, as backpropagation delivered it (before any clipping). "
+        "Backpropagation multiplies, layer by layer, the weights and the activation's derivative: with "
+        "sigmoids (derivative at most 0.25) the lower rows go dark, orders of magnitude below the top — the "
+        "first layers hardly learn. ReLU with He init, residual connections and normalisation keep the rows "
+        "level; without normalisation, skips can make them explode instead, which clipping caps.",
+    ])
+
+
+def _gradients_plot_code() -> str:
+    return "\n".join([
+        "import numpy as np",
+        "",
+        'norms = np.array([[h["grad_norms"][name] for h in history] for name in LAYER_NAMES])  # (layers, reports)',
+        "fig = go.Figure(go.Heatmap(",
+        '    x=[h["step"] for h in history], y=LAYER_NAMES, z=np.log10(np.maximum(norms, 1e-30)),',
+        '    colorscale="Viridis", colorbar={"title": "log₁₀ ‖∇W‖"},',
+        '    hovertemplate="step %{x}<br>%{y}: 10^%{z:.2f}<extra></extra>"))',
+        'fig.update_layout(xaxis_title="step", yaxis_title="layer (input at the bottom)", template="plotly_white",',
+        f'                  height={PLOT_HEIGHT})',
+        'HTML(fig.to_html(include_plotlyjs=True, include_mathjax=False, full_html=False))',
+    ])
