@@ -9,6 +9,7 @@ from app_pages.attention.state import (MAX_ADDRESS_TEXT, MEAN, TABS, EncoderCach
                                        widgets_from_query, widgets_to_query)
 from app_pages.common.address import read_address_once, write_address
 from app_pages.common.guide import page_title
+from app_pages.common.live_plotly import static_chart_config
 from app_pages.common.shell import ensure_global_seed
 from app_pages.common.text import md_escape
 from engine.attention.self_attention import (TextError, all_heads_by_hand, cosine_matrix, entropy_bits, head_by_hand,
@@ -19,7 +20,7 @@ from viz.attention import (attention_heatmap_figure, cosine_figure, encoding_fig
                            line_view_figure, matrix_figure, similarity_by_distance_figure, weights_against_scale_figure)
 
 state = st.session_state
-CHART = {"displayModeBar": False}
+CHART = static_chart_config("attention")  # a PNG button on hover
 
 ensure_global_seed()
 # Streamlit forgets a widget's value when another page (or tab) is shown; writing it back keeps it.

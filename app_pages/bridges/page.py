@@ -4,21 +4,21 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.bridges.map_tab import restore_saved_map, som_tab
-from app_pages.bridges.state import (ALL_SETS, C_VALUES, GAMMAS, LR_STEPS, MAX_NOISE, NOISE_STEP, RBF_STEPS,
-                                     RBF_UNITS, SVM_STEPS, TAB_NAMES, TRANSFER_SAMPLES, TREE_CRITERIA, TREE_DEPTHS,
-                                     TREE_LOSSES, TREE_STEPS, TWO_CLASS_SETS, coefficient_rows, compute_logistic,
-                                     compute_rbf, compute_svm, compute_transfer, compute_tree, default_widgets,
-                                     relative_gap, widgets_from_query, widgets_to_query)
+from app_pages.bridges.state import (ALL_SETS, C_VALUES, GAMMAS, LR_STEPS, MAX_NOISE, NOISE_STEP, RBF_STEPS, RBF_UNITS,
+                                     SVM_STEPS, TAB_NAMES, TRANSFER_SAMPLES, TREE_CRITERIA, TREE_DEPTHS, TREE_LOSSES,
+                                     TREE_STEPS, TWO_CLASS_SETS, coefficient_rows, compute_logistic, compute_rbf,
+                                     compute_svm, compute_transfer, compute_tree, default_widgets, relative_gap,
+                                     widgets_from_query, widgets_to_query)
 from app_pages.common.address import read_address_once, write_address
 from app_pages.common.guide import page_title
+from app_pages.common.live_plotly import static_chart_config
 from app_pages.common.shell import ensure_global_seed
 from app_pages.common.text import md_escape
 from engine import ConfigError
-from viz.bridges import (add_points, add_rbf_units, convergence_figure, loss_curve_figure, side_figure,
-                         transfer_figure)
+from viz.bridges import add_points, add_rbf_units, convergence_figure, loss_curve_figure, side_figure, transfer_figure
 
 state = st.session_state
-CHART = {"displayModeBar": False}
+CHART = static_chart_config("classical-bridges")  # a PNG button on hover
 
 ensure_global_seed()
 for key in default_widgets():  # Streamlit forgets a widget's value when another page (or tab) is shown

@@ -72,13 +72,20 @@ def figure_json(fig: go.Figure) -> str:
     return pio.to_json(spec, validate=False)
 
 
+def static_chart_config(filename: str) -> dict:
+    """st.plotly_chart's config for a chart drawn once (not live): its one tool, on hover, saves it
+    as a PNG made by plotly.js in the browser, offline, named `filename`.png."""
+    return {"displaylogo": False, "displayModeBar": "hover", "modeBarButtons": [["toImage"]],
+            "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
+
+
 def live_plotly(fig: go.Figure, key: str, on_click: Callable[[dict], None] | None = None) -> dict | None:
     """Draw `fig` in the chart named `key`, in place. With `on_click`, the chart takes clicks:
     on_click(point) runs before the rerun the click starts (so that rerun already draws what the
     click changed), and the call returns the point ({"x", "y", "curve", "point", "customdata"}) in
     that rerun, else None."""
     if not SERVED:  # drawn anew each frame, and clicks are not read
-        st.plotly_chart(fig, key=key, config={"displayModeBar": False})
+        st.plotly_chart(fig, key=key, config=static_chart_config(key))
         return None
 
     def clicked() -> None:

@@ -7,6 +7,7 @@ from app_pages.common.address import read_address_once, write_address
 from app_pages.common.controls import play_pause_button
 from app_pages.common.guide import page_title
 from app_pages.common.live_canvas import curves_canvas, plane_canvas
+from app_pages.common.live_plotly import static_chart_config
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
 from app_pages.foundations.state import (BACKPROP_BATCHES, BACKPROP_WIDTHS, COMPARE_EPOCHS, DESCENT_BATCHES,
@@ -27,7 +28,7 @@ from viz.foundations import (activation_figure, chain_figure, gini_ce_figure, ma
 from viz.playground import boundary_canvas, boundary_figure, loss_curves
 
 state = st.session_state
-NO_BAR = {"displayModeBar": False}
+CHART = static_chart_config("foundations")  # a PNG button on hover
 ensure_global_seed()
 # The session's first visit: a shared address may carry the open tab and its settings.
 address_problems = read_address_once(state, st.query_params, "fd_address_read", widgets_from_query)
@@ -84,7 +85,7 @@ with neuron_tab:
     with chart:
         grid = neuron_output(state.fd_w1, state.fd_w2, state.fd_b, state.fd_neuron_act)
         st.plotly_chart(neuron_output_figure(grid, state.fd_neuron_act, (state.fd_w1, state.fd_w2), state.fd_b),
-                        key="fd_neuron_chart", config=NO_BAR)
+                        key="fd_neuron_chart", config=CHART)
         st.caption("**What to look for:** the output changes only across the dashed line w·x + b = 0 and is constant "
                    "along it — one neuron can only draw a straight boundary. The arrow w points to where the output "
                    "grows; longer weights make the change sharper (the sigmoid goes from a soft ramp to a step), "
@@ -157,7 +158,7 @@ with activation_tab:
     c2.selectbox("Shade saturation of", shown, key="fd_highlight")
     curves = activation_curves(shown)
     st.plotly_chart(activation_figure(curves, state.fd_highlight, SIGMOID_MAX_SLOPE, SATURATION_SLOPE),
-                    key="fd_act_chart", config=NO_BAR)
+                    key="fd_act_chart", config=CHART)
     st.caption(f"**What to look for:** solid lines are f(x), dashed ones f′(x) from autograd; the shaded bands are "
                f"where |f′| < {SATURATION_SLOPE:g}. The sigmoid's slope never exceeds {SIGMOID_MAX_SLOPE:g} (dotted "
                "red line), so every sigmoid layer multiplies the gradient flowing back by at most a quarter — ten "
@@ -183,7 +184,7 @@ with loss_tab:
     curves = {name: loss_vs_margin(margins, name) for name in MARGIN_LOSSES} | {"0-1": zero_one_loss(margins)}
     left, right = st.columns(2, gap="medium")
     with left:
-        st.plotly_chart(margin_loss_figure(margins, curves), key="fd_margin_chart", config=NO_BAR)
+        st.plotly_chart(margin_loss_figure(margins, curves), key="fd_margin_chart", config=CHART)
         st.caption("**What to look for:** hinge is exactly 0 once the margin passes 1 — points far on the right side "
                    "stop mattering (the support-vector idea). Cross-entropy never reaches 0, so it keeps pushing "
                    "for more confidence, and it grows linearly for badly wrong points. Squared error on the sigmoid "
@@ -192,7 +193,7 @@ with loss_tab:
         st.select_slider("L2 rate λ", L2_RATES, key="fd_l2")
         weights = np.linspace(-1, 8, 361)
         objectives = {name: regularised_objective(weights, name, state.fd_l2) for name in MARGIN_LOSSES}
-        st.plotly_chart(regularised_figure(weights, objectives, state.fd_l2), key="fd_l2_chart", config=NO_BAR)
+        st.plotly_chart(regularised_figure(weights, objectives, state.fd_l2), key="fd_l2_chart", config=CHART)
         st.caption("**What to look for:** one point at x = 1, so the margin is the weight itself. At λ = 0 the "
                    "cross-entropy's best weight runs off the chart (▸): on separable data the weights grow forever. "
                    "Any λ > 0 adds λ/2·w², a bowl that gives every loss a finite minimum; a larger λ pulls it "
@@ -212,7 +213,7 @@ with loss_tab:
         p = np.linspace(0.005, 0.995, 199)
         family = three_class_losses(p)
         marker = {"p": float(result["probs"][0]), "ce": result["ce"], "gini": result["gini"]}
-        st.plotly_chart(gini_ce_figure(p, family["ce"], family["gini"], marker), key="fd_gini_chart", config=NO_BAR)
+        st.plotly_chart(gini_ce_figure(p, family["ce"], family["gini"], marker), key="fd_gini_chart", config=CHART)
         st.caption("**What to look for:** cross-entropy −log p explodes as the true class's probability goes to 0, "
                    "so a confident mistake costs a lot and gets a strong gradient. The Gini impurity 1 − Σp² never "
                    "exceeds 2/3 and falls again as p → 0: a confidently *wrong* prediction (½, ½ on the other two) "
@@ -235,7 +236,7 @@ with loss_tab:
             with column:
                 st.markdown(f"**{loss}** — test accuracy {snap.test_accuracy:.0%}")
                 st.plotly_chart(boundary_figure(snap.plane["output"], 2, ds.train_xy, ds.train_y, height=300),
-                                key=f"fd_cmp_{loss}", config=NO_BAR)
+                                key=f"fd_cmp_{loss}", config=CHART)
         st.caption("**What to look for:** with one neuron all three find nearly the same line on two gaussians; "
                    "the difference is in the colour. Cross-entropy grows confident everywhere; squared error stays "
                    "soft; hinge stops caring once points are a margin away, so its band of uncertainty is narrow. "
@@ -277,7 +278,7 @@ with descent_tab:
     left, right = st.columns([1.5, 1], gap="medium")
     with left:
         st.plotly_chart(surface_figure(xs, ys, loss_grid, paths, surface.axis_labels, surface.minimum),
-                        key="fd_surface_chart", config=NO_BAR)
+                        key="fd_surface_chart", config=CHART)
         st.caption(f"**What to look for** ({surface.note}): at a small η every path creeps; raise it and plain SGD "
                    "starts to zig-zag across the valley, then shoots off the map (✕: diverged). Momentum builds "
                    "speed along the valley floor and overshoots; RMSprop and Adam divide by the gradient's size, "
@@ -287,7 +288,7 @@ with descent_tab:
                    "each step follow a noisy estimate: the path jitters around the minimum instead of settling.")
     with right:
         if paths:
-            st.plotly_chart(path_loss_figure(paths), key="fd_path_loss", config=NO_BAR)
+            st.plotly_chart(path_loss_figure(paths), key="fd_path_loss", config=CHART)
             st.caption("**What to look for:** the full loss at every step of each path (log scale). A steady slope "
                        "is convergence, a sawtooth is oscillation, a line that ends early has diverged. With "
                        "mini-batches the loss stops falling at a noise floor that shrinks as the batch grows.")
@@ -339,7 +340,7 @@ with backprop_tab:
                "input the weight multiplies. The sum of the products equals autograd's gradient, and the finite "
                "difference agrees with both to ten digits or so (the line above the table shows by how much).")
     st.plotly_chart(chain_figure(report.factor_names, report.per_point, report.chain_rule, report.autograd,
-                                 report.finite_difference), key="fd_chain_chart", config=NO_BAR)
+                                 report.finite_difference), key="fd_chain_chart", config=CHART)
     st.caption("**What to look for:** the bars are each point's share of the gradient; blue pushes the weight down "
                "(the update is −η times the gradient), orange up. The three lines — the summed chain rule, autograd "
                "and the finite difference — lie on top of each other.")

@@ -8,7 +8,7 @@ import streamlit as st
 from app_pages.common.controls import ask_before_discard, play_pause_button
 from app_pages.common.guide import page_title
 from app_pages.common.live_canvas import curves_canvas, plane_canvas
-from app_pages.common.live_plotly import live_plotly
+from app_pages.common.live_plotly import live_plotly, static_chart_config
 from app_pages.common.saved_runs import forget_run, save_run, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
@@ -321,7 +321,7 @@ def show_neuron(selected, trainer) -> None:
     name = FEATURE_LABELS[trainer.config.data.features[index]] if column == 0 else f"hidden{column}[{index}]"
     ds = trainer.dataset
     st.plotly_chart(neuron_figure(grid, f"{name}: its output over the plane", ds.train_xy, ds.train_y,
-                                  trainer.n_classes), key="pg_neuron", config={"displayModeBar": False})
+                                  trainer.n_classes), key="pg_neuron", config=static_chart_config("neuron"))
 
 
 with right:

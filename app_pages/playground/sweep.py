@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from app_pages.common.live_plotly import static_chart_config
 from engine import ExperimentConfig
 from engine.mlp.batched_mlp import train_spread
 from viz.sweep import final_loss_figure, spread_caption, spread_figure
@@ -69,9 +70,9 @@ def spread_section(config: ExperimentConfig, key: str = "pg_spread") -> None:
             st.caption("These curves are for an earlier setting; press **Train all** to redo them.")
         which = "test" if np.isfinite(result.test_loss).any() and st.toggle(
             "Show the test loss", key=f"{key}_test") else "train"
-        st.plotly_chart(spread_figure(result, which), key=f"{key}_curves", config={"displayModeBar": False})
+        st.plotly_chart(spread_figure(result, which), key=f"{key}_curves", config=static_chart_config("spread"))
         st.caption(spread_caption(result) + f" ({len(result.labels)} variants trained in {result.seconds:.2f} s.)")
-        st.plotly_chart(final_loss_figure(result), key=f"{key}_final", config={"displayModeBar": False})
+        st.plotly_chart(final_loss_figure(result), key=f"{key}_final", config=static_chart_config("final-loss"))
         st.caption("Each point is one variant's train loss at the end. "
                    + ("A tight cluster means the result does not hang on luck."
                       if result.varied == "seed" else "Look for the widest range of rates that ends low."))

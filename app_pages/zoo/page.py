@@ -7,6 +7,7 @@ from streamlit.errors import StreamlitAPIException
 from app_pages import registry
 from app_pages.common.address import read_address_once, write_address
 from app_pages.common.guide import page_title
+from app_pages.common.live_plotly import static_chart_config
 from app_pages.common.shell import ensure_global_seed
 from app_pages.common.text import md_escape
 from app_pages.zoo.state import (FLIPPED_STEP, HOPFIELD_DIGITS, KEYS, MAX_FLIPPED, MAX_NOISE_SEED, default_widgets,
@@ -16,7 +17,7 @@ from engine.zoo.chart import EDGES, FAMILIES, HEAVY, NODES, node, node_summary
 from viz.zoo import energy_figure, hopfield_figure, zoo_figure
 
 state = st.session_state
-CHART = {"displayModeBar": False}
+CHART = static_chart_config("architecture-map")  # a PNG button on hover
 # Titles of the pages that may not be listed yet in this build (the link works once they are).
 PAGE_TITLES = {"foundations": "Foundations", "playground": "Playground", "vanishing": "Vanishing gradients",
                "autoencoders": "Autoencoders", "gan": "GAN lab", "sequence": "Sequence models",
