@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-slow bench screenshots install install-dev chromium clean
+.PHONY: run test test-slow test-deploy bench screenshots install install-dev chromium servers clean
 # Test files run on this many processes (pytest-xdist); CI machines have two cores.
 TEST_WORKERS ?= 2
 
@@ -27,10 +27,16 @@ install-dev: $(VENV)/.dev
 chromium:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium fonts-noto-color-emoji; }
 
+# Debian's PostgreSQL server for the networked session store's tests, HAProxy for the deploy proof:
+# the tests start and stop their own instances (tests/servers.py).
+servers:
+	@[ -n "$(wildcard /usr/lib/postgresql/*/bin/postgres)" ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q postgresql; }
+	@[ -x /usr/sbin/haproxy ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q haproxy; }
+
 run: install
 	$(PY) -m streamlit run app.py
 
-test: install-dev chromium
+test: install-dev chromium servers
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist load --durations=40
 
 # The soak tests left out of `make test` (twenty browser sessions against one server).

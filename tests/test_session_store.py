@@ -1,6 +1,7 @@
-"""The session store (app_pages/common/session_store.py): put / get / list / evict on a real
-SQLite file in WAL mode, bounded per session, in total and by age, oldest evicted first; and
-the Playground saving as it trains and restoring for the same browser (AppTest)."""
+"""The session stores: put / get / list / evict, bounded per session, in total and by age, oldest
+evicted first, shared by threads; each test runs on the embedded one (a real SQLite file in WAL
+mode) and on the networked one (a real PostgreSQL server, started for this module and stopped
+after it). And the Playground saving as it trains and restoring for the same browser (AppTest)."""
 from __future__ import annotations
 
 import sqlite3
@@ -11,19 +12,43 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages.common.session_store import SQLiteStore, default_store_path
+from app_pages.common.pg_store import PostgresStore
+from app_pages.common.session_store import SQLiteStore, default_store_path, open_store, store_address
+from tests.servers import postgres_server
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "playground" / "page.py")
 
 
+@pytest.fixture(scope="module")
+def postgres_url():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_store(request, tmp_path):
+    """make_store(**limits) -> a fresh, empty store of the kind under test; closed afterwards."""
+    made = []
+
+    def make(**limits):
+        if request.param == "sqlite":
+            s = SQLiteStore(tmp_path / "data" / f"sessions{len(made)}.sqlite3", **limits)
+        else:
+            s = PostgresStore(request.getfixturevalue("postgres_url"), **limits)
+            s.evict()  # one server for the module: each test starts from an empty table
+        made.append(s)
+        return s
+    yield make
+    for s in made:
+        s.close()
+
+
 @pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "data" / "sessions.sqlite3", max_session_bytes=1000, max_total_bytes=2500)
-    yield s
-    s.close()
+def store(make_store):
+    return make_store(max_session_bytes=1000, max_total_bytes=2500)
 
 
-def test_put_get_list_evict(store, tmp_path):
+def test_put_get_list_evict(store):
     assert store.get("a", "playground") is None
     store.put("a", "playground", b"one")
     store.put("a", "playground", b"two")  # a later save replaces the earlier one
@@ -32,9 +57,15 @@ def test_put_get_list_evict(store, tmp_path):
     assert [(e.session, e.name, e.size) for e in store.list()] == [("a", "playground", 3), ("b", "autoencoders", 10)]
     assert [e.name for e in store.list("b")] == ["autoencoders"]
     assert store.evict("a") == 1 and store.get("a", "playground") is None and store.get("b", "autoencoders")
+    assert store.evict("b", "other") == 0 and store.evict() == 1 and store.list() == []
+
+
+def test_the_embedded_store_is_sqlite_in_wal_mode_in_its_data_folder(tmp_path):
+    store = SQLiteStore(tmp_path / "data" / "sessions.sqlite3")
     assert (tmp_path / "data").is_dir()  # the data folder is made on first use
     mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+    store.close()
 
 
 def test_a_session_keeps_its_share_and_the_oldest_goes_first(store):
@@ -49,17 +80,17 @@ def test_a_session_keeps_its_share_and_the_oldest_goes_first(store):
     assert store.get("a", "two")  # a refused put changes nothing
 
 
-def test_the_store_keeps_its_total_and_drops_old_entries(store, tmp_path):
+def test_the_store_keeps_its_total_and_drops_old_entries(store, make_store):
     for i, session in enumerate("abcd"):
         store.put(session, "p", b"x" * 800)
         time.sleep(0.01)
     assert [e.session for e in store.list()] == ["b", "c", "d"]  # 3,200 > 2,500: the oldest session went
-    old = SQLiteStore(tmp_path / "aged.sqlite3", max_age_s=0.05)
+    old = make_store(max_age_s=0.05)
+    old.evict()
     old.put("a", "p", b"1")
     time.sleep(0.1)
     old.put("b", "p", b"2")  # a save drops what was not saved for longer than the age limit
     assert [e.session for e in old.list()] == ["b"]
-    old.close()
 
 
 def test_threads_share_one_store(store):
@@ -78,9 +109,29 @@ def test_threads_share_one_store(store):
     assert not errors and len(store.list()) == 4
 
 
-def test_the_data_folder_comes_from_the_environment(monkeypatch, tmp_path):
+def test_the_data_folder_and_the_networked_store_come_from_the_environment(monkeypatch, tmp_path, postgres_url):
     monkeypatch.setenv("NP_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.delenv("NP_STORE_URL", raising=False)
     assert default_store_path() == tmp_path / "elsewhere" / "sessions.sqlite3"
+    assert isinstance(open_store(store_address()), SQLiteStore)
+    monkeypatch.setenv("NP_STORE_URL", postgres_url)
+    assert isinstance(open_store(store_address()), PostgresStore)
+
+
+def test_two_replicas_share_the_networked_store_and_it_survives_a_dropped_connection(postgres_url):
+    """What a replica saved, another reads; a connection the server closed is opened again."""
+    one, two = PostgresStore(postgres_url), PostgresStore(postgres_url)
+    one.evict()
+    one.put("student", "playground", b"weights")
+    assert two.get("student", "playground") == b"weights"
+    one._db.close()  # as if the server had dropped it: the next call reconnects
+    assert one.get("student", "playground") == b"weights"
+    admin = PostgresStore(postgres_url)
+    admin._db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                      "AND datname = current_database()")
+    assert two.get("student", "playground") == b"weights"  # its connection was killed by the server
+    for s in (one, two, admin):
+        s.close()
 
 
 # ---------- the Playground saves as it goes and comes back ----------

@@ -13,7 +13,7 @@ import uuid
 
 import streamlit as st
 
-from app_pages.common.session_store import SQLiteStore, default_store_path
+from app_pages.common.session_store import SessionStore, open_store, store_address
 from app_pages.common.text import md_escape
 
 COOKIE = "np_session"
@@ -22,13 +22,13 @@ _KEY = re.compile(r"[0-9a-f]{32}")
 
 
 @st.cache_resource(show_spinner=False)
-def _store(path: str) -> SQLiteStore:
-    """One store per server process and data folder (it serialises its own writes)."""
-    return SQLiteStore(path)
+def _store(address: str) -> SessionStore:
+    """One store per server process and address (it serialises its own writes)."""
+    return open_store(address)
 
 
-def session_store() -> SQLiteStore:
-    return _store(str(default_store_path()))
+def session_store() -> SessionStore:
+    return _store(store_address())
 
 
 def _cookie() -> str:

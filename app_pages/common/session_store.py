@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 DATA_DIR_ENV = "NP_DATA_DIR"
+STORE_URL_ENV = "NP_STORE_URL"  # postgresql://user@host:port/db: the networked store, shared by replicas
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / ".data"
 MAX_SESSION_BYTES = 20 * 2**20    # a Playground checkpoint is tens of kilobytes, an autoencoder's about 1 MB
 MAX_TOTAL_BYTES = 512 * 2**20     # a class of 200, each with a few labs saved
@@ -119,3 +120,16 @@ class SQLiteStore:
 
 def default_store_path() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR) / "sessions.sqlite3"
+
+
+def store_address() -> str:
+    """Where this server keeps its sessions: NP_STORE_URL (a PostgreSQL server that several replicas
+    share) when set, else the embedded SQLite file in the data folder."""
+    return os.environ.get(STORE_URL_ENV) or str(default_store_path())
+
+
+def open_store(address: str) -> SessionStore:
+    if address.startswith(("postgresql://", "postgres://")):
+        from app_pages.common.pg_store import PostgresStore  # psycopg is loaded only where it is used
+        return PostgresStore(address)
+    return SQLiteStore(address)
