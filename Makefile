@@ -1,6 +1,7 @@
 # make run  : set up .venv (first time only) and start the app
 # make test : set up .venv, test tools and Debian's chromium (first time only), run the suite
 # make test-slow: the soak tests kept out of make test
+# make test-deploy: replicas behind HAProxy with a PostgreSQL session store, one killed (docs/deploy.md)
 # make bench: run the benchmarks
 # make screenshots: renew docs/images/*.png from the real server in Chromium
 VENV := .venv
@@ -42,6 +43,10 @@ test: install-dev chromium servers
 # The soak tests left out of `make test` (twenty browser sessions against one server).
 test-slow: install-dev chromium
 	$(PY) -m pytest -m slow -s
+
+# The class deployment on this machine: HAProxy, three replicas, PostgreSQL, six browser sessions, a replica killed.
+test-deploy: install-dev chromium servers
+	$(PY) -m pytest -m deploy -s -p no:cacheprovider tests/test_deploy.py
 
 # The engine benchmarks (again with --device cuda when PyTorch sees a GPU), CPU vs GPU on the Transformer and the
 # digits autoencoder, then the browser and server ones (Playwright, from requirements-dev, in Debian's chromium).
