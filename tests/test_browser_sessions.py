@@ -39,11 +39,24 @@ def metric(page, label: str) -> str:
     return box.locator('[data-testid="stMetricValue"]').inner_text()
 
 
+def watch_websockets(page) -> list[str]:
+    """What happened to the page's websockets, with times: a lost click is explained (or not) by them."""
+    events: list[str] = []
+    start = time.monotonic()
+
+    def opened(ws) -> None:
+        events.append(f"{time.monotonic() - start:6.1f} s open {ws.url.rsplit('/', 1)[-1]}")
+        ws.on("close", lambda _: events.append(f"{time.monotonic() - start:6.1f} s closed"))
+    page.on("websocket", opened)
+    return events
+
+
 def open_sessions(browser, base_url: str, first_seed: int) -> list:
     sessions = []
     for i in range(SESSIONS):
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         page = context.new_page()
+        page.ws_events = watch_websockets(page)
         seed, data = first_seed + i, DATA_SETS[i % len(DATA_SETS)]
         page.goto(f"{base_url}/playground?train.seed={seed}&data.name={data}", wait_until="domcontentloaded",
                   timeout=APP_TIMEOUT_MS)
@@ -67,7 +80,8 @@ def check_each_sees_its_own_run(sessions, screenshot_dir: Path) -> list[float]:
             page.get_by_role("button", name=re.compile("Pause")).wait_for(timeout=120_000)
         except Exception:
             page.screenshot(path=str(screenshot_dir / f"sessions-stuck-{i}.png"))
-            raise
+            raise AssertionError(f"session {i} (seed {seed}) still shows Play; its websockets: "
+                                 f"{page.ws_events}") from None
         assert_no_exception(page)
         # The page writes its own config into the URL on every run: another session's seed
         # or data set here would mean shared state.
