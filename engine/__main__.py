@@ -78,17 +78,9 @@ def _cmd_defaults(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from .mlp.config import ExperimentConfig
+    from .export import export
     config = _load_config(args.config)
-    if not isinstance(config, ExperimentConfig):
-        what = "notebooks" if args.format == "ipynb" else "scripts"
-        raise ConfigError("task", f"export writes {what} for classify2d and regress2d, not {config.task!r}")
-    if args.format == "ipynb":
-        from .mlp.notebook import export_notebook  # nbformat is imported only when a notebook is asked for
-        text = export_notebook(config, steps=args.steps)
-    else:
-        from .mlp.export import export_script
-        text = export_script(config, steps=args.steps)
+    text = export(config, args.format, steps=args.steps)
     if args.out:
         Path(args.out).write_text(text)
     else:
@@ -139,10 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_defaults)
 
     p = sub.add_parser("export", help="write a standalone PyTorch script (or a Jupyter notebook) that reproduces "
-                                      "a config's training run")
+                                      "a config's training run, for any task")
     p.add_argument("config", help="config JSON file ('-' reads standard input)")
     p.add_argument("--format", choices=["py", "ipynb"], default="py",
-                   help="py: a script (default); ipynb: a notebook that explains each step and plots the loss")
+                   help="py: a script (default); ipynb: a notebook that explains each step and draws the page's main plot")
     p.add_argument("--steps", type=_positive, default=1000, help="optimisation steps the script runs (default 1000)")
     p.add_argument("--out", help="write the script or notebook to this file instead of standard output")
     p.set_defaults(func=_cmd_export)

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Pages import `app_pages.common.shell`, `engine`, `viz`: make the repo root importable for AppTest
 # and for the tests themselves, whatever directory pytest was started from.
@@ -165,3 +164,20 @@ def pytest_collection_modifyitems(config, items):
     """The monkey tests (up to a minute each) run first, the short tests after them: the two
     test processes then end together, instead of one waiting out a long test at the end."""
     items.sort(key=lambda item: item.nodeid.split("::")[0] != "tests/test_monkey.py")
+
+
+@pytest.fixture(scope="session")
+def kernel_root(tmp_path_factory):
+    """A Jupyter kernel spec of the project's venv, in a folder of this run: the exported notebooks run in it."""
+    from tests.notebook_kernel import make_kernel_root
+    return make_kernel_root(tmp_path_factory.mktemp("jupyter"))
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test, as the app and the exported notebooks' kernel run."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

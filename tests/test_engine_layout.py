@@ -126,7 +126,7 @@ def test_the_folder_tree_is_one_package_per_lab_over_a_core():
     packages = {p.name for p in ENGINE.iterdir() if (p / "__init__.py").is_file()}
     assert packages == LABS | {"core"}
     top_modules = {p.name for p in ENGINE.glob("*.py")}
-    assert top_modules == {"__init__.py", "__main__.py", "tasks.py"}
+    assert top_modules == {"__init__.py", "__main__.py", "tasks.py", "export.py"}
     for lab in packages:
         doc = ast.get_docstring(ast.parse((ENGINE / lab / "__init__.py").read_text()))
         assert doc and len(doc) > 80, f"engine/{lab}/__init__.py opens with the idea of the lab"

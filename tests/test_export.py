@@ -121,14 +121,6 @@ def script_lines(tmp_path_factory):
         proc.wait()
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _close(a, b) -> bool:
     if a is None or b is None:
         return a is None and b is None

@@ -4,7 +4,6 @@ curve that Trainer computes for the same config and seed; the CLI writes it, the
 
 The oracle is the engine's Trainer; the notebook shares no code with it at run time.
 """
-import ast
 import json
 import math
 import re
@@ -14,18 +13,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import torch
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
-from nbclient import NotebookClient
 from streamlit.testing.v1 import AppTest
 
 from engine import ExperimentConfig, Trainer
 from engine.mlp.export import export_script
 from engine.mlp.notebook import export_notebook
+from tests.notebook_kernel import cell, imported_modules, printed_lines, run_notebook
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 STEPS = 100  # export_notebook reports every max(1, STEPS // 100) steps: here every step
 KEYS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
 
@@ -41,56 +36,9 @@ CONFIGS = {
         "train": {"loss": "mse", "optimizer": "momentum", "lr": 0.01, "seed": 1}},
 }
 
-# Put in front of the notebook's own cells before it runs: the notebook must stand alone.
-GUARD = ('import importlib.util\n'
-         'assert importlib.util.find_spec("engine") is None, "engine is importable: the notebook would not prove it '
-         'stands alone"')
-
 
 def _config(overrides: dict) -> ExperimentConfig:
     return ExperimentConfig().replace(**overrides)
-
-
-@pytest.fixture(scope="module")
-def kernel_dir(tmp_path_factory) -> Path:
-    """A kernel spec of its own, in a temporary folder, pointing at the project's Python with one
-    thread (as the Trainer below runs): nothing of the user's Jupyter setup is read or written."""
-    root = tmp_path_factory.mktemp("jupyter")
-    python = VENV_PYTHON if VENV_PYTHON.exists() else Path(sys.executable)
-    spec = root / "kernels" / "playground-venv"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Playground venv", "language": "python",
-        "env": {"OMP_NUM_THREADS": "1", "PYTHONPATH": ""},
-    }))
-    return root
-
-
-def _run_notebook(text: str, folder: Path, kernel_root: Path) -> nbformat.NotebookNode:
-    nb = nbformat.reads(text, as_version=4)
-    nb.cells.insert(0, nbformat.v4.new_code_cell(GUARD, id="guard"))
-    km = KernelManager(kernel_name="playground-venv", connection_file=str(folder / "connection.json"),
-                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_root / "kernels")]))
-    NotebookClient(nb, km=km, timeout=120, resources={"metadata": {"path": str(folder)}}).execute()
-    return nb
-
-
-def _cell(nb, cell_id: str):
-    return next(c for c in nb.cells if c.get("id") == cell_id)
-
-
-def _printed_lines(cell) -> list[dict]:
-    text = "".join(o["text"] for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _close(a, b) -> bool:
@@ -100,10 +48,10 @@ def _close(a, b) -> bool:
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_notebook_runs_and_reproduces_trainer_loss_curve(name, kernel_dir, tmp_path, one_thread):
+def test_notebook_runs_and_reproduces_trainer_loss_curve(name, kernel_root, tmp_path, one_thread):
     config = _config(CONFIGS[name])
-    nb = _run_notebook(export_notebook(config, steps=STEPS), tmp_path, kernel_dir)
-    lines = _printed_lines(_cell(nb, "train"))
+    nb = run_notebook(export_notebook(config, steps=STEPS), tmp_path, kernel_root)
+    lines = printed_lines(nb)
 
     trainer = Trainer(config, "cpu")
     expected = [trainer.step(1) for _ in range(STEPS)]
@@ -115,26 +63,12 @@ def test_notebook_runs_and_reproduces_trainer_loss_curve(name, kernel_dir, tmp_p
             assert _close(line[key], getattr(snap, key)), (name, snap.step, key, line[key], getattr(snap, key))
 
     # The last cell drew the loss curves, with plotly.js inside the output: no network needed to see them.
-    html = "".join(o.get("data", {}).get("text/html", "") for o in _cell(nb, "curve").outputs)
+    html = "".join(o.get("data", {}).get("text/html", "") for o in cell(nb, "curve").outputs)
     assert "Train loss" in html and "Plotly.newPlot" in html and "* plotly.js v" in html
     assert 'import "http' not in html  # the "notebook_connected" renderer would import plotly.js from a CDN
     assert re.findall(r'<script[^>]*src="([^"]+)"', html) == []  # nothing loaded from an address (no MathJax link)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
-
-
-def _imported_modules(nb) -> set[str]:
-    names = set()
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        for node in ast.walk(ast.parse(cell.source)):
-            if isinstance(node, ast.Import):
-                names |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                assert node.level == 0, "relative import in the notebook"
-                names.add(node.module.split(".")[0])
-    return names
 
 
 @pytest.mark.parametrize("name", list(CONFIGS) + ["custom_points_3class"])
@@ -147,7 +81,7 @@ def test_notebook_is_valid_and_imports_only_torch_numpy_plotly_ipython_and_stdli
     nb = nbformat.reads(text, as_version=4)
     nbformat.validate(nb)
     assert nb.nbformat == 4 and nb.metadata.kernelspec.language == "python"
-    modules = _imported_modules(nb)
+    modules = imported_modules(nb)
     assert "engine" not in modules
     # IPython: the kernel any notebook runs in; it shows the figure's HTML.
     assert modules - set(sys.stdlib_module_names) <= {"numpy", "torch", "plotly", "IPython"}
@@ -188,14 +122,14 @@ def test_playground_offers_the_notebook_beside_the_script():
     assert labels.index("⬇ Download as notebook") == labels.index("⬇ Export as PyTorch") + 1
 
 
-def test_vanishing_notebook_records_every_layers_gradient_as_the_trainer_does(kernel_dir, tmp_path, one_thread):
+def test_vanishing_notebook_records_every_layers_gradient_as_the_trainer_does(kernel_root, tmp_path, one_thread):
     """The Vanishing gradients page's notebook: a deep sigmoid stack; each report also holds every
     layer's weight-gradient norm, equal to the Trainer's grad_norms at that step, and the heatmap is drawn."""
     config = _config({"data": {"name": "circle", "n_samples": 120},
                       "model": {"hidden": [8] * 6, "activation": "sigmoid"},
                       "train": {"optimizer": "sgd", "lr": 0.03, "batch_size": 10, "clip_grad_norm": 1.0, "seed": 3}})
-    nb = _run_notebook(export_notebook(config, steps=STEPS, gradients=True), tmp_path, kernel_dir)
-    lines = _printed_lines(_cell(nb, "train"))
+    nb = run_notebook(export_notebook(config, steps=STEPS, gradients=True), tmp_path, kernel_root)
+    lines = printed_lines(nb)
     trainer = Trainer(config, "cpu")
     expected = [trainer.step(1) for _ in range(STEPS)]
     assert len(lines) == STEPS
@@ -206,7 +140,7 @@ def test_vanishing_notebook_records_every_layers_gradient_as_the_trainer_does(ke
             assert _close(line["grad_norms"][name], value), (snap.step, name, line["grad_norms"][name], value)
     # The sigmoid stack's gradient vanishes with depth: the first layer gets far less than the output layer.
     assert lines[-1]["grad_norms"]["hidden1"] < lines[-1]["grad_norms"]["output"] / 10
-    html = "".join(o.get("data", {}).get("text/html", "") for o in _cell(nb, "gradients").outputs)
+    html = "".join(o.get("data", {}).get("text/html", "") for o in cell(nb, "gradients").outputs)
     assert '"type":"heatmap"' in html and '"hidden1"' in html and "Plotly.newPlot" in html
 
 

@@ -29,7 +29,9 @@ def take_home_row(config, *, key: str, what: str, steps: int, checkpoint: Callab
     files' name; what: the run in words ("autoencoder"); steps: how many steps the exports train;
     checkpoint: the run's checkpoint bytes (None while there is nothing trained to save);
     on_load(data) -> the success line, raising ValueError/ConfigError naming what is wrong;
-    make(fmt) -> the export's text, where the lab's export is not engine/export.py's for its config."""
+    make(fmt) -> the export's text, where the lab's export is not engine/export.py's for its config.
+    `checkpoint` and `make` run when the button is clicked, after the page's run and in a thread
+    without the session's state: they must close over the run object, never read st.session_state."""
     if make is None:
         def make(fmt: str) -> str:
             from engine.export import export  # the exporters are imported on a click, not on every run

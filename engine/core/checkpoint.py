@@ -9,6 +9,7 @@ file torch.save wrote.
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import pickletools
 import re
@@ -177,3 +178,23 @@ def _state_keys(optimizer: torch.optim.Optimizer) -> list[tuple[set, set]]:
         p.grad = torch.zeros_like(p)
     probe.step()
     return list(zip(before, [set(probe.state.get(p, {})) for p in copies]))
+
+
+def checkpoint_task(data) -> str | None:
+    """The task (or kind) a checkpoint of this app says it holds ("cnn", "gan", ...), read with the
+    safe loader; None when the bytes are not a checkpoint or name nothing. A page's Load names it
+    when it refuses another lab's file, where the lab's own loader would only say what is missing."""
+    try:
+        blob = safe_load(data, "a checkpoint")
+    except ValueError:
+        return None
+    if not isinstance(blob, dict):
+        return None
+    config = blob.get("config")
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except ValueError:
+            config = None
+    task = blob.get("task") or (config.get("task") if isinstance(config, dict) else None) or blob.get("kind")
+    return task[:40] if isinstance(task, str) and task else None

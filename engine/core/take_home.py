@@ -20,6 +20,8 @@ import json
 import textwrap
 from dataclasses import dataclass
 
+from . import digits, registries
+
 # The notebook shows figures with this function; a script writes them to an HTML file instead.
 SHOW_SOURCE = '''def show(fig, name):
     """Draw a Plotly figure: inline in a notebook (plotly.js inside the output, nothing fetched);
@@ -117,3 +119,46 @@ def export_text(pieces: list[Piece], fmt: str) -> str:
     if fmt == "py":
         return to_script(pieces)
     raise ValueError(f"format must be ipynb or py, not {fmt!r}")
+
+
+# ---- code several labs' exports share -------------------------------------------------------------
+CURVE_POINTS = 100     # about this many reports per run: a curve, not a few dots
+
+# The registry's activations (engine.core.registries.ACTIVATIONS), written out; a test checks they agree.
+ACTIVATION_TABLE = [
+    "ACTIVATIONS = {",
+    '    "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.01), "elu": nn.ELU, "gelu": nn.GELU,',
+    '    "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "softplus": nn.Softplus, "linear": nn.Identity,',
+    "}",
+]
+
+
+def digits_code() -> str:
+    """The engine's digits loader and stratified split (engine/core/digits.py), inlined."""
+    return "\n".join([
+        f"IMAGE_SIDE = {digits.IMAGE_SIDE}",
+        "N_PIXELS = IMAGE_SIDE * IMAGE_SIDE",
+        f"N_CLASSES = {digits.N_CLASSES}",
+        "", "",
+        source_of(digits._digits_file, digits._all_digits, digits.load_digits_split),
+    ])
+
+def activation_code() -> str:
+    return "\n".join(ACTIVATION_TABLE + ["", "", source_of(registries.make_activation)])
+
+def optimizer_code(name: str, lr: float, weight_decay: float | None = None) -> str:
+    """registries.make_optimizer(name, model.parameters(), lr, momentum=0.0) as one expression."""
+    decay = f", weight_decay={weight_decay!r}" if weight_decay is not None else ""
+    if name == "sgd":
+        return f"torch.optim.SGD(model.parameters(), lr={lr!r}, momentum=0.0{decay})"
+    if name in ("momentum", "nesterov"):
+        nesterov = ", nesterov=True" if name == "nesterov" else ""
+        return f"torch.optim.SGD(model.parameters(), lr={lr!r}, momentum=0.9{nesterov}{decay})"
+    if name == "rmsprop":
+        return f"torch.optim.RMSprop(model.parameters(), lr={lr!r}, momentum=0.0{decay})"
+    return f"torch.optim.{ {'adam': 'Adam', 'adagrad': 'Adagrad'}[name] }(model.parameters(), lr={lr!r}{decay})"
+
+def steps_to_run(steps: int, max_steps: int) -> int:
+    """The trainer stops by itself at the config's step limit; so does the export."""
+    check_steps(steps)
+    return min(steps, max_steps) if max_steps else steps
