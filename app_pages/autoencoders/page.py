@@ -6,6 +6,7 @@ import time
 import streamlit as st
 
 from app_pages.autoencoders.linked import inspect_codes
+from app_pages.autoencoders.saving import load_autoencoder
 from app_pages.autoencoders.state import (BATCH_SIZES, BETAS, DEFAULT_PRESET, DEPTHS, GRID_SIZE, HIDDEN_WIDTHS,
                                           LEARNING_RATES, LOSS_LABELS, MODEL_LABELS, NO_PRESET, NOISE_LABELS,
                                           NOISE_LEVELS, PRESETS, SAVE_NAME, SPARSITY_WEIGHTS, AutoencoderRun,
@@ -18,6 +19,7 @@ from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
+from app_pages.common.take_home import take_home_row
 from app_pages.common.text import md_escape
 from engine import ConfigError
 from engine.autoencoders.models import CONV_KINDS, NOISE_TYPES, VARIATIONAL_KINDS
@@ -29,6 +31,7 @@ from viz.autoencoders import (angles_figure, encoder_gradient_figure, image_rows
 
 state = st.session_state
 STEP_BUTTON_STEPS = 100
+EXPORT_STEPS = 1000  # what the notebook and the script train before anything is trained here
 
 
 def restore_saved_autoencoder() -> None:
@@ -333,6 +336,14 @@ def live_view() -> None:
 
 live_view()
 inspect_codes(state.ae_run)
+
+st.subheader("Take it home")
+st.caption("The notebook rebuilds this autoencoder in plain PyTorch, one step a cell with what it does and why, "
+           "trains it as many steps as trained here and prints the losses this page shows for the seed; the script "
+           "is the same code as one file. Save keeps this run (weights, optimiser, progress) to Load here later.")
+trained = state.ae_run.trainer
+take_home_row(trained.config, key="autoencoder", what="autoencoder", steps=trained.step_count or EXPORT_STEPS,
+              checkpoint=trained.checkpoint_bytes if trained.step_count else None, on_load=load_autoencoder)
 
 with st.expander("How it works, and the limits"):
     st.markdown(

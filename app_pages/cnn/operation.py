@@ -16,13 +16,13 @@ from app_pages.cnn.operation_state import (CUSTOM, CUSTOM_LIMIT, DILATIONS, EXAM
                                            operation_setup, output_so_far, padding_note, play_step, test_digit,
                                            transposed_input, transposed_kernel)
 from app_pages.common.controls import play_pause_button
-from app_pages.common.live_plotly import live_plotly
+from app_pages.common.live_plotly import live_plotly, static_chart_config
 from engine.cnn import ops
 from viz.cnn_ops import grid_figure, layer_figure, output_so_far_figure, pooling_figure, window_input_figure
 
 PLAYING, POSITION, EDITOR_VERSION = "cv_op_playing", "cv_op_position", "cv_op_editor_version"
 PLAY_INTERVAL_S = 0.5  # two cells a second: slow enough to read the sum of each
-CHART = {"displayModeBar": False}
+CHART = static_chart_config("convolution")  # a PNG button on hover
 
 
 # Button callbacks take the position they were drawn for: a click the browser delivers twice

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.cnn.runs import CNNRun
+from app_pages.cnn.saving import load_cnn
 from app_pages.cnn.state import (BATCH_SIZES, DEFAULT_PRESET, DILATIONS, DROPOUTS, HEAD_LABELS, KERNELS, KIND_LABELS,
                                  LEARNING_RATES, NO_PRESET, PADDINGS, POOL_EVERY, POOL_LABELS, PRESET_LABELS, SAVE_NAME,
                                  STEP_LIMITS, STRIDES, config_from_widgets, drawn_input, fmt, fmt_percent,
@@ -17,6 +18,7 @@ from app_pages.common.draw_pad import draw_pad
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.saved_runs import forget_run, save_run
 from app_pages.common.shell import app_device
+from app_pages.common.take_home import take_home_row
 from engine import ConfigError
 from engine.cnn.config import CNNConfig, preset, structural_changes
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
@@ -25,6 +27,7 @@ from viz.cnn import (confusion_figure, curves_figure, digit_figure, digit_salien
 
 state = st.session_state
 STEP_BUTTON_STEPS = 50
+EXPORT_STEPS = 300  # what the notebook and the script train before anything is trained here (no step limit)
 
 
 def on_preset() -> None:
@@ -138,6 +141,18 @@ def train_section() -> None:
     bar[3].caption(f"{run.trainer.param_count():,} parameters · " + describe_network(run.trainer))
     run.interval = run.frame_interval()
     live_view(run.playing)
+    take_home(run.trainer)
+
+
+def take_home(trainer) -> None:
+    st.subheader("Take it home")
+    st.caption("The notebook rebuilds this network in plain PyTorch, one step a cell with what it does and why, "
+               "trains it as many steps as trained here and prints the loss and accuracy this tab shows for the "
+               "seed, moved digits included; the script is the same code as one file. Save keeps this run "
+               "(weights, optimiser, progress) to Load here later.")
+    steps = trainer.step_count or trainer.config.train.max_steps or EXPORT_STEPS
+    take_home_row(trainer.config, key="cnn", what="network", steps=steps,
+                  checkpoint=trainer.checkpoint_bytes if trainer.step_count else None, on_load=load_cnn)
 
 
 def describe_network(trainer) -> str:
