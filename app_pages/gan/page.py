@@ -11,9 +11,10 @@ from app_pages.common.controls import ask_before_replacing, play_pause_button, r
 from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.shell import app_device, ensure_global_seed
+from app_pages.common.take_home import take_home_row
 from app_pages.common.text import md_escape
 from app_pages.gan.architecture import ARCHITECTURE_LABELS, DIGITS_APPEAR, WIDTH_HELP, architecture_note
-from app_pages.gan.saving import SAVED_GAMES, autosave, forget_game, restore_saved_games
+from app_pages.gan.saving import SAVED_GAMES, autosave, forget_game, load_game, restore_saved_games
 from app_pages.gan.state import (BATCH_SIZES, COLLAPSE_NOTE, DEFAULT_PRESET, DIGIT_LEARNING_RATES, DIGIT_MAX_K,
                                  DIGIT_NOISE_DIMS, DIGIT_WIDTHS, HEATMAP_RESOLUTION, LEARNING_RATES, LOSS_LABELS,
                                  MANIFOLD_SIZE, MAX_K, MAX_LAYERS, MAX_MODES, MAX_NOISE_DIM, MODES, NO_PRESET, PRESETS,
@@ -29,6 +30,7 @@ from engine.gan.trainer import LOSS_VARIANTS, NOISE_TYPES, TARGETS, GANConfig, G
 from viz.gan import digits_figure, distance_figure, losses_figure, plane_figure, timeline_figure, verdict_figure
 
 state = st.session_state
+EXPORT_STEPS = 2000  # what a notebook of a game not yet played trains: about a minute, enough to see it converge
 
 ensure_global_seed()
 DEFAULTS = {**default_widgets(), "gan_speed": "10 steps per frame", "gan_show_real": True, "gan_show_fake": True,
@@ -201,6 +203,22 @@ def plane_lab() -> None:
     run = keep_or_rebuild("gan_run", config, lambda cfg: GANTrainer(cfg, app_device()))
     control_buttons(bar, "gan_run", run, d_and_g=True)
     plane_view()
+    take_home("gan_run", run, "gan")
+
+
+def take_home(run_key: str, run: LiveRun, key: str) -> None:
+    """The game's notebook, script, Save and Load, under its view."""
+    def make(fmt: str) -> str:
+        # Built when clicked, from the game as it is then (it may have played on); Streamlit builds the
+        # file outside the page's run, where session_state cannot be read: `run` is held instead.
+        from engine.export import export  # the exporters are imported on a click, not on every run
+        return export(run.trainer.config, fmt, run.trainer.step_count or EXPORT_STEPS)
+
+    with st.expander("Take it home: notebook, script, save and load"):
+        take_home_row(run.trainer.config, key=key, what=SAVED_GAMES[run_key][1],
+                      steps=run.trainer.step_count or EXPORT_STEPS,
+                      checkpoint=run.trainer.checkpoint_bytes if run.trainer.step_count else None,
+                      on_load=lambda data: load_game(run_key, data), make=make)
 
 
 @st.fragment(run_every=state.gan_run.tick_seconds() if state.get("gan_run") and state.gan_run.playing else None)
@@ -304,6 +322,7 @@ def digits_lab() -> None:
         run = keep_or_rebuild("gan_digits_run", config, lambda cfg: DigitsGANTrainer(cfg, app_device()))
     control_buttons(bar, "gan_digits_run", run, d_and_g=False)
     digits_view()
+    take_home("gan_digits_run", run, "gan_digits")
 
 
 @st.fragment(run_every=state.gan_digits_run.tick_seconds()

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device
-from app_pages.gan.state import SAVE_NAMES, LiveRun, restored_seed, restored_widgets
+from app_pages.gan.state import MODES, NO_PRESET, SAVE_NAMES, LiveRun, keep_widgets, restored_seed, restored_widgets
 from engine.gan.digits import DigitsGANTrainer
 from engine.gan.trainer import GANTrainer
 
@@ -55,3 +55,33 @@ def autosave(run_key: str, run: LiveRun) -> None:
     run.autosave(save)
     if state.get("gan_save_problem"):
         st.caption(state.gan_save_problem)
+
+
+def load_game(run_key: str, data: bytes) -> str:
+    """A game saved with ⬇ Save, uploaded under its lab (run_key: "gan_run" or "gan_digits_run"): it
+    replaces the game on screen, widgets, address and saved entry included, as a restore after a
+    reload does. A ValueError names what is wrong with the file (the other game's checkpoint, another
+    lab's, a damaged one); nothing changes then."""
+    trainer_class, what = SAVED_GAMES[run_key]
+    try:
+        trainer = trainer_class.from_checkpoint(data, app_device())
+    except ValueError as e:
+        for other_key, (other_class, other_what) in SAVED_GAMES.items():
+            if other_key != run_key and f"of kind {other_class.CHECKPOINT_KIND!r}" in str(e):
+                raise ValueError(f"it is a {other_what}'s checkpoint, not a {what}'s: load it there") from None
+        raise
+    config = trainer.config
+    plane, digits = (config, None) if run_key == "gan_run" else (None, config)
+    if restored_widgets(plane, digits, {}) is None:
+        raise ValueError("its game has settings this page's controls cannot show (a step limit, a width or "
+                         "learning rate no slider offers)")
+    state.update({**keep_widgets(config), "gan_mode": MODES[0] if plane else MODES[1]})
+    if plane:
+        state.gan_preset = NO_PRESET  # no preset describes a loaded game
+    run = state[run_key] = LiveRun(trainer)
+    if config.seed != state.get("global_seed"):
+        state.pending_global_seed = config.seed  # the sidebar's seed is drawn before the page: set before it
+    st.query_params.clear()  # the page writes this game's address at the end of the run
+    state.gan_save_problem = save_run(SAVE_NAMES[run_key], data)  # a reload now brings the loaded game back
+    run.autosave(lambda _: None)
+    return f"the {what} at step {trainer.step_count:,}, seed {config.seed}. Press Play to go on."

@@ -2,9 +2,11 @@
 its order-1 transition matrix and the orders compared (the logic is in markov_state.py)."""
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
-from app_pages.common.live_plotly import live_plotly
+from app_pages.common.live_plotly import live_plotly, static_chart_config
 from app_pages.sequence.markov_state import ORDERS, SMOOTHINGS, MarkovBaseline, baseline_for
 from app_pages.sequence.state import SequenceLab
 from viz.markov import order_figure, transition_figure
@@ -37,12 +39,34 @@ def markov_tab(lab: SequenceLab) -> None:
     st.markdown("**Every order, the whole training text counted** (bits per character, k = "
                 f"{baseline.trainer.config.smoothing:g})")
     sweep = baseline.order_sweep()
-    st.plotly_chart(order_figure(sweep["orders"], sweep["test"], sweep["train"]), key="sq_markov_orders", width="stretch")
+    st.plotly_chart(order_figure(sweep["orders"], sweep["test"], sweep["train"]), key="sq_markov_orders",
+                    width="stretch", config=static_chart_config("markov-orders"))
     best = sweep["orders"][min(range(len(sweep["test"])), key=sweep["test"].__getitem__)]
     st.caption(f"Order {best} predicts the held-out text best here. Beyond it the training text's bits keep "
                "falling while the held-out ones rise: a long context is mostly seen once, so the chain recites "
                "its training text and meets held-out contexts it never saw (there it guesses among all "
                "characters). That is over-fitting by memorising, the same gap the networks' curves open.")
+    chain_downloads(baseline.trainer.config, baseline.trainer)
+
+
+def chain_downloads(config, chain) -> None:
+    """⬇ notebook and ⬇ script of this chain, counting its whole training text (nothing to save: counting
+    it again takes a second). Built when clicked, and a click does not rerun the page."""
+    steps = max(1, math.ceil(len(chain.train_data) / config.chunk_chars))
+
+    def make(fmt: str) -> str:
+        from engine.export import export  # the exporters are imported on a click, not on every run
+        return export(config, fmt, steps)
+
+    c = st.columns(3)
+    c[0].download_button("⬇ Download as notebook", lambda: make("ipynb"), "markov.ipynb", "application/x-ipynb+json",
+                         key="sq_markov_dl_notebook", on_click="ignore", width="stretch",
+                         help="A Jupyter notebook that counts this chain's text chunk by chunk, prints the bits per "
+                              "character shown here and draws them (torch, numpy and plotly, offline)")
+    c[1].download_button("⬇ Download as script", lambda: make("py"), "markov.py", "text/x-python",
+                         key="sq_markov_dl_script", on_click="ignore", width="stretch",
+                         help="The same code as one Python file: `python markov.py` prints the numbers and writes "
+                              "the plot to an HTML file")
 
 
 def markov_live(baseline: MarkovBaseline, playing: bool) -> None:

@@ -11,9 +11,11 @@ from app_pages.common.guide import page_title
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
+from app_pages.common.take_home import take_home_row
 from app_pages.common.text import md_escape
 from app_pages.sequence.markov import markov_tab
 from app_pages.sequence.markov_state import VIEWS, baseline_for
+from app_pages.sequence.saving import load_models
 from app_pages.sequence.state import (ARCHS, ARCH_LABELS, BATCH_SIZES, CLIP_NORMS, CONTEXTS, CORPUS_LABELS,
                                       DROPOUT_STEP, HEADS, HIDDEN_SIZES, LEARNING_RATES, MAX_ADDRESS_TEXT,
                                       MAX_DROPOUT, MAX_LAYERS, POSITIONS, PROBE_LIMIT, SAVE_NAME, TICK_SECONDS,
@@ -27,6 +29,7 @@ from viz.markov import add_markov_line
 from viz.sequence import attention_figure, gradient_time_figure, hidden_state_figure, loss_figure
 
 state = st.session_state
+EXPORT_STEPS = 1000  # what a notebook of models not yet trained trains
 INSPECT_SECONDS = 5.0  # the attention and hidden-state views redraw this often while training
 
 
@@ -277,6 +280,22 @@ def live_view() -> None:
 
 
 live_view()
+
+
+def export_models(trainer: CharLMTrainer, fmt: str) -> str:
+    """The notebook or script of the models as they are when the button is clicked (they may have trained on).
+    Streamlit builds the file outside the page's run, where session_state cannot be read: `trainer` is held."""
+    from engine.export import export  # the exporters are imported on a click, not on every run
+    return export(trainer.config, fmt, trainer.step_count or EXPORT_STEPS)
+
+
+with st.expander("Take it home: notebook, script, save and load"):
+    st.caption("The notebook trains every model chosen side by side on the same batches, as here, and prints the "
+               "numbers above for the same seed; Save keeps them all, to Load here later.")
+    trained = lab.trainer
+    take_home_row(trained.config, key="sequence", what="models", steps=trained.step_count or EXPORT_STEPS,
+                  checkpoint=trained.checkpoint_bytes if trained.step_count else None, on_load=load_models,
+                  make=lambda fmt: export_models(trained, fmt))
 
 
 @st.fragment(run_every=INSPECT_SECONDS if lab.playing else None)
