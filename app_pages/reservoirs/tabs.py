@@ -12,6 +12,7 @@ from app_pages.common.live_plotly import live_plotly
 from app_pages.common.saved_runs import forget_run, save_run
 from app_pages.reservoirs import state as rs
 from app_pages.reservoirs.runs import TICK_SECONDS, ELMRun, ESNRun, LSMRun
+from app_pages.reservoirs.saving import take_home
 from engine import ConfigError
 from engine.reservoirs.elm import twin_config
 from viz.bridges import side_figure
@@ -117,6 +118,7 @@ def elm_section(device) -> None:
     note.caption(f"{len(run.elm.dataset.train_xy)} training points · sweep of {len(run.config.train.sweep)} widths, "
                  "one per frame · the MLP twin trains by backprop meanwhile")
     _live(run, "elm", draw_elm)
+    take_home("elm", run)
 
 
 def draw_elm(run: ELMRun) -> None:
@@ -159,6 +161,7 @@ def esn_section(device) -> None:
     note.caption(f"{d.train_length:,} training steps after a washout of {d.washout}, fed {rs.ESN_SAMPLES_PER_STEP} a "
                  f"frame; the read-out is refitted on all seen so far · spectral radius {run.esn.spectral_radius:g}")
     _live(run, "esn", draw_esn)
+    take_home("esn", run)
 
 
 def draw_esn(run: ESNRun) -> None:
@@ -205,6 +208,7 @@ def lsm_section(device) -> None:
     note.caption(f"{run.lsm.n_train:,} training digits, {rs.LSM_SAMPLES_PER_STEP} a frame through the liquid and the "
                  f"ESN (200 units) · mean firing rate {run.lsm.rate_hz:.0f} Hz")
     _live(run, "lsm", draw_lsm)
+    take_home("lsm", run)
 
 
 def draw_lsm(run: LSMRun) -> None:

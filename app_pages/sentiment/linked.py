@@ -13,6 +13,7 @@ import weakref
 import numpy as np
 import streamlit as st
 
+from app_pages.common.live_plotly import static_chart_config
 from app_pages.common.text import md_escape
 from viz.linked import CELL_CLICK, PREDICTED_FIELD, TRUE_FIELD, confusion_cells_chart
 from viz.sentiment import per_class_figure
@@ -85,7 +86,7 @@ def test_split_view(trainer, report: dict) -> None:
                    "annotators themselves agreed least on them.")
     with right:
         st.markdown("**Precision, recall and F1 per class**")
-        st.plotly_chart(per_class_figure(report), key="sn_per_class", config={"displayModeBar": False})
+        st.plotly_chart(per_class_figure(report), key="sn_per_class", config=static_chart_config("per-class"))
         st.caption("Precision: of the texts called this class, the share that are. Recall: of the texts of this "
                    "class, the share found. The smallest class usually has the lowest recall.")
     cells = picked_cells(event.selection if event else None, names)

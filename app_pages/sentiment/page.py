@@ -5,21 +5,22 @@ import streamlit as st
 from app_pages.common.address import read_address_once, write_address
 from app_pages.common.controls import ask_before_replacing, play_pause_button, replace_allowed
 from app_pages.common.guide import page_title
-from app_pages.common.live_plotly import live_plotly
+from app_pages.common.live_plotly import live_plotly, static_chart_config
 from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
 from app_pages.sentiment.linked import test_split_view
 from app_pages.sentiment.ngrams import (FILTER_CHOICES, NGRAM_WIDTH_CHOICES, TOP_PER_WIDTH, max_pooling_sentence,
                                         ngram_rows)
+from app_pages.sentiment.saving import take_home
 from app_pages.sentiment.state import (BATCH_SIZES, CONFIDENCE_STEP, DROPOUT_STEP, EMBED_DIMS, HEADS, L2_RATES,
-                                       LEARNING_RATES, LOSS_NAMES, MAX_ADDRESS_TEXT, MAX_DEPTH, MAX_DROPOUT,
-                                       MAX_EPOCHS, MAX_LAYERS, MAX_PATIENCE, MAX_TOKENS, METHODS, PREDICTED,
-                                       REPRESENTATIONS, ROW_LIMITS, SAVE_NAME, SHARES, TICK_SECONDS, VOCAB_SIZES,
-                                       WIDTHS, SentimentLab, config_from_widgets, default_widgets, encoding_table,
-                                       explanation_sentence, long_text_note, misclassified_rows, numbers_in_words,
-                                       read_upload, restored_widgets, sentence_in_address, widgets_from_config,
-                                       widgets_from_query, widgets_to_query)
+                                       LEARNING_RATES, LOSS_NAMES, MAX_ADDRESS_TEXT, MAX_DEPTH, MAX_DROPOUT, MAX_EPOCHS,
+                                       MAX_LAYERS, MAX_PATIENCE, MAX_TOKENS, METHODS, PREDICTED, REPRESENTATIONS,
+                                       ROW_LIMITS, SAVE_NAME, SHARES, TICK_SECONDS, VOCAB_SIZES, WIDTHS, SentimentLab,
+                                       config_from_widgets, default_widgets, encoding_table, explanation_sentence,
+                                       long_text_note, misclassified_rows, numbers_in_words, read_upload,
+                                       restored_widgets, sentence_in_address, widgets_from_config, widgets_from_query,
+                                       widgets_to_query)
 from engine import ConfigError
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
 from engine.sentiment.config import SEQUENCE_REPRESENTATIONS
@@ -30,7 +31,7 @@ from viz.sentiment import (attribution_figure, class_balance_figure, curves_figu
                            probabilities_figure)
 
 state = st.session_state
-CHART = {"displayModeBar": False}
+CHART = static_chart_config("sentiment")  # a PNG button on hover
 UPLOAD_RESTORED = "the CSV you uploaded before"  # a restored run's rows: the file's name is not saved
 
 
@@ -309,6 +310,7 @@ if lab is not None:
     elif lab.playing:
         st.caption("The confusion matrix, per-class precision/recall and the mistakes appear when training pauses "
                    "or finishes.")
+    take_home(lab)
 
     # ---------------- try it ----------------
     st.subheader("5 · Try it")
