@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_pages.common.live_plotly import live_plotly
 from app_pages.energy.controls import control_bar, current_run
-from app_pages.energy.saving import autosave
+from app_pages.energy.saving import autosave, take_home
 from app_pages.energy.state import (BM_CHAINS, BM_HIDDEN, BM_STEP_LIMITS, BM_SWEEPS, LEARNING_RATES, MOMENTA,
                                     TICK_SECONDS, EnergyRun, fmt)
 from engine.energy.data import PATTERN_SETS, as_picture
@@ -40,6 +40,7 @@ def boltzmann_section() -> None:
                 f"{t.model.n_units * (t.model.n_units - 1) // 2} weights · {len(t.patterns_np)} patterns · "
                 f"2^{t.model.n_units} = {2 ** t.model.n_units:,} states enumerated for the exact KL")
     live_view(run)
+    take_home("boltzmann")
 
 
 def live_view(run: EnergyRun) -> None:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from app_pages.common.live_plotly import live_plotly
 from app_pages.energy.controls import control_bar, current_run
-from app_pages.energy.saving import autosave
+from app_pages.energy.saving import autosave, take_home
 from app_pages.energy.state import (DBN_FINETUNE, DBN_FINETUNE_LR, DBN_LAYERS, DBN_PRETRAIN, LEARNING_RATES, RBM_K,
                                     TICK_SECONDS, EnergyRun, fmt, fmt_percent)
 from engine.energy.config import LABELLED_ALL
@@ -39,6 +39,7 @@ def dbn_section() -> None:
                 f"64 → {' → '.join(map(str, t.config.hidden))} → 10 classes · pretrained on {len(t.x_train_np):,} "
                 f"unlabelled digits, then fine-tuned on {counts} labelled ones · {t.total_steps:,} steps in all")
     live_view(run)
+    take_home("dbn")
 
 
 def phase_text(snap, trainer) -> str:

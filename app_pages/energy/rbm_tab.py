@@ -7,7 +7,7 @@ import streamlit as st
 
 from app_pages.common.live_plotly import live_plotly
 from app_pages.energy.controls import control_bar, current_run
-from app_pages.energy.saving import autosave
+from app_pages.energy.saving import autosave, take_home
 from app_pages.energy.state import (LEARNING_RATES, MOMENTA, RBM_BATCHES, RBM_HIDDEN, RBM_K, RBM_STEP_LIMITS,
                                     TICK_SECONDS, EnergyRun, fmt)
 from viz.colors import BLUE, ORANGE
@@ -42,6 +42,7 @@ def rbm_section() -> None:
                 f"{'persistent CD' if t.config.persistent else f'CD-{t.config.k}'} · {len(t.x_train_np):,} training "
                 f"digits, {len(t.x_test_np)} test digits")
     live_view(run)
+    take_home("rbm")
 
 
 def live_view(run: EnergyRun) -> None:

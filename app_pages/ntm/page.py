@@ -11,6 +11,7 @@ from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
 from app_pages.ntm.live import live_view
 from app_pages.ntm.runs import NTMRun
+from app_pages.ntm.saving import take_home
 from app_pages.ntm.state import (BATCH_SIZES, BITS, CONTROLLERS, LEARNING_RATES, LENGTHS, SAVE_NAME, SLOTS, STEP_LIMITS,
                                  WIDTHS, config_from_widgets, default_widgets, page_query, restored_widgets,
                                  widgets_from_config, widgets_from_query)
@@ -148,6 +149,7 @@ bar[3].caption(f"NTM: {run.trainer.param_count('ntm'):,} parameters (controller 
                f"{m.memory_slots} × {m.memory_width}) · LSTM: {run.trainer.param_count('lstm'):,} parameters "
                f"({run.trainer.lstm_hidden} units)")
 live_view(run.playing, save_ntm)
+take_home(state.nt_run)
 write_address(st.query_params, page_query(state, state.global_seed))  # copy the address to share this setup
 
 with st.expander("How it works, and the limits"):
