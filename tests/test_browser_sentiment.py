@@ -101,7 +101,8 @@ def test_a_shared_csv_with_markup_is_shown_as_text_and_fetches_nothing(app_serve
     page.set_viewport_size({"width": 1500, "height": 3200})
     goto_page(page, app_server, "sentiment")
     page.get_by_text("Your CSV", exact=True).click()
-    uploader = page.locator('[data-testid="stFileUploader"]')
+    # The CSV's uploader; the page's other one (Load, under the trained network) takes checkpoints.
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="CSV up to")
     uploader.wait_for(timeout=30_000)
     expect(uploader).to_contain_text("CSV up to 5 MB and 50,000 rows")
     uploader.locator('input[type="file"]').first.set_input_files(
