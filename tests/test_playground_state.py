@@ -152,7 +152,17 @@ def test_many_sessions_playing_share_the_training_time_of_a_frame():
     run.draw_seconds = 0.05
     alone = run.training_budget(1)
     assert alone == pytest.approx(0.8 * TICK_SECONDS - 0.05)
-    assert run.training_budget(20) == pytest.approx(alone / 20)
+    # Twenty runs on one core: the interval grows until each has its drawing's CPU time and as long again
+    # of training.
+    run.draw_cpu = 0.05
+    run.live_runs = 20
+    run.interval = run.frame_interval()
+    assert run.interval == pytest.approx(20 * (0.05 + 0.05) / 0.8)
+    assert run.training_budget(20) == pytest.approx(0.05)
+    assert 20 * (run.draw_seconds + run.training_budget(20)) == pytest.approx(0.8 * run.interval)  # the core, shared
+    run.live_runs = 1
+    assert run.frame_interval() == TICK_SECONDS     # alone again: five frames a second
+    run.interval = TICK_SECONDS
     run.draw_seconds = 10.0                         # drawing slower than a frame: the floor, shared too
     assert run.training_budget(1) == MIN_TRAIN_SECONDS
     assert run.training_budget(4) == pytest.approx(MIN_TRAIN_SECONDS / 4)
@@ -198,28 +208,71 @@ def test_frames_that_arrive_late_slow_the_live_view_down_and_it_recovers():
     t = 100.0
     for gap in (1.4, 1.2, 0.2):              # the first frames after Play are late (the page is still loading):
         t += gap                             # not counted
-        run.frame_started(t)
+        frame(run, t)
     assert run.frame_interval() == TICK_SECONDS and run.browser_floor == 0
     for _ in range(20):                      # on time, with a little jitter: nothing changes
-        run.frame_started(t)
+        frame(run, t)
         t += 0.23
     assert run.frame_interval() == TICK_SECONDS and run.browser_floor == 0
-    run.frame_started(t + 0.6)              # one hiccup is not a trend
+    frame(run, t + 0.6)              # one hiccup is not a trend
     t += 0.6
     assert run.frame_interval() == TICK_SECONDS
     for _ in range(10):                      # frames every 2 s although 0.2 s was asked
         t += 2.0
-        run.frame_started(t)
+        frame(run, t)
     slow = run.frame_interval()
     assert 1.0 < slow <= 2.0 and run.interval_is_stale()
     run.interval = slow                      # the page draws the live view again with it
     for _ in range(40):                      # now the frames keep time: it eases back
         t += slow
-        run.frame_started(t)
+        frame(run, t)
     assert run.frame_interval() < 0.6 * slow
     run.pause()
     run.play()
     assert run.frame_interval() == TICK_SECONDS
+
+
+def frame(run, t: float) -> None:
+    """A frame that starts at t and is drawn to its end, as the page's live view does."""
+    run.frame_started(t)
+    run.frame_drawn(frame_seconds=0.08, train_seconds=0.02)
+
+
+def test_frames_cut_short_by_the_next_request_back_off_until_they_are_drawn():
+    """Many sessions on one core: each frame takes longer than the interval, the browser's timer asks
+    for the next one first, and Streamlit interrupts the running frame, so frame_drawn never runs and
+    the frame gaps look on time. Frames that start without the last one drawn raise the interval
+    (x1.5 each, up to MAX_TICK_SECONDS), and the page draws the live view again with it."""
+    from app_pages.playground.state import MAX_TICK_SECONDS, TICK_SECONDS, WARMUP_FRAMES, PlaygroundRun
+    run = PlaygroundRun(Trainer(ExperimentConfig()))
+    run.draw_seconds = 0.06
+    run.play()
+    t = 100.0
+    for _ in range(WARMUP_FRAMES + 1):
+        t += TICK_SECONDS
+        frame(run, t)
+    assert run.interrupted == 0 and not run.interval_is_stale()
+    t += TICK_SECONDS
+    run.frame_started(t)                     # this frame is interrupted: the next starts before it is drawn
+    t += TICK_SECONDS
+    run.frame_started(t)
+    assert run.interrupted == 1 and run.interval_is_stale()
+    intervals = [run.interval]
+    for _ in range(12):                      # every frame cut short: the page redraws with each new interval
+        run.interval = run.frame_interval()
+        intervals.append(run.interval)
+        t += run.interval
+        run.frame_started(t)
+    assert intervals == sorted(intervals) and intervals[-1] == MAX_TICK_SECONDS
+    assert all(b >= 1.4 * a for a, b in zip(intervals, intervals[1:]) if b < MAX_TICK_SECONDS)
+    run.frame_drawn(frame_seconds=0.5, train_seconds=0.1)  # a frame reaches its end again
+    assert run.interrupted == 0
+    for _ in range(60):                      # and frames keep time: it eases back
+        t += run.interval
+        frame(run, t)
+        if run.interval_is_stale():
+            run.interval = run.frame_interval()
+    assert run.interval < 1.0
 
 
 @pytest.mark.parametrize("error, says", [(RuntimeError("CUDA error: an illegal memory access"), "RuntimeError: CUDA"),

@@ -243,15 +243,17 @@ run.interval = run.frame_interval()
 
 @st.fragment(run_every=run.interval if run.playing else None)
 def live_view() -> None:
-    frame_start = time.perf_counter()
+    frame_start, cpu_start = time.perf_counter(), time.thread_time()
     run: PlaygroundRun = state.pg_run
     trainer = run.trainer
     snap = run.tick(SPEEDS[state.pg_speed])
-    train_seconds = time.perf_counter() - frame_start
+    train_seconds, train_cpu = time.perf_counter() - frame_start, time.thread_time() - cpu_start
     if run.message:
         st.warning(run.message, icon="⏸")
     if not run.playing and playing:
         st.rerun()  # stopped by itself: redraw the Play button
+    if run.interrupted and run.interval_is_stale():
+        st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
     m = st.columns(6)
     m[0].metric("Epoch", f"{snap.epoch:,}")
     m[1].metric("Train loss", format_loss(snap.train_loss))
@@ -289,7 +291,8 @@ def live_view() -> None:
     run.autosave(save_network)
     if state.get("pg_save_problem"):
         st.caption(state.pg_save_problem)
-    run.frame_drawn(time.perf_counter() - frame_start, train_seconds)
+    run.frame_drawn(time.perf_counter() - frame_start, train_seconds,
+                    draw_cpu=time.thread_time() - cpu_start - train_cpu)
     if run.playing and run.interval_is_stale():
         st.rerun()  # draw the live view again with a frame interval that fits the frames
 

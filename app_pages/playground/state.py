@@ -232,9 +232,13 @@ class PlaygroundRun:
     message: str = ""               # why training stopped by itself (divergence, epoch limit)
     epochs_per_second: float = 0.0
     draw_seconds: float = 0.1       # how long the page took to draw the last frame, training excluded
+    draw_cpu: float = 0.05          # the CPU time of that drawing (without the time spent waiting for other sessions)
     interval: float = TICK_SECONDS  # the frame interval the live view was drawn with
     frame_gap: float = TICK_SECONDS  # seconds from one frame's start to the next (smoothed), while playing
     browser_floor: float = 0.0      # an interval the frames showed they need: they came far later than asked
+    interrupted: int = 0            # frames in a row cut short by the next frame's request before they were drawn
+    live_runs: int = 1              # runs of this server training at the last frame, this one included
+    _drawn: bool = field(default=True, repr=False)  # the frame started last reached frame_drawn
     _frame_start: float | None = field(default=None, repr=False)
     _frames_since_play: int = field(default=0, repr=False)
     _last: tuple[float, float] | None = field(default=None, repr=False)  # (time, epoch_exact) at the last tick
@@ -244,12 +248,20 @@ class PlaygroundRun:
         """Seconds of training that fit in one frame next to the drawing. A frame must end
         well inside its interval: the browser asks for the next one on a fixed timer, and a
         request that arrives while a frame is still running interrupts its drawing. With
-        `live_runs` runs training on this server at once, each gets its share of that."""
-        return max(MIN_TRAIN_SECONDS / live_runs, (0.8 * self.interval - self.draw_seconds) / live_runs)
+        `live_runs` runs training on this server at once, they share one core (a server
+        process draws under one interpreter lock): each gets its share of 80 % of the
+        interval, less its own drawing (frame_interval makes the share big enough)."""
+        if live_runs <= 1:
+            return max(MIN_TRAIN_SECONDS, 0.8 * self.interval - self.draw_seconds)
+        return max(MIN_TRAIN_SECONDS / live_runs, 0.8 * self.interval / live_runs - self.draw_cpu)
 
-    def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
-        """Tell the run how long the last frame took in all, and how much of it was training."""
+    def frame_drawn(self, frame_seconds: float, train_seconds: float, draw_cpu: float | None = None) -> None:
+        """Tell the run how long the last frame took in all, how much of it was training, and the
+        CPU time its drawing took (wall time counts the waits for other sessions' threads too)."""
         self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
+        if draw_cpu is not None:
+            self.draw_cpu = 0.5 * self.draw_cpu + 0.5 * max(0.0, draw_cpu)
+        self._drawn, self.interrupted = True, 0
 
     def frame_started(self, now: float | None = None) -> None:
         """Note when a frame of a playing run starts. Frames that come far later than the
@@ -267,7 +279,14 @@ class PlaygroundRun:
                 self.browser_floor = max(self.browser_floor, self.frame_gap)
             else:
                 self.browser_floor *= 0.95
-        self._frame_start = now
+            if not self._drawn:
+                # The last frame never reached its end: the browser's timer asked for this one first,
+                # and Streamlit interrupts a running frame for the next. Its length is unknown, only
+                # that it exceeded the interval, and frame_drawn never measured it: without backing off
+                # here, every frame would be cut short and the view would freeze (many sessions on a core).
+                self.interrupted += 1
+                self.browser_floor = max(self.browser_floor, min(MAX_TICK_SECONDS, 1.5 * self.interval))
+        self._frame_start, self._drawn = now, False
 
     def frame_interval(self) -> float:
         """Seconds between frames: TICK_SECONDS, or more when drawing a frame takes longer
@@ -275,6 +294,12 @@ class PlaygroundRun:
         then come less often instead of being interrupted one after another, which would
         freeze every view while training went on."""
         wanted = max((self.draw_seconds + MIN_TRAIN_SECONDS) / 0.8, self.browser_floor)
+        if self.live_runs > 1:
+            # Every run of the server draws on the same core: each frame needs its drawing and as long
+            # again of training (at least MIN_TRAIN_SECONDS), and all of them must fit in 80 % of the
+            # interval. A faster timer would leave no time to train, and frames would interrupt each other.
+            each = self.draw_cpu + max(MIN_TRAIN_SECONDS, self.draw_cpu)
+            wanted = max(wanted, self.live_runs * each / 0.8)
         return rounded_interval(wanted, TICK_SECONDS, MAX_TICK_SECONDS)
 
     def interval_is_stale(self) -> bool:
@@ -287,7 +312,8 @@ class PlaygroundRun:
         speed_steps: 0 = as many steps as fit in the budget, -1 = one epoch, n = n steps."""
         trainer = self.trainer
         if self.playing and budget_s is None:
-            budget_s = self.training_budget(LIVE_RUNS.ticked(id(self), interval=self.interval))
+            self.live_runs = LIVE_RUNS.ticked(id(self), interval=self.interval)
+            budget_s = self.training_budget(self.live_runs)
         if self.playing:
             self.frame_started()
             try:
