@@ -111,6 +111,23 @@ def assert_curve_matches(lines: list[dict], snapshots: dict[int, dict], min_repo
             assert close(value, snap[key]), (step, key, value, snap[key])
 
 
+def trainer_snapshots(trainer_cls, config, steps: int) -> dict[int, dict]:
+    """step -> the trainer's snapshot as a dict, from its start (step 0) to `steps` steps (or its end),
+    on one torch thread as the exported notebooks' kernel runs."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trainer = trainer_cls(config, "cpu")
+        snaps = {0: trainer.snapshot().to_json_dict()}
+        for _ in range(steps):
+            s = trainer.step(1)
+            snaps[s.step] = s.to_json_dict()
+        return snaps
+    finally:
+        torch.set_num_threads(before)
+
+
 def imported_modules(nb_or_text) -> set[str]:
     sources = ([c.source for c in nb_or_text.cells if c.cell_type == "code"] if hasattr(nb_or_text, "cells")
                else [nb_or_text])

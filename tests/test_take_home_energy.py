@@ -20,7 +20,7 @@ from engine.export import export
 from engine.ntm.config import NTMConfig
 from engine.ntm.trainer import NTMTrainer
 from tests.notebook_kernel import (ALLOWED_IMPORTS, assert_curve_matches, imported_modules, printed_lines, run_notebook,
-                                   run_script, shown_html)
+                                   run_script, shown_html, trainer_snapshots)
 
 STEPS = 100
 CASES = {
@@ -39,28 +39,13 @@ CASES = {
 }
 
 
-def _snapshots(trainer_cls, config, steps: int) -> dict[int, dict]:
-    """step -> the trainer's snapshot, from its start to `steps` steps, on one thread as the kernel runs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        trainer = trainer_cls(config, "cpu")
-        snaps = {0: trainer.snapshot().to_json_dict()}
-        for _ in range(steps):
-            s = trainer.step(1)
-            snaps[s.step] = s.to_json_dict()
-        return snaps
-    finally:
-        torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("task", list(CASES))
 def test_notebook_reproduces_the_trainers_reports(task, kernel_root, tmp_path):
     trainer_cls, config, keys, plots = CASES[task]
     nb = run_notebook(export(config, "ipynb", STEPS), tmp_path, kernel_root)
     lines = printed_lines(nb)
     assert [line["step"] for line in lines] == list(range(STEPS + 1))   # every step of the first 100, and the start
-    assert_curve_matches(lines, _snapshots(trainer_cls, config, STEPS), min_reports=STEPS + 1)
+    assert_curve_matches(lines, trainer_snapshots(trainer_cls, config, STEPS), min_reports=STEPS + 1)
     assert keys <= set(lines[-1])
     if task == "dbn":   # the run went through every phase
         assert [line["phase"] for line in lines[::25]] == ["pretrain", "pretrain", "pretrain", "finetune", "done"]
@@ -76,7 +61,7 @@ def test_script_of_the_rbm_with_persistent_cd_matches_the_trainer(tmp_path):
     config = RBMConfig(hidden=16, k=2, persistent=True, batch_size=50, seed=5)
     lines = run_script(export(config, "py", 40), tmp_path)
     assert [line["step"] for line in lines] == list(range(41))
-    assert_curve_matches(lines, _snapshots(RBMTrainer, config, 40), min_reports=41)
+    assert_curve_matches(lines, trainer_snapshots(RBMTrainer, config, 40), min_reports=41)
     assert (tmp_path / "rbm_filters.html").exists()
 
 

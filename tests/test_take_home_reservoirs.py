@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from app_pages.reservoirs import state as rs
@@ -22,7 +21,7 @@ from engine.reservoirs.lsm import LSMTrainer
 from engine.reservoirs.take_home import elm_pieces, esn_pieces, lsm_pieces
 from engine.sentiment.config import SentimentConfig
 from tests.notebook_kernel import (ALLOWED_IMPORTS, assert_curve_matches, imported_modules, printed_lines, run_notebook,
-                                   run_script, shown_html)
+                                   run_script, shown_html, trainer_snapshots)
 
 STEPS = 100  # at most: each run below ends sooner (its sweep or its training data runs out)
 CASES = {
@@ -44,28 +43,13 @@ CASES = {
 NOTEBOOK_STEPS = {"elm": STEPS, "esn": STEPS, "lsm": 12}  # the liquid is the slow one: 720 of its digits
 
 
-def _snapshots(trainer_cls, config, steps: int) -> dict[int, dict]:
-    """step -> the trainer's snapshot, from its start to `steps` steps (or its end)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        trainer = trainer_cls(config, "cpu")
-        snaps = {0: trainer.snapshot().to_json_dict()}
-        for _ in range(steps):
-            s = trainer.step(1)
-            snaps[s.step] = s.to_json_dict()
-        return snaps
-    finally:
-        torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("task", list(CASES))
 def test_notebook_reproduces_the_trainers_steps(task, kernel_root, tmp_path):
     trainer_cls, config, keys, plot = CASES[task]
     steps = NOTEBOOK_STEPS[task]
     nb = run_notebook(export(config, "ipynb", steps), tmp_path, kernel_root)
     lines = printed_lines(nb)
-    snaps = _snapshots(trainer_cls, config, steps)
+    snaps = trainer_snapshots(trainer_cls, config, steps)
     assert_curve_matches(lines, snaps, min_reports=10)
     last = max(snaps)
     assert lines[-1]["step"] == last and keys <= set(lines[-1])  # every step reported, the main numbers in it
@@ -79,7 +63,7 @@ def test_script_of_the_esn_on_digits_matches_the_trainer(tmp_path):
     config = ESNConfig().replace(data={"signal": "digits", "test_fraction": 0.3}, model={"size": 40},
                                  train={"samples_per_step": 100, "seed": 3})
     lines = run_script(export(config, "py", 13), tmp_path)
-    assert_curve_matches(lines, _snapshots(ESNTrainer, config, 13), min_reports=13)
+    assert_curve_matches(lines, trainer_snapshots(ESNTrainer, config, 13), min_reports=13)
     assert {"train_accuracy", "test_accuracy", "test_nrmse"} <= set(lines[-1]) and lines[-1]["test_accuracy"] > 0.5
 
 
