@@ -25,6 +25,7 @@ import statistics
 import time
 from pathlib import Path
 
+from .browser import tree_cpu_seconds
 from .server import streamlit_server, tree_rss_mb
 from .students import Student
 
@@ -36,12 +37,6 @@ PLAY, PAUSE = "▶ Play", "⏸ Pause"
 FLOOR_PER_S = 100     # epochs per second a Playground session must keep
 CLICK_LIMIT_S = 1.0   # every click answered within this
 TIMED_CLICKS = 3      # students whose Pause and Play are timed at each count
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def progress(student: Student, label: str) -> int:
@@ -58,9 +53,9 @@ async def measure(base_url: str, pid: int, n: int, page_name: str, window_s: flo
         await asyncio.gather(*(s.answered(PLAY, PAUSE, 300) for s in students))
         await asyncio.sleep(warmup_s)
         first = [progress(s, label) for s in students]
-        cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+        cpu0, t0 = tree_cpu_seconds(pid), time.perf_counter()
         await asyncio.sleep(window_s)
-        cpu1, t1 = cpu_seconds(pid), time.perf_counter()
+        cpu1, t1 = tree_cpu_seconds(pid), time.perf_counter()
         last = [progress(s, label) for s in students]
         rss = tree_rss_mb(pid)
         answers = []

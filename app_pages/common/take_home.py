@@ -19,7 +19,6 @@ from app_pages.common.text import md_escape
 from engine.core.config import ConfigError
 
 state = st.session_state
-MAX_UPLOAD_MB = 200  # Streamlit's own limit; a lab's checkpoint is far smaller
 LOAD_ERRORS = (ValueError, ConfigError, KeyError, TypeError, RuntimeError, EOFError, OSError)
 
 
