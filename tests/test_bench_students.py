@@ -2,6 +2,7 @@
 holds for each widget the server drew, and one student on the real server opens the Playground,
 presses Play, sees its epochs climb with the live view ticking, and has its Pause answered."""
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from streamlit.proto.Element_pb2 import Element
@@ -57,7 +58,9 @@ def test_a_student_plays_the_playground_and_is_answered():
         assert errors == []
         return first, second, pause
 
-    with streamlit_server() as base_url:
-        first, second, pause = asyncio.run(lesson(base_url))
+    with streamlit_server() as base_url, ThreadPoolExecutor(1) as thread:
+        # A thread of its own: in a test process where Playwright's sync API has run, this thread's
+        # event loop counts as running, and asyncio.run refuses to start another in it.
+        first, second, pause = thread.submit(asyncio.run, lesson(base_url)).result()
     assert 0 < first < second  # the live view ticks on the interval the server asked for, and trains
     assert pause < 30

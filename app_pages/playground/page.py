@@ -1,6 +1,5 @@
 """Playground: build a network, train it live on 2-D data, look at every neuron."""
 import json
-import time
 
 import numpy as np
 import streamlit as st
@@ -238,22 +237,25 @@ bar[2].button("↺ Reset", key="pg_reset", on_click=on_reset, use_container_widt
 
 
 # ---------- the live view ----------
-run.interval = run.frame_interval()
-
-
-@st.fragment(run_every=run.interval if run.playing else None)
+@st.fragment(run_every=run.pace.run_every(run.playing))
 def live_view() -> None:
-    frame_start, cpu_start = time.perf_counter(), time.thread_time()
     run: PlaygroundRun = state.pg_run
-    trainer = run.trainer
-    snap = run.tick(SPEEDS[state.pg_speed])
-    train_seconds, train_cpu = time.perf_counter() - frame_start, time.thread_time() - cpu_start
-    if run.message:
-        st.warning(run.message, icon="⏸")
+    with run.pace.frame(run.playing) as frame:
+        if run.pace.cut_short():
+            st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+        snap = run.tick(SPEEDS[state.pg_speed])
+        frame.trained()
+        draw_live_view(run, snap)
     if not run.playing and playing:
         st.rerun()  # stopped by itself: redraw the Play button
-    if run.interrupted and run.interval_is_stale():
-        st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+    if run.playing and run.pace.interval_is_stale():
+        st.rerun()  # draw the live view again with a frame interval that fits the frames
+
+
+def draw_live_view(run: PlaygroundRun, snap) -> None:
+    trainer = run.trainer
+    if run.message:
+        st.warning(run.message, icon="⏸")
     m = st.columns(6)
     m[0].metric("Epoch", f"{snap.epoch:,}")
     m[1].metric("Train loss", format_loss(snap.train_loss))
@@ -291,10 +293,6 @@ def live_view() -> None:
     run.autosave(save_network)
     if state.get("pg_save_problem"):
         st.caption(state.pg_save_problem)
-    run.frame_drawn(time.perf_counter() - frame_start, train_seconds,
-                    draw_cpu=time.thread_time() - cpu_start - train_cpu)
-    if run.playing and run.interval_is_stale():
-        st.rerun()  # draw the live view again with a frame interval that fits the frames
 
 
 def save_network(checkpoint: bytes) -> None:

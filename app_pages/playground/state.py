@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -12,7 +11,7 @@ import numpy as np
 
 from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import training_failure
-from app_pages.common.frame_interval import interval_is_stale, rounded_interval
+from app_pages.common.frame_interval import FramePacer
 from engine import ExperimentConfig, Trainer
 from engine.mlp.config import CLASSIFY_SETS, FEATURES, MAX_CUSTOM_POINTS, REGRESS_SETS
 
@@ -29,39 +28,7 @@ POINT_COUNTS = [10, 20, 50, 100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000
 BATCH_SIZES = [1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 50, 64, 100, 128, 200, 256, 500, 1000, 2048, 4096]
 CLIP_NORMS = [0.0, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0]
 SPEEDS = {"Slow motion (1 step per frame)": 1, "1 epoch per frame": -1, "Fast": 0}
-TICK_SECONDS = 0.2   # the live view asks for 5 frames a second
-MAX_TICK_SECONDS = 3.0  # on a server too busy for that (a class training at once), frames come less often, up to this
-WARMUP_FRAMES = 3  # frames after Play whose gaps do not count as the browser's pace (frame_started)
-MIN_TRAIN_SECONDS = 0.02  # training gets what drawing leaves of a frame, but never less than this
-
-
-class LiveRuns:
-    """Which runs of this server are training now (every session's), so that each frame's
-    training share can shrink when many people press Play at once: a class of twenty then
-    shares the server's CPU evenly, and each one's Pause is still answered within a frame."""
-
-    STALE_SECONDS = 1.0  # a run that has not ticked for this long (or two of its frame intervals) no longer counts
-
-    def __init__(self) -> None:
-        self._last: dict[int, tuple[float, float]] = {}  # run -> (last tick, its frame interval)
-        self._lock = threading.Lock()
-
-    def ticked(self, run_id: int, now: float | None = None, interval: float = TICK_SECONDS) -> int:
-        """Note that `run_id` trains now, a frame every `interval` seconds; returns how many
-        runs are training (itself included)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            self._last[run_id] = (now, interval)
-            for key in [k for k, (t, every) in self._last.items() if now - t > max(self.STALE_SECONDS, 2 * every)]:
-                del self._last[key]
-            return len(self._last)
-
-    def stopped(self, run_id: int) -> None:
-        with self._lock:
-            self._last.pop(run_id, None)
-
-
-LIVE_RUNS = LiveRuns()
+TICK_SECONDS = 0.2   # the live view asks for 5 frames a second when its frames fit in that
 
 DEFAULT_PRESET = "Circle (start here)"
 PRESETS: dict[str, dict] = {
@@ -231,80 +198,9 @@ class PlaygroundRun:
     playing: bool = False
     message: str = ""               # why training stopped by itself (divergence, epoch limit)
     epochs_per_second: float = 0.0
-    draw_seconds: float = 0.1       # how long the page took to draw the last frame, training excluded
-    draw_cpu: float = 0.05          # the CPU time of that drawing (without the time spent waiting for other sessions)
-    interval: float = TICK_SECONDS  # the frame interval the live view was drawn with
-    frame_gap: float = TICK_SECONDS  # seconds from one frame's start to the next (smoothed), while playing
-    browser_floor: float = 0.0      # an interval the frames showed they need: they came far later than asked
-    interrupted: int = 0            # frames in a row cut short by the next frame's request before they were drawn
-    live_runs: int = 1              # runs of this server training at the last frame, this one included
-    _drawn: bool = field(default=True, repr=False)  # the frame started last reached frame_drawn
-    _frame_start: float | None = field(default=None, repr=False)
-    _frames_since_play: int = field(default=0, repr=False)
+    pace: FramePacer = field(default_factory=lambda: FramePacer(tick=TICK_SECONDS), repr=False)
     _last: tuple[float, float] | None = field(default=None, repr=False)  # (time, epoch_exact) at the last tick
     _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
-
-    def training_budget(self, live_runs: int = 1) -> float:
-        """Seconds of training that fit in one frame next to the drawing. A frame must end
-        well inside its interval: the browser asks for the next one on a fixed timer, and a
-        request that arrives while a frame is still running interrupts its drawing. With
-        `live_runs` runs training on this server at once, they share one core (a server
-        process draws under one interpreter lock): each gets its share of 80 % of the
-        interval, less its own drawing (frame_interval makes the share big enough)."""
-        if live_runs <= 1:
-            return max(MIN_TRAIN_SECONDS, 0.8 * self.interval - self.draw_seconds)
-        return max(MIN_TRAIN_SECONDS / live_runs, 0.8 * self.interval / live_runs - self.draw_cpu)
-
-    def frame_drawn(self, frame_seconds: float, train_seconds: float, draw_cpu: float | None = None) -> None:
-        """Tell the run how long the last frame took in all, how much of it was training, and the
-        CPU time its drawing took (wall time counts the waits for other sessions' threads too)."""
-        self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
-        if draw_cpu is not None:
-            self.draw_cpu = 0.5 * self.draw_cpu + 0.5 * max(0.0, draw_cpu)
-        self._drawn, self.interrupted = True, 0
-
-    def frame_started(self, now: float | None = None) -> None:
-        """Note when a frame of a playing run starts. Frames that come far later than the
-        interval asked for mean that the browser (or the server) cannot keep up: a weak
-        laptop, or many sessions on one machine. The interval then rises to what the frames
-        showed they need, and eases back while they keep time."""
-        now = time.perf_counter() if now is None else now
-        self._frames_since_play += 1
-        # The first gaps after Play are not the browser's pace: they include the rerun that
-        # turned Play into Pause and, on a page just opened, the browser still loading (plotly.js
-        # takes about a second to start on a slow machine).
-        if self._frame_start is not None and self._frames_since_play > WARMUP_FRAMES:
-            self.frame_gap = 0.8 * self.frame_gap + 0.2 * (now - self._frame_start)
-            if self.frame_gap > 2 * self.interval:
-                self.browser_floor = max(self.browser_floor, self.frame_gap)
-            else:
-                self.browser_floor *= 0.95
-            if not self._drawn:
-                # The last frame never reached its end: the browser's timer asked for this one first,
-                # and Streamlit interrupts a running frame for the next. Its length is unknown, only
-                # that it exceeded the interval, and frame_drawn never measured it: without backing off
-                # here, every frame would be cut short and the view would freeze (many sessions on a core).
-                self.interrupted += 1
-                self.browser_floor = max(self.browser_floor, min(MAX_TICK_SECONDS, 1.5 * self.interval))
-        self._frame_start, self._drawn = now, False
-
-    def frame_interval(self) -> float:
-        """Seconds between frames: TICK_SECONDS, or more when drawing a frame takes longer
-        (twenty sessions drawing on two cores) or frames arrive late (frame_started): frames
-        then come less often instead of being interrupted one after another, which would
-        freeze every view while training went on."""
-        wanted = max((self.draw_seconds + MIN_TRAIN_SECONDS) / 0.8, self.browser_floor)
-        if self.live_runs > 1:
-            # Every run of the server draws on the same core: each frame needs its drawing and as long
-            # again of training (at least MIN_TRAIN_SECONDS), and all of them must fit in 80 % of the
-            # interval. A faster timer would leave no time to train, and frames would interrupt each other.
-            each = self.draw_cpu + max(MIN_TRAIN_SECONDS, self.draw_cpu)
-            wanted = max(wanted, self.live_runs * each / 0.8)
-        return rounded_interval(wanted, TICK_SECONDS, MAX_TICK_SECONDS)
-
-    def interval_is_stale(self) -> bool:
-        """The live view should be drawn again with frame_interval()."""
-        return interval_is_stale(self.frame_interval(), self.interval, TICK_SECONDS)
 
     def tick(self, speed_steps: int = 0, budget_s: float | None = None, plane_resolution: int = 50):
         """One frame of the live view: train a time-boxed chunk if playing, then snapshot.
@@ -312,10 +208,8 @@ class PlaygroundRun:
         speed_steps: 0 = as many steps as fit in the budget, -1 = one epoch, n = n steps."""
         trainer = self.trainer
         if self.playing and budget_s is None:
-            self.live_runs = LIVE_RUNS.ticked(id(self), interval=self.interval)
-            budget_s = self.training_budget(self.live_runs)
+            budget_s = self.pace.training_budget()
         if self.playing:
-            self.frame_started()
             try:
                 if speed_steps == -1:
                     snap = trainer.run_epochs(1, plane_resolution=plane_resolution)
@@ -365,12 +259,11 @@ class PlaygroundRun:
     def play(self) -> None:
         self.playing = not (self.trainer.diverged or self.trainer.finished)
         self.message = ""
-        self.frame_gap, self.browser_floor, self._frame_start = TICK_SECONDS, 0.0, None  # a fresh start
-        self._frames_since_play = 0
+        self.pace.restart()
 
     def pause(self) -> None:
         self.playing = False
-        LIVE_RUNS.stopped(id(self))
+        self.pace.stop()
 
 
 def format_loss(value: float | None) -> str:
