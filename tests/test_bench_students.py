@@ -5,10 +5,10 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import streamlit_server
 from streamlit.proto.Element_pb2 import Element
 
 from bench.students import Student, widget_value
-from conftest import streamlit_server
 
 
 def element(kind: str, **fields) -> tuple[str, object]:

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from app_pages.common.frame_interval import (MAX_TICK_SECONDS, MIN_TRAIN_SECONDS, WARMUP_FRAMES, FramePacer,
-                                             LiveRuns, rounded_interval)
+from app_pages.common.frame_interval import (MAX_TICK_SECONDS, MIN_TRAIN_SECONDS, WARMUP_FRAMES, FramePacer, LiveRuns,
+                                             rounded_interval)
 
 TICK = 0.2
 
