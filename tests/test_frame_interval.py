@@ -101,9 +101,9 @@ def test_frames_come_less_often_when_drawing_them_takes_longer():
     pace = pacer(draw_seconds=0.06)                  # one session on an idle machine
     assert pace.run_every(True) == TICK and not pace.interval_is_stale()
     assert pace.run_every(False) is None
-    pace.draw_seconds = 1.0                          # a crowded server
+    pace.draw_seconds = 1.0                          # a crowded server: a second of wall time, 0.05 s of it drawing
     wanted = pace.frame_interval()
-    assert wanted == pytest.approx(math.ceil((1.0 + MIN_TRAIN_SECONDS) / 0.8 * 20) / 20)
+    assert wanted == pytest.approx(math.ceil((1.0 + 0.05) / 0.8 * 20) / 20)
     assert pace.interval_is_stale()
     assert pace.run_every(True) == wanted and pace.interval == wanted  # the page drew the live view again with it
     assert not pace.interval_is_stale()
@@ -112,6 +112,19 @@ def test_frames_come_less_often_when_drawing_them_takes_longer():
     assert pace.frame_interval() == MAX_TICK_SECONDS
     pace.draw_seconds = 0.06                         # the class paused: back to the page's pace
     assert pace.interval_is_stale() and pace.frame_interval() == TICK
+
+
+def test_a_heavy_view_keeps_room_to_train_as_long_as_it_draws():
+    """A view that takes half a second of CPU to draw (an idle server, a big figure) gets frames long
+    enough to train as long again, rather than the least training after each long drawing."""
+    pace = pacer(draw_seconds=0.5, draw_cpu=0.5)
+    pace.run_every(True)
+    assert pace.interval == pytest.approx((0.5 + 0.5) / 0.8)
+    assert pace.training_budget() == pytest.approx(0.5)
+    capped = pacer(draw_seconds=0.5, draw_cpu=0.5, max_train=0.15)   # a page that trains at most 0.15 s a frame
+    capped.run_every(True)
+    assert capped.interval == pytest.approx(math.ceil((0.5 + 0.15) / 0.8 * 20) / 20)
+    assert capped.training_budget() == 0.15
 
 
 def test_a_page_that_knows_its_frames_need_longer_asks_for_that():

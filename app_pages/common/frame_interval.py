@@ -201,16 +201,18 @@ class FramePacer:
 
     def frame_interval(self) -> float:
         """Seconds between frames: the page's tick, or more when drawing a frame takes longer
-        (twenty sessions drawing on two cores), frames arrive late or are cut short
-        (frame_started), or many runs share the server: frames then come less often instead of
-        interrupting each other, which would freeze every view while training went on."""
-        wanted = max((self.draw_seconds + MIN_TRAIN_SECONDS) / self.share, self.browser_floor, self.at_least)
+        (a heavy view, or twenty sessions drawing on two cores), frames arrive late or are cut
+        short (frame_started), or many runs share the server: frames then come less often instead
+        of interrupting each other, which would freeze every view while training went on. A
+        longer frame keeps room to train as long as it draws (by the drawing's CPU time, up to
+        max_train): a heavy view trains at half speed rather than crawl at the least training."""
+        train = min(self.max_train, max(MIN_TRAIN_SECONDS, self.draw_cpu))
+        wanted = max((self.draw_seconds + train) / self.share, self.browser_floor, self.at_least)
         if self.live_runs > 1:
-            # Every run of the server draws on the same core: each frame needs its drawing and as long
-            # again of training (at least MIN_TRAIN_SECONDS), and all of them must fit in the share of
-            # the interval. A faster timer would leave no time to train, and frames would interrupt each other.
-            each = self.draw_cpu + max(MIN_TRAIN_SECONDS, self.draw_cpu)
-            wanted = max(wanted, self.live_runs * each / self.share)
+            # Every run of the server draws on the same core: each frame needs its drawing and its
+            # training, and all of them must fit in the share of the interval. A faster timer would
+            # leave no time to train, and frames would interrupt each other.
+            wanted = max(wanted, self.live_runs * (self.draw_cpu + train) / self.share)
         return rounded_interval(wanted, self.tick, self.most)
 
     def interval_is_stale(self) -> bool:
