@@ -10,8 +10,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from app_pages.autoencoders.state import (MIN_TRAIN_SECONDS, PRESETS, TICK_SECONDS, AutoencoderRun, config_from_widgets,
+from app_pages.autoencoders.state import (MAX_TRAIN_SECONDS, PRESETS, TICK_SECONDS, AutoencoderRun, config_from_widgets,
                                           default_widgets, explain, preset_config, sample_indices)
+from app_pages.common.frame_interval import MIN_TRAIN_SECONDS, LiveRuns
 from engine.autoencoders.trainer import AutoencoderConfig, AutoencoderTrainer
 from tests.chart_helpers import charts, live_keys
 from viz.autoencoders import image_rows_figure, latent_grid_figure, latent_scatter_figure, tile_images
@@ -230,16 +231,46 @@ def test_widgets_round_trip_and_the_run_decodes_clicks():
 
 def test_frames_come_less_often_when_they_take_longer():
     run = AutoencoderRun(trainer=None)  # the timing logic needs no trainer
-    assert run.frame_interval() == pytest.approx(TICK_SECONDS) and not run.interval_is_stale()
+    run.pace.runs = LiveRuns()          # this test's own server
+    assert run.pace.frame_interval() == pytest.approx(TICK_SECONDS) and not run.pace.interval_is_stale()
     for _ in range(8):  # a busy machine: each frame takes a second, 0.95 s of it drawing
-        run.frame_drawn(1.0, 0.05)
-    assert run.frame_interval() == pytest.approx(1.3) and run.interval_is_stale()
-    assert run.training_budget() == pytest.approx(MIN_TRAIN_SECONDS)
-    run.interval = run.frame_interval()
-    assert not run.interval_is_stale()
+        run.pace.frame_drawn(1.0, 0.05)
+    assert run.pace.frame_interval() == pytest.approx(1.25) and run.pace.interval_is_stale()
+    assert run.pace.training_budget() == pytest.approx(MIN_TRAIN_SECONDS)
+    assert run.pace.run_every(True) == pytest.approx(1.25)  # the live view drawn again with it
+    assert not run.pace.interval_is_stale()
     for _ in range(12):  # the machine is free again
-        run.frame_drawn(0.2, 0.1)
-    assert run.interval_is_stale() and run.frame_interval() == pytest.approx(TICK_SECONDS)
+        run.pace.frame_drawn(0.2, 0.1)
+    assert run.pace.interval_is_stale() and run.pace.frame_interval() == pytest.approx(TICK_SECONDS)
+
+
+def test_play_and_pause_start_and_stop_the_pace_and_a_tick_trains_what_it_allows():
+    """The live view's pace (common/frame_interval.py, tested in test_frame_interval.py): Play measures
+    the browser's pace anew, Pause leaves the server's count of training runs, and a tick trains for
+    the budget the pace gives, at most MAX_TRAIN_SECONDS."""
+    run = AutoencoderRun.build(AutoencoderConfig.build(hidden=16), "cpu")
+    run.pace.runs = LiveRuns()
+    budgets = []
+    train_for = run.trainer.train_for
+    run.trainer.train_for = lambda budget_s: budgets.append(budget_s) or train_for(budget_s)
+    run.play()
+    run.pace.frame_started()
+    assert run.pace.runs.ticked(-1) == 2  # this run and the probe -1
+    run.pace.browser_floor, run.pace.interrupted = 2.0, 3
+    run.pause()
+    assert run.pace.runs.ticked(-1) == 1
+    run.pace.runs.stopped(-1)
+    run.play()
+    assert run.pace.browser_floor == 0 and run.pace.interrupted == 0
+    run.pace.draw_seconds = 0.0   # a quick drawing: the frame's training is capped
+    run.tick()
+    run.pace.draw_seconds = 1.0   # a slow drawing leaves training the least
+    run.tick()
+    assert budgets == [pytest.approx(MAX_TRAIN_SECONDS), pytest.approx(MIN_TRAIN_SECONDS)]
+    assert run.apply(run.trainer.config.replace(max_steps=run.trainer.step_count + 1)) == []
+    run.pace.frame_started()
+    run.tick()                    # reaches the step limit: stops by itself and leaves the server's count
+    assert not run.playing and run.pace.runs.ticked(-1) == 1
 
 
 def test_divergence_pauses_with_a_message():

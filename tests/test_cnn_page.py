@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from app_pages.cnn.runs import EVAL_SECONDS, CNNRun, PairRun
+from app_pages.cnn.runs import EVAL_SECONDS, MAX_TRAIN_SECONDS, CNNRun, PairRun
 from app_pages.cnn.state import (TRAIN_URL_PARAMS, config_from_widgets, drawn_input, parse_list, preset_widgets,
                                  widgets_from_config, widgets_from_query)
+from app_pages.common.frame_interval import MIN_TRAIN_SECONDS, LiveRuns
 from engine import ConfigError
 from engine.cnn.config import PRESETS, preset
 
@@ -87,6 +88,45 @@ def test_the_live_run_evaluates_at_most_every_eval_seconds_while_playing():
     assert run.snapshot(now=EVAL_SECONDS + 0.2).step == 7  # paused: measured at once
 
 
+def test_play_and_pause_start_and_stop_the_pace_and_a_frame_trains_what_it_leaves():
+    """The live view's pace (common/frame_interval.py, tested in test_frame_interval.py): Play measures
+    the browser's pace anew, Pause or the step limit leaves the server's count of training runs, a frame
+    trains for what the pace gives it (less an evaluation, in a frame that makes one), and the interval
+    holds a frame that evaluates."""
+    run = CNNRun.build(preset("lenet"), "cpu")
+    run.pace.runs = LiveRuns()  # this test's own server
+    budgets = []
+    advance = run.trainer.advance
+    run.trainer.advance = lambda seconds, *more: budgets.append(seconds) or advance(seconds, *more)
+    run.snapshot()
+    run.mistake_views()  # both measured while paused: the next frame neither evaluates nor measures them
+    run.play()
+    run.pace.frame_started()
+    assert run.pace.runs.ticked(-1) == 2  # this run and the probe -1
+    run.pace.browser_floor, run.pace.interrupted = 2.0, 3
+    run.pause()
+    assert run.pace.runs.ticked(-1) == 1
+    run.pace.runs.stopped(-1)
+    run.play()
+    assert run.pace.browser_floor == 0 and run.pace.interrupted == 0
+    run.pace.draw_seconds = 0.0   # a quick drawing: the frame's training is capped
+    run.tick()
+    assert budgets == [pytest.approx(MAX_TRAIN_SECONDS, abs=0.005)] and run.trainer.step_count > 0
+    run.eval_seconds = 0.05
+    assert run.frame_budget(evaluating=True) == pytest.approx(MAX_TRAIN_SECONDS - 0.05)
+    run.eval_seconds = 0.6        # an evaluation longer than the frame's share: it takes the frame
+    assert run.frame_budget(evaluating=True) == 0.0
+    run.pace.draw_seconds = 1.0   # a slow drawing leaves training the least
+    assert run.frame_budget() == pytest.approx(MIN_TRAIN_SECONDS)
+    run.pace.draw_seconds = 0.1
+    run.plan_frames()
+    assert run.pace.frame_interval() == pytest.approx(0.7)  # the drawing and the evaluation fit in it
+    assert run.apply(run.trainer.config.replace(max_steps=run.trainer.step_count + 1)) == []
+    run.pace.frame_started()
+    run.tick(budget_s=1.0)        # reaches the step limit: stops by itself and leaves the server's count
+    assert not run.playing and run.pace.runs.ticked(-1) == 1
+
+
 def test_the_views_follow_the_digit_chosen_the_drawing_and_the_training():
     run = CNNRun.build(preset("lenet"), "cpu")
     test = run.digit_views(3)
@@ -111,6 +151,25 @@ def test_the_pair_is_compared_after_as_many_steps():
     shifts = pair.shift_accuracies()
     assert set(shifts) == {"CNN", "MLP"} and all(len(v) == 3 for v in shifts.values())
     assert shifts["CNN"][0] == pytest.approx(pair.cnn.shifted_accuracy(0))
+
+
+def test_the_pair_trains_what_its_pace_leaves_and_pause_gives_the_server_back():
+    pair = PairRun.build("lenet", seed=1)
+    pair.pace.runs = LiveRuns()
+    budgets = []
+    advance = pair.cnn.advance
+    pair.cnn.advance = lambda seconds, *more: budgets.append(seconds) or advance(seconds, *more)
+    pair.play()
+    pair.pace.frame_started()
+    assert pair.pace.runs.ticked(-1) == 2
+    pair.pace.draw_seconds = 0.0   # a quick drawing: the CNN's chunk is capped
+    pair.tick()
+    pair.pace.draw_seconds = 1.0   # a slow drawing leaves training the least
+    pair.tick()
+    assert budgets == [pytest.approx(MAX_TRAIN_SECONDS), pytest.approx(MIN_TRAIN_SECONDS)]
+    assert pair.mlp.step_count == pair.cnn.step_count
+    pair.pause()
+    assert pair.pace.runs.ticked(-1) == 1
 
 
 def test_a_drawing_is_framed_as_the_digits_are():

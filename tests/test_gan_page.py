@@ -6,12 +6,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
 from streamlit.testing.v1 import AppTest
 
+from app_pages.common.frame_interval import LiveRuns
 from app_pages.gan.state import (PRESETS, LiveRun, add_point, config_from_widgets, explain, heart, preset_config,
                                  widgets_from_config)
 from engine.gan.trainer import GANConfig, GANTrainer
 from tests.chart_helpers import charts, live_keys
+from tests.test_address_properties import NO_SHRINK, assert_hostile_named, assert_shown, choice, names_of_notes
+from tests.test_address_properties import open_page as open_address
+from tests.test_address_properties import setups, whole
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "gan" / "page.py")
 
@@ -168,13 +173,18 @@ def test_add_point_rounds_and_clamps_to_the_plane():
 
 def test_live_run_ticks_within_its_budget_and_stops_on_divergence():
     run = LiveRun(GANTrainer(GANConfig(g_width=8, d_width=8, batch_size=16), "cpu"))
+    run.pace.runs = LiveRuns()  # its own registry: the server-wide one is shared with other tests
     assert run.tick().step == 0  # paused: nothing trains
-    assert run.tick_seconds() == 0.25 and run.training_budget() == pytest.approx(0.1)
-    run.draw_seconds = 1.0  # a busy machine: frames come less often, and training keeps a share of each
-    assert run.tick_seconds() == 1.5 and run.training_budget() == pytest.approx(0.2)
-    run.draw_seconds = 0.1
+    assert run.pace.run_every(False) is None  # paused: the live view asks for no frames
+    assert run.pace.run_every(True) == 0.25 and run.pace.training_budget() == pytest.approx(0.1)
+    run.pace.draw_seconds = 1.0  # a busy machine: frames come less often, and training keeps a share of each
+    assert run.pace.run_every(True) == 1.35 and run.pace.training_budget() == pytest.approx(0.08)
+    run.pace.draw_seconds = 0.1
+    assert run.pace.run_every(True) == 0.25
     run.play()
-    assert run.tick(speed_steps=3).step == 3  # slow motion: exactly the steps asked for
+    # slow motion: exactly the steps asked for, however long the budget (a long one: on a loaded machine three
+    # steps can take longer than a frame's share)
+    assert run.tick(speed_steps=3, budget_s=10.0).step == 3
     snap = run.tick(budget_s=0.05)
     assert snap.step > 3
     bad = GANConfig(g_optimizer="sgd", d_optimizer="sgd", g_lr=1.0, d_lr=1.0, g_activation="linear",
@@ -186,6 +196,55 @@ def test_live_run_ticks_within_its_budget_and_stops_on_divergence():
         if not run.playing:
             break
     assert not run.playing and "NaN" in run.message
+
+
+def test_live_run_play_and_pause_start_and_stop_its_pacer_and_a_slow_drawing_shrinks_training():
+    runs = LiveRuns()
+    run = LiveRun(GANTrainer(GANConfig(g_width=8, d_width=8, batch_size=16), "cpu"))
+    other = LiveRun(GANTrainer(GANConfig(g_width=8, d_width=8, batch_size=16), "cpu"))  # the digits game, say
+    run.pace.runs = other.pace.runs = runs
+    run.play()
+    other.play()
+    assert run.pace is not other.pace  # each game paces its own live view
+    for game in (run, other):
+        game.pace.frame_started()
+    assert run.pace.live_runs == 1 and other.pace.live_runs == 2  # the server counts both
+    run.pace.frame_started()
+    assert run.pace.live_runs == 2
+    run.pause()
+    other.pace.frame_started()
+    assert other.pace.live_runs == 1  # a paused game takes no share of the server
+    other.pause()
+
+    run.play()
+    assert run.pace._frames_since_play == 0  # Play measures the browser's pace afresh
+    run.pace.frame_started()
+    assert run.pace.live_runs == 1
+    budgets = []
+    train_for = run.trainer.train_for
+    run.trainer.train_for = lambda budget, **kw: budgets.append(budget) or train_for(budget, **kw)
+    run.pace.run_every(True)
+    run.tick()
+    run.pace.draw_seconds = 0.18  # drawing takes most of the frame: it grows to 0.3 s, and training gets what is left
+    assert run.pace.run_every(True) == 0.3
+    run.tick()
+    assert budgets == pytest.approx([0.1, 0.06])  # 80 % of the interval, less the drawing
+    assert run.trainer.step_count >= 2
+
+
+def test_a_game_that_stops_by_itself_stops_its_pacer():
+    bad = GANConfig(g_optimizer="sgd", d_optimizer="sgd", g_lr=1.0, d_lr=1.0, g_activation="linear",
+                    d_activation="linear", g_layers=3, d_layers=3, loss="least_squares", g_width=8, d_width=8)
+    run = LiveRun(GANTrainer(bad, "cpu"))
+    run.pace.runs = runs = LiveRuns()
+    run.play()
+    for _ in range(20):
+        run.pace.frame_started()
+        run.tick(speed_steps=50)
+        if not run.playing:
+            break
+    assert not run.playing and "NaN" in run.message
+    assert runs.ticked(0) == 1  # only the asking run: the stopped game left the registry
 
 
 def test_explain_reads_the_numbers():
@@ -267,11 +326,6 @@ def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
 
 
 # ---------- any setup the address can carry opens (hypothesis) ----------
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-
-from tests.test_address_properties import (NO_SHRINK, assert_hostile_named, assert_shown, choice,  # noqa: E402
-                                           names_of_notes, setups, whole)
-from tests.test_address_properties import open_page as open_address  # noqa: E402
 
 
 def _gan_address_domain() -> dict:

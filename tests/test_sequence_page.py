@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as hst
 from streamlit.testing.v1 import AppTest
 
+from app_pages.common.frame_interval import LiveRuns
 from app_pages.sequence.state import (SAMPLE_REFRESH_STEPS, SequenceLab, config_from_widgets, default_widgets,
                                       text_limits_message)
 from engine.core.registries import OPTIMIZERS
@@ -175,6 +176,37 @@ def test_config_from_widgets_and_the_run_state_without_streamlit():
     assert len(lab.forgetting_summary()) == 2
 
 
+def test_the_labs_pacer_starts_and_stops_with_play_and_gives_each_tick_its_budget():
+    lab = SequenceLab.build(CharLMConfig(corpus="text", text="abcabd " * 20, context=8, batch_size=8,
+                                         models=[CharModelConfig("rnn", hidden=16)]))
+    lab.pace.runs = runs = LiveRuns()  # its own registry: the server-wide one is shared with other tests
+    assert lab.pace.run_every(False) is None  # paused: the live view asks for no frames
+    events = []
+    lab.trainer.train_for = lambda budget: events.append(("train", round(budget, 6)))
+    lab.play()
+    lab.pace.frame_started()
+    assert runs.ticked(0) == 2  # the lab and the asking run
+    assert lab.pace.run_every(True) == 1.5  # the page's own pace while its frames fit in it
+    lab.tick(trained=lambda: events.append(("drawing starts",)))
+    assert events == [("train", 0.825), ("drawing starts",)]  # 75 % of 1.5 s, less 0.3 s of drawing
+    lab.pace.draw_seconds = 1.0  # a slow drawing leaves less of the frame to train
+    lab.pace.run_every(True)
+    lab.tick()
+    assert events[-1] == ("train", 0.125)
+    lab.pause()
+    assert runs.ticked(0) == 1  # paused: no longer a share of the server
+    lab.play()
+    assert lab.pace._frames_since_play == 0  # Play measures the browser's pace afresh
+    lab.pace.frame_started()
+
+    def fail(budget):
+        raise RuntimeError("out of luck")
+    lab.trainer.train_for = fail
+    lab.tick()
+    assert not lab.playing and "out of luck" in lab.message
+    assert runs.ticked(0) == 1  # stopped by itself: the pacer left the server's count too
+
+
 def test_figures_escape_typed_characters_show_the_mask_and_check_shapes():
     from viz.sequence import attention_figure, hidden_state_figure, loss_figure
     w = np.tril(np.ones((1, 2, 3, 3)))
@@ -260,9 +292,9 @@ def test_a_shared_address_opens_its_setup_and_the_address_follows_the_widgets():
 @hst.composite
 def address_setups(draw) -> tuple[dict, int]:
     """Widget values from the whole domain the page's address carries, and a seed."""
-    from app_pages.sequence.state import (ARCHS, BATCH_SIZES, CLIP_NORMS, CONTEXTS, CORPUS_LABELS, DROPOUT_STEP,
-                                          HEADS, HIDDEN_SIZES, LEARNING_RATES, MAX_ADDRESS_TEXT, MAX_DROPOUT,
-                                          MAX_LAYERS, POSITIONS)
+    from app_pages.sequence.state import (ARCHS, BATCH_SIZES, CLIP_NORMS, CONTEXTS, CORPUS_LABELS, DROPOUT_STEP, HEADS,
+                                          HIDDEN_SIZES, LEARNING_RATES, MAX_ADDRESS_TEXT, MAX_DROPOUT, MAX_LAYERS,
+                                          POSITIONS)
     values = {**default_widgets(), "sq_models": draw(hst.lists(hst.sampled_from(ARCHS), unique=True)),
               "sq_corpus": draw(hst.sampled_from(list(CORPUS_LABELS))), "sq_context": draw(hst.sampled_from(CONTEXTS)),
               "sq_batch": draw(hst.sampled_from(BATCH_SIZES)), "sq_clip": draw(hst.sampled_from(CLIP_NORMS)),

@@ -1,15 +1,13 @@
 """Autoencoders: squeeze 8×8 digits through a small code and back; a linear autoencoder
 against PCA, deep, convolutional, sparse and denoising ones, a VAE (MLP or convolutional) with
 and without the reparameterisation trick, and the codes as features for a classifier."""
-import time
-
 import streamlit as st
 
 from app_pages.autoencoders.linked import inspect_codes
 from app_pages.autoencoders.saving import load_autoencoder
 from app_pages.autoencoders.state import (BATCH_SIZES, BETAS, DEFAULT_PRESET, DEPTHS, GRID_SIZE, HIDDEN_WIDTHS,
-                                          LEARNING_RATES, LOSS_LABELS, MODEL_LABELS, NO_PRESET, NOISE_LABELS,
-                                          NOISE_LEVELS, PRESETS, SAVE_NAME, SPARSITY_WEIGHTS, AutoencoderRun,
+                                          LEARNING_RATES, LOSS_LABELS, MODEL_LABELS, NOISE_LABELS, NOISE_LEVELS,
+                                          NO_PRESET, PRESETS, SAVE_NAME, SPARSITY_WEIGHTS, AutoencoderRun,
                                           config_from_widgets, default_widgets, explain, fmt, preset_config,
                                           restored_widgets, sample_indices, widgets_from_config, widgets_from_query,
                                           widgets_to_query)
@@ -199,21 +197,26 @@ bar[2].button("↺ Reset", key="ae_reset", on_click=on_reset, use_container_widt
 
 
 # ---------- the live view ----------
-run.interval = run.frame_interval()
-
-
-@st.fragment(run_every=run.interval if run.playing else None)
+@st.fragment(run_every=run.pace.run_every(run.playing))
 def live_view() -> None:
-    frame_start = time.perf_counter()
     run: AutoencoderRun = state.ae_run
-    trainer, cfg = run.trainer, run.trainer.config
-    kind = cfg.model.kind
-    snap = run.tick()
-    train_seconds = time.perf_counter() - frame_start
-    if run.message:
-        st.warning(run.message, icon="⏸")
+    with run.pace.frame(run.playing) as frame:
+        if run.pace.cut_short():
+            st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+        snap = run.tick()
+        frame.trained()
+        draw_live_view(run, snap)
     if not run.playing and playing:
         st.rerun()  # stopped by itself: redraw the Play button
+    if run.playing and run.pace.interval_is_stale():
+        st.rerun()  # draw the live view again with a frame interval that fits the frames
+
+
+def draw_live_view(run: AutoencoderRun, snap) -> None:
+    trainer, cfg = run.trainer, run.trainer.config
+    kind = cfg.model.kind
+    if run.message:
+        st.warning(run.message, icon="⏸")
     m = st.columns(6)
     m[0].metric("Step", f"{snap.step:,}")
     m[1].metric("Test loss", fmt(snap.test_loss), help="Mean squared reconstruction error per pixel of the test "
@@ -329,9 +332,6 @@ def live_view() -> None:
     run.autosave(save_autoencoder)
     if state.get("ae_save_problem"):
         st.caption(state.ae_save_problem)
-    run.frame_drawn(time.perf_counter() - frame_start, train_seconds)
-    if run.playing and run.interval_is_stale():
-        st.rerun()  # draw the live view again with a frame interval that fits the frames
 
 
 live_view()

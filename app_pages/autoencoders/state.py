@@ -13,17 +13,15 @@ from app_pages.common import address
 from app_pages.common.address import flag, one_of, whole_number
 from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
-from app_pages.common.frame_interval import interval_is_stale, rounded_interval
+from app_pages.common.frame_interval import FramePacer
 from engine import ConfigError
 from engine.autoencoders.models import NOISE_TYPES, VARIATIONAL_KINDS
 from engine.autoencoders.trainer import (HOT_FIELDS, MAX_LATENT, RECON_LOSSES, AutoencoderConfig, AutoencoderSnapshot,
                                          AutoencoderTrainer)
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
 
-TICK_SECONDS = 0.35          # the live view asks for a frame about 3 times a second
-MAX_TICK_SECONDS = 3.0       # on a machine too busy for that, frames come less often, up to this
-MIN_TRAIN_SECONDS = 0.03     # training gets what drawing leaves of a frame, but never less than this
-MAX_TRAIN_SECONDS = 0.15
+TICK_SECONDS = 0.35          # the live view asks for a frame about 3 times a second when its frames fit in that
+MAX_TRAIN_SECONDS = 0.15     # a frame's training, at most: the codes, the decoded grid and the probe take the rest
 GRID_SIZE = 12               # decoded images per side of the latent plane
 SAMPLE_IMAGES = 12           # test images shown with their reconstructions
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
@@ -157,16 +155,15 @@ def restored_widgets(config: AutoencoderConfig, query: dict) -> dict | None:
 
 @dataclass
 class AutoencoderRun:
-    """What the page keeps between reruns: the trainer, whether it plays, the speed, and
-    the point of the latent plane a click asked to decode."""
+    """What the page keeps between reruns: the trainer, whether it plays, the speed, the pace of
+    the live view, and the point of the latent plane a click asked to decode."""
     trainer: AutoencoderTrainer
     playing: bool = False
     message: str = ""
     steps_per_second: float = 0.0
     clicked: tuple[float, float] | None = None
-    draw_seconds: float = 0.15      # how long the page took to draw the last frame, training excluded
-    frame_seconds: float = 0.25     # how long the last frame took in all (smoothed)
-    interval: float = TICK_SECONDS  # the frame interval the live view was drawn with
+    pace: FramePacer = field(default_factory=lambda: FramePacer(tick=TICK_SECONDS, max_train=MAX_TRAIN_SECONDS),
+                             repr=False)
     probe: dict | None = None       # the feature classifier's test accuracies at step probe_step
     probe_step: int = -1
     _probe_time: float = field(default=-1e9, repr=False)
@@ -177,35 +174,16 @@ class AutoencoderRun:
     def build(cls, config: AutoencoderConfig, device="cpu", playing: bool = False) -> "AutoencoderRun":
         return cls(AutoencoderTrainer(config, device), playing=playing)
 
-    def training_budget(self) -> float:
-        """Seconds of training that fit in one frame beside the drawing: a frame must end well
-        inside the frame interval (see frame_interval)."""
-        return min(MAX_TRAIN_SECONDS, max(MIN_TRAIN_SECONDS, 0.8 * self.interval - self.draw_seconds))
-
-    def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
-        """Tell the run how long the last frame took in all, and how much of it was training."""
-        self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
-        self.frame_seconds = 0.5 * self.frame_seconds + 0.5 * frame_seconds
-
-    def frame_interval(self) -> float:
-        """Seconds between frames: TICK_SECONDS, or more when frames take longer. The browser asks
-        for frames on a fixed timer, and a request that arrives while a frame is still being
-        drawn interrupts it — on a busy machine the view would freeze while training went on."""
-        return rounded_interval(1.3 * self.frame_seconds, TICK_SECONDS, MAX_TICK_SECONDS)
-
-    def interval_is_stale(self) -> bool:
-        """The live view should be drawn again with frame_interval()."""
-        return interval_is_stale(self.frame_interval(), self.interval, TICK_SECONDS)
-
     def tick(self, budget_s: float | None = None) -> AutoencoderSnapshot:
         """One frame of the live view: train a time-boxed chunk if playing, then snapshot."""
         trainer = self.trainer
-        budget_s = self.training_budget() if budget_s is None else budget_s
         if not self.playing:
             self._last = None
             return trainer.snapshot()
+        budget_s = self.pace.training_budget() if budget_s is None else budget_s
         trained = []
         if not train_guarded(self, lambda: trained.append(trainer.train_for(budget_s))):
+            self.pace.stop()  # paused by the failure: no longer a share of the server
             return trainer.snapshot()
         snap = trained[0]
         now = time.perf_counter()
@@ -243,13 +221,17 @@ class AutoencoderRun:
         elif snap.finished:
             self.playing = False
             self.message = f"Reached the step limit ({self.trainer.config.train.max_steps:,})."
+        if not self.playing:
+            self.pace.stop()  # stopped by itself: no longer a share of the server
 
     def play(self) -> None:
         self.playing = not (self.trainer.diverged or self.trainer.finished)
         self.message = ""
+        self.pace.restart()
 
     def pause(self) -> None:
         self.playing = False
+        self.pace.stop()
 
     def apply(self, config: AutoencoderConfig) -> list[str]:
         """Hot changes go to the running trainer; returns the structural fields that need a new run."""

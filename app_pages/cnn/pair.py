@@ -54,37 +54,49 @@ def pair_section() -> None:
     c[3].button("↺ Reset", key="cv_pair_reset", on_click=on_reset, width="stretch")
     c[4].caption(f"CNN: {pair.cnn.param_count():,} parameters · MLP: {pair.mlp.param_count():,}")
 
-    @st.fragment(run_every=0.5 if playing else None)
+    @st.fragment(run_every=pair.pace.run_every(playing))
     def frame() -> None:
         pair: PairRun = state.cv_pair
-        pair.tick()
-        if pair.message:
-            st.info(pair.message)
+        with pair.pace.frame(pair.playing) as measured:
+            if pair.pace.cut_short():
+                st.rerun()  # frames are cut short before they are drawn: the view anew, with a longer interval
+            pair.tick()
+            measured.trained()
+            draw_frame(pair)
         if not pair.playing and playing:
-            st.rerun()
-        snaps = pair.snapshots()
-        m = st.columns(4)
-        for i, (name, snap) in enumerate(snaps.items()):
-            m[2 * i].metric(f"{name}: test accuracy", fmt_percent(snap.test_accuracy), help=f"step {snap.step:,}")
-            m[2 * i + 1].metric(f"{name}: shifted 1 px", fmt_percent(snap.shifted_test_accuracy),
-                                delta=f"{(snap.shifted_test_accuracy - snap.test_accuracy) * 100:+.1f} points")
-        left, right = st.columns(2, gap="medium")
-        for column, (name, trainer) in zip((left, right), pair.trainers.items()):
-            with column:
-                st.markdown(f"**{name}** — accuracy as it trains")
-                live_plotly(curves_figure(trainer.history, "accuracy", height=250), key=f"cv_pair_curve_{name}")
-        shifts = pair.shift_accuracies()
-        left, right = st.columns([1.6, 1], gap="medium")
-        with left:
-            st.markdown("**Test accuracy with the digits moved**")
-            live_plotly(shift_figure(shifts), key="cv_pair_shift")
-        with right:
-            cnn, mlp = shifts["CNN"], shifts["MLP"]
-            st.markdown(
-                f"Moved by one pixel, the CNN keeps **{fmt_percent(cnn[1])}** (from {fmt_percent(cnn[0])}), the "
-                f"MLP **{fmt_percent(mlp[1])}** (from {fmt_percent(mlp[0])}). A convolution applies the same "
-                "kernel at every position, so a stroke moved by a pixel makes the same response one cell over; "
-                "pooling then forgets where. The MLP has one weight per pixel per unit: a moved stroke meets "
-                "weights that never learned it.")
+            st.rerun()  # stopped by itself: redraw the Play button
+        if pair.playing and pair.pace.interval_is_stale():
+            st.rerun()  # draw the view again with a frame interval that fits the frames
 
     frame()
+
+
+def draw_frame(pair: PairRun) -> None:
+    """Both networks' numbers and curves, and their accuracy on moved digits (measured at most every
+    EVAL_SECONDS while playing: PairRun.snapshots)."""
+    if pair.message:
+        st.info(pair.message)
+    snaps = pair.snapshots()
+    m = st.columns(4)
+    for i, (name, snap) in enumerate(snaps.items()):
+        m[2 * i].metric(f"{name}: test accuracy", fmt_percent(snap.test_accuracy), help=f"step {snap.step:,}")
+        m[2 * i + 1].metric(f"{name}: shifted 1 px", fmt_percent(snap.shifted_test_accuracy),
+                            delta=f"{(snap.shifted_test_accuracy - snap.test_accuracy) * 100:+.1f} points")
+    left, right = st.columns(2, gap="medium")
+    for column, (name, trainer) in zip((left, right), pair.trainers.items()):
+        with column:
+            st.markdown(f"**{name}** — accuracy as it trains")
+            live_plotly(curves_figure(trainer.history, "accuracy", height=250), key=f"cv_pair_curve_{name}")
+    shifts = pair.shift_accuracies()
+    left, right = st.columns([1.6, 1], gap="medium")
+    with left:
+        st.markdown("**Test accuracy with the digits moved**")
+        live_plotly(shift_figure(shifts), key="cv_pair_shift")
+    with right:
+        cnn, mlp = shifts["CNN"], shifts["MLP"]
+        st.markdown(
+            f"Moved by one pixel, the CNN keeps **{fmt_percent(cnn[1])}** (from {fmt_percent(cnn[0])}), the "
+            f"MLP **{fmt_percent(mlp[1])}** (from {fmt_percent(mlp[0])}). A convolution applies the same "
+            "kernel at every position, so a stroke moved by a pixel makes the same response one cell over; "
+            "pooling then forgets where. The MLP has one weight per pixel per unit: a moved stroke meets "
+            "weights that never learned it.")

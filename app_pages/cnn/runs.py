@@ -11,15 +11,15 @@ import numpy as np
 
 from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
-from app_pages.common.frame_interval import interval_is_stale, rounded_interval
+from app_pages.common.frame_interval import FramePacer
 from engine import ConfigError
 from engine.cnn import inspection
 from engine.cnn.config import HOT_FIELDS, CNNConfig, preset
 from engine.cnn.trainer import CNNSnapshot, CNNTrainer, WorstTest
 
-TICK_SECONDS = 0.2           # the live view asks for 5 frames a second, so that at least 4 are drawn
-MAX_TICK_SECONDS = 3.0       # on a machine too busy for that, frames come less often, up to this
-MIN_TRAIN_SECONDS = 0.03
+TICK_SECONDS = 0.2           # the live view asks for 5 frames a second when its frames fit in that
+PAIR_TICK_SECONDS = 0.5      # the CNN-vs-MLP view: two networks trained and measured per frame
+MIN_TRAIN_SECONDS = 0.03     # a frame that evaluates trains at least this long, or not at all
 MAX_TRAIN_SECONDS = 0.12
 FRAME_SHARE = 0.75           # of its interval a frame trains and draws: its last step runs past the deadline
 EVAL_SECONDS = 1.0           # while playing, loss and accuracy over every digit are measured at most this often
@@ -49,15 +49,15 @@ class DigitViews:
 @dataclass
 class CNNRun:
     """What the Train tab keeps between reruns: the trainer, whether it plays, the last evaluation and
-    what the views show, the speed, and the cell of a feature map the user clicked."""
+    what the views show, the speed, the pace of its live view, and the cell of a feature map the user clicked."""
     trainer: CNNTrainer
     playing: bool = False
     message: str = ""
     steps_per_second: float = 0.0
     clicked: tuple[int, int, int] | None = None   # (stage index, row, column)
-    draw_seconds: float = 0.05   # a frame's drawing, after its training (running mean)
     eval_seconds: float = 0.15   # one evaluation (running mean): a frame that makes one trains that much less
-    interval: float = TICK_SECONDS
+    pace: FramePacer = field(default_factory=lambda: FramePacer(tick=TICK_SECONDS, share=FRAME_SHARE,
+                                                                max_train=MAX_TRAIN_SECONDS), repr=False)
     _snap: CNNSnapshot | None = field(default=None, repr=False)
     _mistakes: MistakeViews | None = field(default=None, repr=False)
     _mistakes_due: bool = field(default=False, repr=False)  # a snapshot taken while playing awaits them
@@ -70,30 +70,19 @@ class CNNRun:
     def build(cls, config: CNNConfig, device="cpu", playing: bool = False) -> "CNNRun":
         return cls(CNNTrainer(config, device), playing=playing)
 
-    def training_budget(self, evaluating: bool = False) -> float:
-        """Seconds of training in a frame: what its interval leaves after drawing. A frame that evaluates
+    def frame_budget(self, evaluating: bool = False) -> float:
+        """Seconds of training in a frame: what the pace gives it beside the drawing. A frame that evaluates
         trains that much less, or not at all when too little is left (the evaluation takes the frame)."""
-        budget = min(MAX_TRAIN_SECONDS, FRAME_SHARE * self.interval - self.draw_seconds)
+        budget = self.pace.training_budget()
         if evaluating:
             budget -= self.eval_seconds
             return budget if budget >= MIN_TRAIN_SECONDS else 0.0
-        return max(MIN_TRAIN_SECONDS, budget)
+        return budget
 
-    def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
-        """How long the last frame took in all, and how much of it was training (and evaluating)."""
-        self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
-
-    def frame_interval(self) -> float:
-        """TICK_SECONDS, or more when the drawing and the least training do not fit in FRAME_SHARE of it, or
-        the drawing and an evaluation in all of it: the browser asks on a fixed timer, and a request that
-        comes while a frame is drawn cuts that frame. Training is what gives way (training_budget)."""
-        wanted = max((self.draw_seconds + MIN_TRAIN_SECONDS) / FRAME_SHARE, self.draw_seconds + self.eval_seconds)
-        return rounded_interval(wanted, TICK_SECONDS, MAX_TICK_SECONDS)
-
-    def interval_is_stale(self) -> bool:
-        """Draw the live view again with a new interval (back to TICK_SECONDS as soon as frames fit in it)."""
-        wanted = self.frame_interval()
-        return interval_is_stale(wanted, self.interval, TICK_SECONDS) or wanted == TICK_SECONDS < self.interval
+    def plan_frames(self) -> None:
+        """A frame that evaluates draws and evaluates: its interval must hold both, else the browser's next
+        request would cut it short every EVAL_SECONDS (training is what gives way, frame_budget)."""
+        self.pace.at_least = self.pace.draw_seconds + self.eval_seconds
 
     def snapshot(self, now: float | None = None) -> CNNSnapshot:
         """The trainer's snapshot — an evaluation over every digit, the costliest part of a frame —
@@ -138,6 +127,7 @@ class CNNRun:
         """One frame: if playing, train a time-boxed chunk and, at most every EVAL_SECONDS, evaluate (in a
         frame planned for it, which trains less or not at all); then the (possibly cached) snapshot."""
         trainer = self.trainer
+        self.plan_frames()  # paused too: the interval Play starts with already holds an evaluating frame
         if not self.playing:
             self._last = None
             return self.snapshot()
@@ -147,11 +137,12 @@ class CNNRun:
         evaluating = self._snap is None or (self._snap.step != trainer.step_count
                                             and start - self._eval_time >= EVAL_SECONDS)
         if budget_s is None:
-            budget_s = self.training_budget(evaluating)
-            if budget_s > 0:  # less the mistakes just measured
-                budget_s = max(MIN_TRAIN_SECONDS, budget_s - (time.perf_counter() - start))
+            budget_s = self.frame_budget(evaluating)
+            if budget_s > 0:  # less the mistakes just measured, down to MIN_TRAIN_SECONDS or the pace's smaller share
+                budget_s = max(min(budget_s, MIN_TRAIN_SECONDS), budget_s - (time.perf_counter() - start))
         if budget_s > 0:
             if not train_guarded(self, lambda: trainer.advance(budget_s)):
+                self.pace.stop()  # paused by the failure: no longer a share of the server
                 return self.snapshot()
             now = time.perf_counter()
             if self._last is not None and now > self._last[0]:  # over the frames since the last that trained
@@ -170,9 +161,11 @@ class CNNRun:
     def play(self) -> None:
         self.playing = not (self.trainer.diverged or self.trainer.finished)
         self.message = ""
+        self.pace.restart()
 
     def pause(self) -> None:
         self.playing = False
+        self.pace.stop()
 
     def autosave(self, save, now: float | None = None) -> bool:
         return self._autosave.save_if_due(self.trainer, self.playing, save, now)
@@ -208,18 +201,23 @@ class CNNRun:
         elif t.finished:
             self.playing = False
             self.message = f"Reached the step limit ({t.config.train.max_steps:,}). Raise “Stop after” to train on."
+        if not self.playing:
+            self.pace.stop()  # stopped by itself: no longer a share of the server
 
 
 @dataclass
 class PairRun:
     """The CNN and the MLP of about as many parameters, trained side by side on the same split and
-    seed, one time-boxed chunk each per frame."""
+    seed, one time-boxed chunk each per frame; one pace for the view that shows both."""
     cnn: CNNTrainer
     mlp: CNNTrainer
     playing: bool = False
     message: str = ""
     shifts: dict | None = None   # network name -> accuracies at 0, 1, 2 pixels, measured at shift_step
     shift_step: tuple[int, int] = (-1, -1)
+    # The budget is the CNN's: the MLP, several times faster, catches up to its step count after it (tick).
+    pace: FramePacer = field(default_factory=lambda: FramePacer(tick=PAIR_TICK_SECONDS, max_train=MAX_TRAIN_SECONDS),
+                             repr=False)
     _snaps: dict | None = field(default=None, repr=False)
     _eval_time: float = field(default=-math.inf, repr=False)
 
@@ -231,19 +229,23 @@ class PairRun:
     def trainers(self) -> dict[str, CNNTrainer]:
         return {"CNN": self.cnn, "MLP": self.mlp}
 
-    def tick(self, budget_s: float = MAX_TRAIN_SECONDS) -> None:
+    def tick(self, budget_s: float | None = None) -> None:
         if not self.playing:
             return
+        budget_s = self.pace.training_budget() if budget_s is None else budget_s
         # The CNN trains for the frame's budget and the MLP (several times faster) catches up to the
         # same step: the two are compared after as many updates, not as many seconds.
         if not self.cnn.finished and not train_guarded(self, lambda: self.cnn.advance(budget_s)):
+            self.pace.stop()  # paused by the failure: no longer a share of the server
             return
         behind = self.cnn.step_count - self.mlp.step_count
         if behind > 0 and not train_guarded(self, lambda: self.mlp.advance(10 * budget_s, max_steps=behind)):
+            self.pace.stop()
             return
         if self.cnn.finished and self.mlp.finished:
             self.playing = False
             self.message = f"Both reached their {self.cnn.config.train.max_steps:,} steps."
+            self.pace.stop()
 
     def step(self, n: int) -> None:
         for trainer in (self.cnn, self.mlp):
@@ -253,9 +255,11 @@ class PairRun:
     def play(self) -> None:
         self.playing = not (self.cnn.finished and self.mlp.finished)
         self.message = ""
+        self.pace.restart()
 
     def pause(self) -> None:
         self.playing = False
+        self.pace.stop()
 
     def snapshots(self, now: float | None = None) -> dict[str, CNNSnapshot]:
         """Both snapshots, measured at most every EVAL_SECONDS while playing (see CNNRun.snapshot)."""

@@ -2,8 +2,6 @@
 view (curves, filters, feature maps with receptive fields, saliency, confusion, mistakes, the pad)."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import streamlit as st
 
@@ -139,7 +137,6 @@ def train_section() -> None:
     bar[2].button("↺ Reset", key="cv_reset", on_click=on_reset, width="stretch",
                   help="New initial weights, history cleared")
     bar[3].caption(f"{run.trainer.param_count():,} parameters · " + describe_network(run.trainer))
-    run.interval = run.frame_interval()
     live_view(run.playing)
     take_home(run.trainer)
 
@@ -179,52 +176,59 @@ def on_map_click(point: dict, stage: int, cols: int, side: int) -> None:
 def live_view(playing: bool) -> None:
     run: CNNRun = state.cv_run
 
-    @st.fragment(run_every=run.interval if run.playing else None)
+    @st.fragment(run_every=run.pace.run_every(run.playing))
     def frame() -> None:
-        frame_start = time.perf_counter()
         run: CNNRun = state.cv_run
-        trainer = run.trainer
-        snap = run.tick()
-        train_seconds = time.perf_counter() - frame_start
-        if run.message:
-            st.warning(run.message, icon="⏸")
+        with run.pace.frame(run.playing) as measured:
+            if run.pace.cut_short():
+                st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+            snap = run.tick()  # trains, and evaluates in the frames planned for it (CNNRun.plan_frames)
+            measured.trained()
+            draw_frame(run, snap)
         if not run.playing and playing:
             st.rerun()  # stopped by itself: redraw the Play button
-        m = st.columns(6)
-        # Step and epoch move every frame; loss and accuracy are the last evaluation's (CNNRun.snapshot).
-        m[0].metric("Step", f"{trainer.step_count:,}")
-        m[1].metric("Epoch", f"{trainer.epoch:,}")
-        m[2].metric("Test accuracy", fmt_percent(snap.test_accuracy))
-        m[3].metric("Shifted by 1 px", fmt_percent(snap.shifted_test_accuracy),
-                    help="Test accuracy on the test digits moved one pixel up, down, left or right (the mean of "
-                         "the four); the network never trains on moved digits")
-        m[4].metric("Test loss", fmt(snap.test_loss))
-        m[5].metric("Steps / s", f"{run.steps_per_second:,.0f}" if run.playing else "—")
-
-        left, right = st.columns(2, gap="medium")
-        with left:
-            st.markdown("**Loss** (cross-entropy, log scale)")
-            live_plotly(curves_figure(trainer.history, "loss"), key="cv_loss")
-        with right:
-            st.markdown("**Accuracy**: train, test, and the test digits moved by one pixel")
-            live_plotly(curves_figure(trainer.history, "accuracy"), key="cv_accuracy")
-
-        # The pad is read before the views above it are drawn, so that they can show the drawing.
-        inside_box, mistakes_box, drawing_box = st.container(), st.container(), st.container()
-        with drawing_box:
-            drawn = drawing(run)
-        with inside_box:
-            inside(run, drawn)
-        with mistakes_box:
-            mistakes(run)
-        run.autosave(save_cnn)
-        if state.get("cv_save_problem"):
-            st.caption(state.cv_save_problem)
-        run.frame_drawn(time.perf_counter() - frame_start, train_seconds)
-        if run.playing and run.interval_is_stale():
-            st.rerun()
+        if run.playing and run.pace.interval_is_stale():
+            st.rerun()  # draw the live view again with a frame interval that fits the frames
 
     frame()
+
+
+def draw_frame(run: CNNRun, snap) -> None:
+    """Everything the live view shows of one frame: the numbers, the curves, inside the network, the
+    mistakes and the pad."""
+    trainer = run.trainer
+    if run.message:
+        st.warning(run.message, icon="⏸")
+    m = st.columns(6)
+    # Step and epoch move every frame; loss and accuracy are the last evaluation's (CNNRun.snapshot).
+    m[0].metric("Step", f"{trainer.step_count:,}")
+    m[1].metric("Epoch", f"{trainer.epoch:,}")
+    m[2].metric("Test accuracy", fmt_percent(snap.test_accuracy))
+    m[3].metric("Shifted by 1 px", fmt_percent(snap.shifted_test_accuracy),
+                help="Test accuracy on the test digits moved one pixel up, down, left or right (the mean of "
+                     "the four); the network never trains on moved digits")
+    m[4].metric("Test loss", fmt(snap.test_loss))
+    m[5].metric("Steps / s", f"{run.steps_per_second:,.0f}" if run.playing else "—")
+
+    left, right = st.columns(2, gap="medium")
+    with left:
+        st.markdown("**Loss** (cross-entropy, log scale)")
+        live_plotly(curves_figure(trainer.history, "loss"), key="cv_loss")
+    with right:
+        st.markdown("**Accuracy**: train, test, and the test digits moved by one pixel")
+        live_plotly(curves_figure(trainer.history, "accuracy"), key="cv_accuracy")
+
+    # The pad is read before the views above it are drawn, so that they can show the drawing.
+    inside_box, mistakes_box, drawing_box = st.container(), st.container(), st.container()
+    with drawing_box:
+        drawn = drawing(run)
+    with inside_box:
+        inside(run, drawn)
+    with mistakes_box:
+        mistakes(run)
+    run.autosave(save_cnn)
+    if state.get("cv_save_problem"):
+        st.caption(state.cv_save_problem)
 
 
 def inside(run: CNNRun, drawn: np.ndarray | None) -> None:

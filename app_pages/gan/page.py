@@ -1,7 +1,6 @@
 """GAN lab: the minimax game between a generator and a discriminator, live on 2-D
 distributions and on handwritten digits."""
 import json
-import time
 
 import numpy as np
 import streamlit as st
@@ -142,7 +141,8 @@ def keep_or_rebuild(run_key: str, config, make) -> LiveRun:
     else:
         changed = run.trainer.apply(config)
         if changed:
-            run = state[run_key] = LiveRun(make(config), playing=run.playing)
+            # The same live view goes on (playing if it was): its pacer, with what it measured, goes with it.
+            run = state[run_key] = LiveRun(make(config), playing=run.playing, pace=run.pace)
             forget_game(run_key)  # the trained one was thrown away: a reload must not bring it back
             st.toast(f"New game: {', '.join(changed)} changed")
     return run
@@ -221,17 +221,28 @@ def take_home(run_key: str, run: LiveRun, key: str) -> None:
                       on_load=lambda data: load_game(run_key, data), make=make)
 
 
-@st.fragment(run_every=state.gan_run.tick_seconds() if state.get("gan_run") and state.gan_run.playing else None)
+@st.fragment(run_every=state.gan_run.pace.run_every(state.gan_run.playing) if state.get("gan_run") else None)
 def plane_view() -> None:
-    start = time.perf_counter()
     run: LiveRun = state.gan_run
     was_playing = run.playing
-    snap = run.tick(SPEEDS[state.gan_speed])
-    train_seconds = time.perf_counter() - start
-    if run.message:
-        st.warning(run.message, icon="⏸")
+    with run.pace.frame(run.playing) as frame:
+        if run.pace.cut_short():
+            st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+        snap = run.tick(SPEEDS[state.gan_speed])
+        frame.trained()
+        clicked = draw_plane_view(run, snap)
+    if clicked:
+        st.rerun()  # a new game on the drawing: redraw the whole page (after the frame, which was drawn in full)
     if was_playing and not run.playing:
         st.rerun()  # stopped by itself: redraw the Play button
+    if run.playing and run.pace.interval_is_stale():
+        st.rerun()  # the live view again with an interval that fits its frames
+
+
+def draw_plane_view(run: LiveRun, snap) -> bool:
+    """The 2-D game's live view; True when a click on the plane added a point to the drawing."""
+    if run.message:
+        st.warning(run.message, icon="⏸")
     trainer, config = run.trainer, run.trainer.config
     m = st.columns(7)
     m[0].metric("Step", f"{snap.step:,}", help=f"{snap.d_updates:,} D updates, {snap.g_updates:,} G updates")
@@ -262,8 +273,6 @@ def plane_view() -> None:
                        "new game on your drawing. The drawing is not in the page's address: a copied link opens "
                        "the heart.")
             c2.button("Clear points", key="gan_clear", on_click=on_clear_points)
-            if clicked:
-                st.rerun()  # a new game on the drawing: redraw the whole page
         st.caption("Arrows: where each generated point is pushed by G's next update (−∂ G loss / ∂x; the longest "
                    "is scaled to a fixed length). The manifold is G applied to a grid of noise: where its cells "
                    "crowd together, G puts much probability.")
@@ -284,7 +293,7 @@ def plane_view() -> None:
         st.caption("The distance between real and generated samples (squared MMD, RBF kernel): it should fall, "
                    "though not steadily — GAN training oscillates.")
     autosave("gan_run", run)
-    run.frame_drawn(time.perf_counter() - start, train_seconds)
+    return bool(clickable and clicked)
 
 
 def add_clicked_point(point: dict) -> None:
@@ -325,18 +334,26 @@ def digits_lab() -> None:
     take_home("gan_digits_run", run, "gan_digits")
 
 
-@st.fragment(run_every=state.gan_digits_run.tick_seconds()
-             if state.get("gan_digits_run") and state.gan_digits_run.playing else None)
+@st.fragment(run_every=state.gan_digits_run.pace.run_every(state.gan_digits_run.playing)
+             if state.get("gan_digits_run") else None)
 def digits_view() -> None:
-    start = time.perf_counter()
     run: LiveRun = state.gan_digits_run
     was_playing = run.playing
-    snap = run.tick()
-    train_seconds = time.perf_counter() - start
+    with run.pace.frame(run.playing) as frame:
+        if run.pace.cut_short():
+            st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+        snap = run.tick()
+        frame.trained()
+        draw_digits_view(run, snap)
+    if was_playing and not run.playing:
+        st.rerun()  # stopped by itself: redraw the Play button
+    if run.playing and run.pace.interval_is_stale():
+        st.rerun()  # the live view again with an interval that fits its frames
+
+
+def draw_digits_view(run: LiveRun, snap) -> None:
     if run.message:
         st.warning(run.message, icon="⏸")
-    if was_playing and not run.playing:
-        st.rerun()
     trainer = run.trainer
     m = st.columns(5)
     m[0].metric("Step", f"{snap.step:,}")
@@ -365,7 +382,6 @@ def digits_view() -> None:
         live_plotly(distance_figure(trainer.history, key="gan-digit-mmd"), key="gan_digit_mmd")
         st.caption("Squared MMD between 300 real digits and G of 300 fixed noise vectors: lower is closer.")
     autosave("gan_digits_run", run)
-    run.frame_drawn(time.perf_counter() - start, train_seconds)
 
 
 if mode == MODES[0]:

@@ -13,6 +13,7 @@ from app_pages.common import address
 from app_pages.common.address import one_of, whole_number
 from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
+from app_pages.common.frame_interval import FramePacer
 from engine import ConfigError
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
 from engine.gan.dcgan import ARCHITECTURES
@@ -21,8 +22,7 @@ from engine.gan.digits import DigitsGANConfig, DigitsGANTrainer
 from engine.gan.trainer import (LOSS_VARIANTS, NOISE_TYPES, STRUCTURAL, TARGETS, GANConfig, GANTrainer,
                                 structural_changes)
 
-TICK_SECONDS = 0.25          # the live view redraws 4 times a second
-MIN_TRAIN_SECONDS = 0.05     # training gets what drawing leaves of a frame, but never less
+TICK_SECONDS = 0.25          # the live view redraws 4 times a second when its frames fit in that
 SPEEDS = {"Slow motion (1 step per frame)": 1, "10 steps per frame": 10, "Fast (as many as fit)": 0}
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.002, 0.003, 0.005, 0.01, 0.03, 0.1]
 SPREADS = [0.0, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5]
@@ -239,30 +239,16 @@ def add_point(points: list, x: float, y: float, domain: float = 2.0) -> list:
 
 @dataclass
 class LiveRun:
-    """What the page keeps between reruns for one trainer: whether it plays, the speed,
-    how long drawing takes (the rest of a frame is for training)."""
+    """What the page keeps between reruns for one trainer: whether it plays, the speed, and the
+    pace of its live view (each game has its own: the rest of a frame after drawing is for training)."""
     trainer: GANTrainer | DigitsGANTrainer
     playing: bool = False
     message: str = ""
     steps_per_second: float = 0.0
-    draw_seconds: float = 0.1
+    pace: FramePacer = field(default_factory=lambda: FramePacer(tick=TICK_SECONDS), repr=False)
     _last: tuple[float, int] | None = field(default=None, repr=False)
     _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
     _saved_config: GANConfig | DigitsGANConfig | None = field(default=None, repr=False)
-
-    def tick_seconds(self) -> float:
-        """The live view's interval: TICK_SECONDS, or longer on a machine so busy that drawing a
-        frame takes longer than that (a tick that arrives while a frame is drawing interrupts it,
-        and the numbers on screen would never update)."""
-        return max(TICK_SECONDS, 1.5 * self.draw_seconds)
-
-    def training_budget(self) -> float:
-        """Seconds of training that fit in a frame beside the drawing, so the frame ends well
-        inside the interval."""
-        return max(MIN_TRAIN_SECONDS, 0.8 * self.tick_seconds() - self.draw_seconds)
-
-    def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
-        self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
 
     def tick(self, speed_steps: int = 0, budget_s: float | None = None):
         """One frame: if playing, train `speed_steps` steps (0: as many as fit the budget); a snapshot."""
@@ -270,9 +256,10 @@ class LiveRun:
         if not self.playing:
             self._last = None
             return t.snapshot()
-        budget = self.training_budget() if budget_s is None else budget_s
+        budget = self.pace.training_budget() if budget_s is None else budget_s
         trained = []
         if not train_guarded(self, lambda: trained.append(t.train_for(budget, max_steps=speed_steps or 1_000_000))):
+            self.pace.stop()  # paused by the failure: no longer a share of the server
             return t.snapshot()
         snap = trained[0]
         now = time.perf_counter()
@@ -301,13 +288,17 @@ class LiveRun:
         elif snap.finished:
             self.playing = False
             self.message = "Reached the step limit."
+        if not self.playing:
+            self.pace.stop()
 
     def play(self) -> None:
         self.playing = not (self.trainer.diverged or self.trainer.finished)
         self.message = ""
+        self.pace.restart()
 
     def pause(self) -> None:
         self.playing = False
+        self.pace.stop()
 
     @property
     def has_trained(self) -> bool:

@@ -16,7 +16,7 @@ from app_pages.sentiment.saving import take_home
 from app_pages.sentiment.state import (BATCH_SIZES, CONFIDENCE_STEP, DROPOUT_STEP, EMBED_DIMS, HEADS, L2_RATES,
                                        LEARNING_RATES, LOSS_NAMES, MAX_ADDRESS_TEXT, MAX_DEPTH, MAX_DROPOUT, MAX_EPOCHS,
                                        MAX_LAYERS, MAX_PATIENCE, MAX_TOKENS, METHODS, PREDICTED, REPRESENTATIONS,
-                                       ROW_LIMITS, SAVE_NAME, SHARES, TICK_SECONDS, VOCAB_SIZES, WIDTHS, SentimentLab,
+                                       ROW_LIMITS, SAVE_NAME, SHARES, VOCAB_SIZES, WIDTHS, SentimentLab,
                                        config_from_widgets, default_widgets, encoding_table, explanation_sentence,
                                        long_text_note, misclassified_rows, numbers_in_words, read_upload,
                                        restored_widgets, sentence_in_address, widgets_from_config, widgets_from_query,
@@ -109,6 +109,30 @@ def on_reset() -> None:
 
 def save_model(checkpoint: bytes) -> None:
     state.sn_save_problem = save_run(SAVE_NAME, checkpoint)
+
+
+def draw_live_view(lab: SentimentLab) -> None:
+    if lab.message:
+        (st.warning if lab.trainer.diverged else st.info)(lab.message, icon="⏸")
+    t = lab.trainer
+    last = t.history[-1]
+    m = st.columns(5)
+    m[0].metric("Epoch", f"{t.step_count / t.steps_per_epoch:.2f}")
+    m[1].metric("Train loss", f"{last['train_loss']:.3f}")
+    m[2].metric("Validation loss", f"{last['val_loss']:.3f}")
+    m[3].metric("Validation accuracy", f"{last['val_accuracy']:.1%}")
+    m[4].metric("Texts / s", f"{lab.texts_per_second:,.0f}" if lab.playing else "—")
+    left, right = st.columns(2, gap="medium")
+    with left:
+        st.markdown("**Loss**")
+        live_plotly(curves_figure(t.history, "loss"), key="sn_loss_curve")
+    with right:
+        st.markdown("**Accuracy**")
+        live_plotly(curves_figure(t.history, "accuracy", t.majority_baseline()[1]), key="sn_acc_curve")
+    st.caption(numbers_in_words(t))
+    lab.autosave(save_model)
+    if lab.save_note or state.get("sn_save_problem"):
+        st.caption(lab.save_note or state.sn_save_problem)
 
 
 page_title("💬 Sentiment lab", "sentiment")
@@ -228,6 +252,7 @@ elif config is not None and (lab is None or not lab.apply(config)):
             new = SentimentLab.build(config, app_device())
         if lab is not None:
             forget_run(SAVE_NAME)  # the trained one was thrown away: a reload must not bring it back
+            new.pace = lab.pace  # the same live view goes on (playing if it was): its pacer, as measured, too
         lab = state.sn_lab = new
         lab.playing = was_playing
     except ValueError as e:
@@ -266,33 +291,19 @@ if lab is not None:
                    "trained, the page asks first); the learning rate, L2, "
                    "epochs and early stopping change the running one.")
 
-    @st.fragment(run_every=TICK_SECONDS if playing else None)
+    @st.fragment(run_every=lab.pace.run_every(playing))
     def live_view() -> None:
         lab: SentimentLab = state.sn_lab
-        lab.tick()
-        if lab.message:
-            (st.warning if lab.trainer.diverged else st.info)(lab.message, icon="⏸")
+        with lab.pace.frame(lab.playing) as frame:
+            if lab.pace.cut_short():
+                st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+            lab.tick()
+            frame.trained()
+            draw_live_view(lab)
         if not lab.playing and playing:
             st.rerun()  # training stopped by itself: redraw the Play button and the test results
-        t = lab.trainer
-        last = t.history[-1]
-        m = st.columns(5)
-        m[0].metric("Epoch", f"{t.step_count / t.steps_per_epoch:.2f}")
-        m[1].metric("Train loss", f"{last['train_loss']:.3f}")
-        m[2].metric("Validation loss", f"{last['val_loss']:.3f}")
-        m[3].metric("Validation accuracy", f"{last['val_accuracy']:.1%}")
-        m[4].metric("Texts / s", f"{lab.texts_per_second:,.0f}" if lab.playing else "—")
-        left, right = st.columns(2, gap="medium")
-        with left:
-            st.markdown("**Loss**")
-            live_plotly(curves_figure(t.history, "loss"), key="sn_loss_curve")
-        with right:
-            st.markdown("**Accuracy**")
-            live_plotly(curves_figure(t.history, "accuracy", t.majority_baseline()[1]), key="sn_acc_curve")
-        st.caption(numbers_in_words(t))
-        lab.autosave(save_model)
-        if lab.save_note or state.get("sn_save_problem"):
-            st.caption(lab.save_note or state.sn_save_problem)
+        if lab.playing and lab.pace.interval_is_stale():
+            st.rerun()  # the live view again with an interval that fits its frames
 
     live_view()
 

@@ -13,17 +13,18 @@ from app_pages.common import address
 from app_pages.common.address import Param, flag, number, one_of, whole_number
 from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
+from app_pages.common.frame_interval import FramePacer
 from app_pages.common.session_store import MAX_SESSION_BYTES
 from app_pages.common.text import md_escape
+from app_pages.sentiment.ngrams import FILTER_CHOICES, widths_param
 from engine import ConfigError
 from engine.core.registries import ACTIVATIONS, OPTIMIZERS
-from app_pages.sentiment.ngrams import FILTER_CHOICES, widths_param
 from engine.sentiment.config import SEQUENCE_REPRESENTATIONS
 from engine.sentiment.data import MAX_TEXT_CHARS, MINILM_MAX_ROWS, TWEET_CLASSES_3, parse_labelled_csv, tokenize
 from engine.sentiment.trainer import HOT_FIELDS, SentimentConfig, SentimentTrainer, structural_changes
 
-TICK_SECONDS = 0.5           # the live view redraws twice a second
-FRAME_TRAIN_SECONDS = 0.3    # training per frame; drawing the charts takes the rest
+TICK_SECONDS = 0.5           # the live view redraws twice a second when its frames fit in that
+FRAME_TRAIN_SECONDS = 0.3    # at most this much training per frame; drawing the charts takes the rest
 REPRESENTATIONS = {
     "tfidf": "TF-IDF (bag of words, weighted)",
     "bow": "Bag of words (counts)",
@@ -212,19 +213,24 @@ class SentimentLab:
     message: str = ""
     texts_per_second: float = 0.0
     save_note: str = ""           # why the run is not saved, when it is too large to keep
+    pace: FramePacer = field(default_factory=lambda: FramePacer(tick=TICK_SECONDS, max_train=FRAME_TRAIN_SECONDS),
+                             repr=False)
     _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
 
     @classmethod
     def build(cls, config: SentimentConfig, device="cpu") -> "SentimentLab":
         return cls(SentimentTrainer(config, device))
 
-    def tick(self, budget_s: float = FRAME_TRAIN_SECONDS) -> None:
-        """One frame of the live view: train for about budget_s when playing."""
+    def tick(self, budget_s: float | None = None) -> None:
+        """One frame of the live view: train for about budget_s (what the pacer leaves of the frame
+        unless given) when playing."""
         if not self.playing:
             return
         t = self.trainer
+        budget = self.pace.training_budget() if budget_s is None else budget_s
         before, start = t.step_count, time.perf_counter()
-        if not train_guarded(self, lambda: t.train_for(budget_s)):
+        if not train_guarded(self, lambda: t.train_for(budget)):
+            self.pace.stop()  # paused by the failure: no longer a share of the server
             return
         elapsed = time.perf_counter() - start
         if elapsed > 0 and t.step_count > before:
@@ -247,6 +253,8 @@ class SentimentLab:
             self.message = f"Done: {t.config.train.epochs} epoch(s). Raise *Epochs* and press Play to train on."
         else:
             self.message = ""
+        if not self.playing:
+            self.pace.stop()
 
     def play(self) -> None:
         if self.trainer.finished or self.trainer.diverged:
@@ -254,9 +262,11 @@ class SentimentLab:
             return
         self.playing = True
         self.message = ""
+        self.pace.restart()
 
     def pause(self) -> None:
         self.playing = False
+        self.pace.stop()
 
     def autosave(self, save, now: float | None = None) -> bool:
         """Hand save() the trainer's checkpoint when one is due (common/autosave.py); True if it saved.

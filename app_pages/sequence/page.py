@@ -1,7 +1,6 @@
 """Sequence models: train a character-level RNN, LSTM, GRU and Transformer on the same text, live,
 and compare how they learn, what they write, how far back they look and what they attend to."""
 import math
-import time
 
 import streamlit as st
 
@@ -17,11 +16,10 @@ from app_pages.sequence.markov import markov_tab
 from app_pages.sequence.markov_state import VIEWS, baseline_for
 from app_pages.sequence.saving import load_models
 from app_pages.sequence.state import (ARCHS, ARCH_LABELS, BATCH_SIZES, CLIP_NORMS, CONTEXTS, CORPUS_LABELS,
-                                      DROPOUT_STEP, HEADS, HIDDEN_SIZES, LEARNING_RATES, MAX_ADDRESS_TEXT,
-                                      MAX_DROPOUT, MAX_LAYERS, POSITIONS, PROBE_LIMIT, SAVE_NAME, TICK_SECONDS,
-                                      SequenceLab, config_from_widgets, default_widgets, describe_chars,
-                                      restored_widgets, text_in_address, text_limits_message, widgets_from_config,
-                                      widgets_from_query, widgets_to_query)
+                                      DROPOUT_STEP, HEADS, HIDDEN_SIZES, LEARNING_RATES, MAX_ADDRESS_TEXT, MAX_DROPOUT,
+                                      MAX_LAYERS, POSITIONS, PROBE_LIMIT, SAVE_NAME, SequenceLab, config_from_widgets,
+                                      default_widgets, describe_chars, restored_widgets, text_in_address,
+                                      text_limits_message, widgets_from_config, widgets_from_query, widgets_to_query)
 from engine import ConfigError
 from engine.core.registries import OPTIMIZERS
 from engine.sequence.trainer import MAX_TEXT, MAX_VOCAB, MIN_TEXT, REPLACEMENT, CharLMConfig, CharLMTrainer
@@ -193,6 +191,7 @@ elif config is not None and (lab is None or not lab.apply(config)):
             new = SequenceLab.build(config, app_device(), sampling=lab.sampling if lab else None)
         if lab is not None:
             forget_run(SAVE_NAME)  # the trained ones were thrown away: a reload must not bring them back
+            new.pace = lab.pace  # the same live view goes on (playing if it was): its pacer, as measured, too
         lab = state.sq_lab = new
         lab.playing = was_playing
     except (ConfigError, OSError) as e:
@@ -214,15 +213,23 @@ if corpus.replaced:
 
 
 # ---------- the live view ----------
-@st.fragment(run_every=TICK_SECONDS if lab.playing else None)
+@st.fragment(run_every=lab.pace.run_every(lab.playing))
 def live_view() -> None:
-    frame_start = time.perf_counter()
     lab: SequenceLab = state.sq_lab
-    trained = lab.tick()
-    if lab.message:
-        st.warning(lab.message, icon="⏸")
+    with lab.pace.frame(lab.playing) as frame:
+        if lab.pace.cut_short():
+            st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+        lab.tick(trained=frame.trained)
+        draw_live_view(lab)
     if not lab.playing and playing:
         st.rerun()  # stopped by itself: redraw the Play button
+    if lab.playing and lab.pace.interval_is_stale():
+        st.rerun()  # the live view again with an interval that fits its frames
+
+
+def draw_live_view(lab: SequenceLab) -> None:
+    if lab.message:
+        st.warning(lab.message, icon="⏸")
     t = lab.trainer
     snap_models = t.history[-1]
     m = st.columns(2 + len(lab.labels))
@@ -276,7 +283,6 @@ def live_view() -> None:
     lab.autosave(save_models)
     if lab.save_note or state.get("sq_save_problem"):
         st.caption(lab.save_note or state.sq_save_problem)
-    lab.frame_drawn(time.perf_counter() - frame_start, trained)
 
 
 live_view()

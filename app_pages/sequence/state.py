@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +15,7 @@ from app_pages.common import address
 from app_pages.common.address import Param, list_of, number, one_of, whole_number
 from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
+from app_pages.common.frame_interval import FramePacer
 from app_pages.common.session_store import MAX_SESSION_BYTES
 from app_pages.sequence.markov_state import MARKOV_PARAMS, markov_widgets
 from engine import ConfigError
@@ -35,8 +37,9 @@ MAX_LAYERS = 4
 MAX_DROPOUT, DROPOUT_STEP = 0.5, 0.05
 HEADS = [1, 2, 4, 8]
 POSITIONS = ["learned", "sinusoidal"]
-TICK_SECONDS = 1.5           # the live view redraws every 1.5 s: most of each frame goes to training
-MIN_TRAIN_SECONDS = 0.2
+TICK_SECONDS = 1.5           # the live view redraws every 1.5 s (or less often on a busy server)
+TRAIN_SHARE = 0.75           # of a frame's interval, training and drawing: most of it goes to training
+FIRST_DRAW_SECONDS = 0.3     # drawing a frame (four charts, samples) before the first one is measured
 SAMPLE_REFRESH_STEPS = 25    # a model's sample is redrawn once it has trained this many more steps,
 SAMPLE_REFRESH_SECONDS = 4.0  # or after this long if it trained at all (slow machines see samples change too)
 GTT_REFRESH_SECONDS = 2.0
@@ -191,7 +194,8 @@ class SequenceLab:
     playing: bool = False
     message: str = ""
     steps_per_second: float = 0.0
-    draw_seconds: float = 0.3
+    pace: FramePacer = field(default_factory=lambda: FramePacer(
+        tick=TICK_SECONDS, share=TRAIN_SHARE, draw_seconds=FIRST_DRAW_SECONDS), repr=False)
     samples: dict[int, tuple[int, str]] = field(default_factory=dict)  # model -> (step drawn at, text)
     _sample_time: float = 0.0
     prompt_unknown: list[str] = field(default_factory=list)
@@ -242,25 +246,24 @@ class SequenceLab:
         return [m.arch for m in self.trainer.config.models]
 
     # ---- training ----
-    def training_budget(self) -> float:
-        """Seconds of training that fit in one frame next to the drawing."""
-        return max(MIN_TRAIN_SECONDS, 0.75 * TICK_SECONDS - self.draw_seconds)
-
-    def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
-        self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
-
-    def tick(self, budget_s: float | None = None) -> float:
-        """One frame: if playing, train a time-boxed chunk, then refresh one model's sample
-        (round robin) and the gradient curves now and then. Returns the seconds trained."""
+    def tick(self, budget_s: float | None = None, trained: Callable[[], object] | None = None) -> float:
+        """One frame: if playing, train a time-boxed chunk (its budget from the pacer unless given),
+        call trained() (the frame's drawing starts there: the samples and curves below are part
+        of it), then refresh one model's sample (round robin) and the gradient curves now and
+        then. Returns the seconds trained."""
         if not self.playing:
             self._last = None
             return 0.0
         start = time.perf_counter()
         t = self.trainer
-        budget = self.training_budget() if budget_s is None else budget_s
-        if not train_guarded(self, lambda: t.train_for(budget)):
-            return time.perf_counter() - start
-        trained = time.perf_counter() - start
+        budget = self.pace.training_budget() if budget_s is None else budget_s
+        ok = train_guarded(self, lambda: t.train_for(budget))
+        seconds = time.perf_counter() - start
+        if trained is not None:
+            trained()
+        if not ok:
+            self.pace.stop()  # paused by the failure: no longer a share of the server
+            return seconds
         now = time.perf_counter()
         if self._last is not None and now > self._last[0]:
             self.steps_per_second = (t.step_count - self._last[1]) / (now - self._last[0])
@@ -269,7 +272,7 @@ class SequenceLab:
         self.refresh_one_sample()
         if now - self._gtt_time > GTT_REFRESH_SECONDS:
             self.refresh_gtt()
-        return trained
+        return seconds
 
     def _check_stopped(self) -> None:
         t = self.trainer
@@ -286,6 +289,8 @@ class SequenceLab:
         if t.finished:
             self.playing = False
             self.message = f"The step limit ({t.config.max_steps:,}) is reached."
+        if not self.playing:
+            self.pace.stop()
 
     def step(self, n: int = 1) -> None:
         if train_guarded(self, lambda: self.trainer.step(n)):
@@ -294,9 +299,11 @@ class SequenceLab:
 
     def play(self) -> None:
         self.playing = not self.trainer.diverged and not self.trainer.finished
+        self.pace.restart()
 
     def pause(self) -> None:
         self.playing = False
+        self.pace.stop()
 
     @property
     def has_trained(self) -> bool:
