@@ -10,12 +10,14 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from app_pages.bridges.state import (ALL_SETS, C_VALUES, DEFAULTS, GAMMAS, LR_STEPS, RBF_STEPS, RBF_UNITS,
-                                     SOM_DATASETS, SOM_RADII, SOM_RATES, SOM_SCHEDULES, SOM_SIDES, SOM_SPEED_WORDS,
-                                     SVM_STEPS, TAB_NAMES, TABS, TRANSFER_SAMPLES, TREE_CRITERIA, TREE_DEPTHS,
-                                     TREE_LOSSES, TREE_STEPS, TWO_CLASS_SETS, SOMRun, compute_logistic,
-                                     default_widgets, som_config_from_widgets, widgets_from_query, widgets_to_query)
+from app_pages.bridges.state import (ALL_SETS, C_VALUES, DEFAULTS, FRAME_TRAIN_SECONDS, GAMMAS, LR_STEPS, RBF_STEPS,
+                                     RBF_UNITS, SOM_DATASETS, SOM_RADII, SOM_RATES, SOM_SCHEDULES, SOM_SIDES,
+                                     SOM_SPEED_WORDS, SVM_STEPS, TABS, TAB_NAMES, TICK_SECONDS, TRANSFER_SAMPLES,
+                                     TREE_CRITERIA, TREE_DEPTHS, TREE_LOSSES, TREE_STEPS, TWO_CLASS_SETS, SOMRun,
+                                     compute_logistic, default_widgets, som_config_from_widgets, widgets_from_query,
+                                     widgets_to_query)
 from app_pages.common.address import format_value
+from app_pages.common.frame_interval import LiveRuns
 from engine.core.device import use_one_cpu_thread
 from tests.chart_helpers import charts, live_keys
 
@@ -129,6 +131,37 @@ def test_the_map_stops_at_the_end_of_its_schedule():
     assert not run.playing and run.trainer.step_count == 500 and "schedule is over" in run.message
     run.play()  # nothing left to play: it says so instead of running on
     assert not run.playing and "Reset" in run.message
+
+
+def test_play_and_pause_start_and_stop_the_maps_pace_and_a_frame_trains_what_it_leaves():
+    """The live map's pace (common/frame_interval.py): Play measures the browser afresh, Pause (and the end
+    of the schedule) gives the server back, and a frame trains what the interval leaves after the
+    drawing, at most FRAME_TRAIN_SECONDS."""
+    state = dict(DEFAULTS, br_som_steps=500)
+    run = SOMRun.build(som_config_from_widgets(state, 0), points_per_frame=0)
+    run.pace.runs = LiveRuns()                     # this test's own server
+    budgets = []
+    train_for = run.trainer.train_for
+    run.trainer.train_for = lambda seconds, max_steps: budgets.append(seconds) or train_for(seconds, max_steps=1)
+    run.play()
+    run.pace.frame_started()
+    assert run.pace.runs.ticked(-1) == 2           # this run and the probe -1
+    run.pace.browser_floor, run.pace.interrupted = 2.0, 3
+    run.pace.draw_seconds = 0.01                   # a quick drawing: the frame's training is capped
+    run.tick()
+    run.pace.draw_seconds = 0.15                   # a slow drawing leaves less of the frame to training
+    run.tick()
+    assert budgets == [FRAME_TRAIN_SECONDS, pytest.approx(0.8 * TICK_SECONDS - 0.15)]
+    run.pause()
+    assert run.pace.runs.ticked(-1) == 1
+    run.play()
+    assert run.pace.browser_floor == 0 and run.pace.interrupted == 0
+    assert run.pace.frame_interval() == TICK_SECONDS
+    run.pace.frame_started()
+    run.trainer.train_for = train_for
+    while run.playing:                             # the end of the schedule: stopped by itself, it leaves the server
+        run.tick(0.05)
+    assert run.trainer.finished and run.pace.runs.ticked(-1) == 1
 
 
 def test_the_transfer_tab_waits_for_the_button(at):

@@ -10,8 +10,9 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from app_pages.common import address
-from app_pages.energy.state import (CONFIG_CLASSES, URL_PARAMS, EnergyRun, config_from_widgets, default_widgets,
-                                    widgets_from_config)
+from app_pages.common.frame_interval import LiveRuns
+from app_pages.energy.state import (CONFIG_CLASSES, TICK_SECONDS, TRAIN_SECONDS, URL_PARAMS, EnergyRun,
+                                    config_from_widgets, default_widgets, widgets_from_config)
 from engine.energy import BoltzmannConfig, BoltzmannTrainer
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "energy" / "page.py")
@@ -55,6 +56,35 @@ def test_the_live_run_trains_in_time_boxed_ticks_and_stops_at_the_limit():
     assert run.apply(run.trainer.config.replace(max_steps=40)) == [] and run.message == ""
     run.play()
     assert run.playing and run.tick(budget_s=5.0).step == 40
+
+
+def test_play_and_pause_start_and_stop_the_pace_and_a_frame_trains_what_it_leaves():
+    """The live view's pace (common/frame_interval.py): Play measures the browser afresh, Pause (and a run
+    that stops by itself) gives the server back, and a frame trains what the interval leaves after the
+    measuring and drawing, at most TRAIN_SECONDS."""
+    run = EnergyRun(BoltzmannTrainer(BoltzmannConfig(max_steps=3), "cpu"))
+    run.pace.runs = LiveRuns()                     # this test's own server
+    budgets = []
+    advance = run.trainer.advance
+    run.trainer.advance = lambda seconds: budgets.append(seconds) or advance(0.0)
+    run.play()
+    run.pace.frame_started()
+    assert run.pace.runs.ticked(-1) == 2           # this run and the probe -1
+    run.pace.browser_floor, run.pace.interrupted = 2.0, 3
+    run.pace.draw_seconds = 0.01                   # a quick drawing: the frame's training is capped
+    run.train()
+    run.pace.draw_seconds = 0.15                   # a slow drawing leaves less of the frame to training
+    run.train()
+    assert budgets == [TRAIN_SECONDS, pytest.approx(0.8 * TICK_SECONDS - 0.15)]
+    run.pause()
+    assert run.pace.runs.ticked(-1) == 1
+    run.play()
+    assert run.pace.browser_floor == 0 and run.pace.interrupted == 0
+    assert run.pace.frame_interval() == TICK_SECONDS
+    run.pace.frame_started()
+    while run.playing:                             # the step limit: stopped by itself, it leaves the server too
+        run.train()
+    assert run.trainer.finished and run.pace.runs.ticked(-1) == 1
 
 
 def open_page(**query) -> AppTest:

@@ -1,11 +1,14 @@
 """AppTest of the Foundations page: it renders every tab with no exception, each tab's
 widgets change what it shows, Train draws a boundary and a loss curve."""
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages.foundations.state import latex_factor, nearest_option, neuron_weights, new_logistic_trainer, train_epochs
+from app_pages.common.frame_interval import LiveRuns
+from app_pages.foundations.state import (LIVE_EPOCHS_PER_FRAME, LIVE_TICK_SECONDS, LogisticRun, latex_factor,
+                                         nearest_option, neuron_weights, new_logistic_trainer, train_epochs)
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "foundations" / "page.py")
 
@@ -49,7 +52,7 @@ def test_neuron_sliders_and_training_a_logistic_regression(at):
     m = metrics(at)
     assert m["Epoch"] == "20"
     assert float(m["Test accuracy"].rstrip("%")) > 85            # two noisy gaussians: a line separates them
-    trainer = at.session_state.fd_logistic["trainer"]
+    trainer = at.session_state.fd_logistic.trainer
     assert trainer.config.model.hidden == [] and trainer.config.train.loss == "bce"
     assert len(trainer.history) > 10                              # the loss curve has a point per epoch
     at.button(key="fd_lr_copy").click().run()
@@ -63,13 +66,13 @@ def test_neuron_sliders_and_training_a_logistic_regression(at):
 def test_logistic_regression_trains_live_and_pauses(at):
     at.button(key="fd_lr_play").click().run()
     rerun_ok(at)
-    assert at.session_state.fd_logistic["playing"]
+    assert at.session_state.fd_logistic.playing
     for _ in range(3):
         at.run()
     epochs = int(metrics(rerun_ok(at))["Epoch"])
     assert epochs >= 2  # each live frame trains two epochs
     at.button(key="fd_lr_pause").click().run()  # Pause
-    assert not at.session_state.fd_logistic["playing"]
+    assert not at.session_state.fd_logistic.playing
     paused = int(metrics(rerun_ok(at))["Epoch"])
     at.run()
     assert int(metrics(rerun_ok(at))["Epoch"]) == paused
@@ -119,6 +122,30 @@ def test_state_helpers():
     trainer = new_logistic_trainer("gauss", 0.2, 0.1, seed=0)
     snap = train_epochs(trainer, 3)
     assert snap.epoch == 3 and snap.plane["output"].shape == (50, 50) and len(trainer.history) == 3
+
+
+def test_the_live_logistic_regression_paces_its_frames_and_leaves_the_server_when_it_stops():
+    """The live view's pace (common/frame_interval.py): Play measures the browser afresh, Pause (or a
+    divergence) gives the server back. Its frames train a fixed two epochs (about a millisecond): what
+    the pace changes is how often they come, less often when drawing them takes longer."""
+    run = LogisticRun(("gauss", 0.2, 0), new_logistic_trainer("gauss", 0.2, 0.1, seed=0))
+    run.pace.runs = LiveRuns()                     # this test's own server
+    assert run.tick().epoch == 0                   # paused: nothing trains
+    run.play()
+    run.pace.frame_started()
+    assert run.pace.runs.ticked(-1) == 2           # this run and the probe -1
+    assert run.tick().epoch == LIVE_EPOCHS_PER_FRAME and run.tick().epoch == 2 * LIVE_EPOCHS_PER_FRAME
+    assert run.pace.run_every(True) == LIVE_TICK_SECONDS
+    run.pace.draw_seconds = 0.6                    # a slow drawing (a busy server): frames come less often
+    assert run.pace.interval_is_stale() and run.pace.run_every(True) > 2 * LIVE_TICK_SECONDS
+    run.pause()
+    assert run.pace.runs.ticked(-1) == 1 and run.pace.run_every(run.playing) is None
+    assert run.train_more(3).epoch == 2 * LIVE_EPOCHS_PER_FRAME + 3 and not run.playing
+    run.play()
+    run.pace.frame_started()
+    run.trainer.run_epochs = lambda epochs, plane_resolution: SimpleNamespace(diverged=True)
+    run.tick()                                     # a divergence stops it, and it leaves the server
+    assert not run.playing and run.pace.runs.ticked(-1) == 1
 
 
 # ---------------- the address ----------------

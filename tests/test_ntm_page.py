@@ -10,7 +10,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from app_pages.ntm.runs import EVAL_SECONDS, NTMRun
+from app_pages.common.frame_interval import LiveRuns
+from app_pages.ntm.runs import EVAL_SECONDS, FRAME_SHARE, MAX_TRAIN_SECONDS, TICK_SECONDS, NTMRun
 from app_pages.ntm.state import (config_from_widgets, default_widgets, page_query, restored_widgets,
                                  widgets_from_config, widgets_from_query)
 from engine.ntm import NTMConfig
@@ -73,6 +74,31 @@ def test_the_live_run_evaluates_at_most_every_eval_seconds_while_playing():
     assert run.snapshot().step == run.trainer.step_count          # paused: measured at once
     assert run.example(None).target.shape == (3, 3) and run.example(5).target.shape == (5, 3)
     assert run.longer().lengths[-1] == 9
+
+
+def test_play_and_pause_start_and_stop_the_pace_and_a_frame_trains_what_the_pace_leaves():
+    """The live view's pace (common/frame_interval.py): Play measures the browser afresh, Pause gives
+    the server back, and a frame trains what the interval leaves after the drawing, at most
+    MAX_TRAIN_SECONDS (two models train each frame)."""
+    run = NTMRun.build(TINY, "cpu")
+    run.pace.runs = LiveRuns()                     # this test's own server
+    assert (run.pace.tick, run.pace.share, run.pace.max_train) == (TICK_SECONDS, FRAME_SHARE, MAX_TRAIN_SECONDS)
+    budgets = []
+    run.trainer.advance = lambda seconds: budgets.append(seconds) or 0
+    run.play()
+    run.pace.frame_started()
+    assert run.pace.runs.ticked(-1) == 2           # this run and the probe -1
+    run.pace.browser_floor, run.pace.interrupted = 2.0, 3
+    run.pace.draw_seconds = 0.01                   # a quick drawing: the frame's training is capped
+    run.tick()
+    run.pace.draw_seconds = 0.1                    # a slow drawing leaves less of the frame to training
+    run.tick()
+    assert budgets == [MAX_TRAIN_SECONDS, pytest.approx(FRAME_SHARE * TICK_SECONDS - 0.1)]
+    run.pause()
+    assert run.pace.runs.ticked(-1) == 1
+    run.play()
+    assert run.pace.browser_floor == 0 and run.pace.interrupted == 0
+    assert run.pace.frame_interval() == TICK_SECONDS
 
 
 def test_the_figures_have_their_panels():

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages.common.frame_interval import LiveRuns
 from app_pages.reservoirs import state as rs
-from app_pages.reservoirs.runs import ELMRun, ESNRun, LSMRun
+from app_pages.reservoirs.runs import TICK_SECONDS, TRAIN_SECONDS, ELMRun, ESNRun, LSMRun
 from engine.reservoirs import ELMConfig, LSMConfig
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "reservoirs" / "page.py")
@@ -68,6 +69,38 @@ def test_the_runs_advance_a_chunk_a_tick_and_stop_at_the_end():
     lsm.step()
     assert lsm.lsm.samples_seen == lsm.esn.samples_seen == 800   # the same digits, the same chunks
     assert lsm.raster(3)["spikes"].shape == (16, 40)
+
+
+def test_play_and_pause_start_and_stop_the_pace_and_the_twin_trains_what_it_leaves():
+    """The live view's pace (common/frame_interval.py): Play measures the browser afresh, Pause (and a run
+    that stops by itself) gives the server back, and the ELM's MLP twin trains what the frame's interval
+    leaves after the drawing, at most TRAIN_SECONDS."""
+    elm = ELMRun.build(ELMConfig.from_dict({"data": {"n_samples": 60}, "train": {"sweep": [2, 20]}}))
+    elm.pace.runs = LiveRuns()                     # this test's own server
+    budgets = []
+    elm.twin.train_for = lambda seconds: budgets.append(seconds)
+    elm.play()
+    elm.pace.frame_started()
+    assert elm.pace.runs.ticked(-1) == 2           # this run and the probe -1
+    elm.pace.browser_floor, elm.pace.interrupted = 2.0, 3
+    elm.pace.draw_seconds = 0.01                   # a quick drawing: the frame's training is capped
+    elm.tick()
+    elm.pace.draw_seconds = 0.15                   # a slow drawing leaves less of the frame to training
+    elm.tick()
+    assert budgets == [TRAIN_SECONDS, pytest.approx(0.8 * TICK_SECONDS - 0.15)]
+    elm.pause()
+    assert elm.pace.runs.ticked(-1) == 1
+    elm.play()
+    assert elm.pace.browser_floor == 0 and elm.pace.interrupted == 0
+    assert elm.pace.frame_interval() == TICK_SECONDS
+    esn = ESNRun.build(rs.esn_config(rs.default_widgets(), 0))
+    esn.pace.runs = elm.pace.runs
+    esn.play()
+    esn.pace.frame_started()
+    assert esn.pace.runs.ticked(-1) == 2           # the ESN and the probe: the ELM has not ticked since its Play
+    while esn.playing:                             # the end of the data: stopped by itself, it leaves the server
+        esn.tick()
+    assert esn.esn.finished and esn.pace.runs.ticked(-1) == 1
 
 
 @pytest.mark.parametrize("tab, first, after", [("elm", "Widths fitted", "1 of 9"),

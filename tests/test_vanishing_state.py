@@ -3,9 +3,11 @@ trainers on the same data, its live tick and history, the explanation, and the f
 import numpy as np
 import pytest
 
+from app_pages.common.frame_interval import LiveRuns
 from app_pages.vanishing.readings import activation_quantiles, explain, sci
-from app_pages.vanishing.state import (DEFAULT_PRESET, MAX_HISTORY_ROWS, PRESETS, LabRun, VanishingLab,
-                                       config_from_widgets, default_widgets, preset_config, preset_widgets)
+from app_pages.vanishing.state import (DEFAULT_PRESET, FRAME_TRAIN_SECONDS, MAX_HISTORY_ROWS, PRESETS, TICK_SECONDS,
+                                       LabRun, VanishingLab, config_from_widgets, default_widgets, preset_config,
+                                       preset_widgets)
 from engine import Trainer
 from viz.gradients import activation_figure, grad_heatmap_figure, loss_curves_figure, norms_by_depth_figure
 
@@ -56,6 +58,31 @@ def test_tick_trains_only_while_playing():
     steps = lab.runs[0].trainer.step_count
     lab.tick(0.1)
     assert lab.runs[0].trainer.step_count == steps
+
+
+def test_play_and_pause_start_and_stop_the_pace_and_the_networks_share_what_it_leaves():
+    """The live view's pace (common/frame_interval.py): Play measures the browser afresh, Pause gives
+    the server back, and a frame's training is what the interval leaves after the drawing, at most
+    FRAME_TRAIN_SECONDS, split evenly between the networks compared."""
+    lab = small_lab()
+    lab.pace.runs = LiveRuns()                     # this test's own server
+    budgets = []
+    for run in lab.runs:
+        run.trainer.train_for = lambda seconds: budgets.append(seconds)
+    lab.play()
+    lab.pace.frame_started()
+    assert lab.pace.runs.ticked(-1) == 2           # this lab and the probe -1
+    lab.pace.browser_floor, lab.pace.interrupted = 2.0, 3
+    lab.pace.draw_seconds = 0.01                   # a quick drawing: the frame's training is capped
+    lab.tick()
+    lab.pace.draw_seconds = 0.15                   # a slow drawing leaves less of the frame to training
+    lab.tick()
+    assert budgets == [FRAME_TRAIN_SECONDS / 2] * 2 + [pytest.approx((0.8 * TICK_SECONDS - 0.15) / 2)] * 2
+    lab.pause()
+    assert lab.pace.runs.ticked(-1) == 1
+    lab.play()
+    assert lab.pace.browser_floor == 0 and lab.pace.interrupted == 0
+    assert lab.pace.frame_interval() == TICK_SECONDS
 
 
 def test_history_is_thinned_but_keeps_the_latest_steps():

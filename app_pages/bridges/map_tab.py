@@ -3,8 +3,7 @@ saved as it goes and restored when the same browser comes back (a reload, a serv
 import streamlit as st
 
 from app_pages.bridges.state import (SAVE_NAME, SOM_DATASETS, SOM_RADII, SOM_RATES, SOM_SCHEDULES, SOM_SIDES,
-                                     SOM_SPEEDS, TICK_SECONDS, SOMRun, restored_map_widgets, som_config_from_widgets,
-                                     som_story)
+                                     SOM_SPEEDS, SOMRun, restored_map_widgets, som_config_from_widgets, som_story)
 from app_pages.common.controls import play_pause_button
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.saved_runs import forget_run, save_run, saved_trainer, use_seed
@@ -80,55 +79,67 @@ def som_tab(seed: int) -> None:
         with st.spinner("Fitting k-means and laying out a new map…"):
             was_playing = run is not None and run.playing
             if run is not None:
+                run.pace.stop()  # the map thrown away no longer takes a share of the server
                 forget_run(SAVE_NAME)  # the trained map was thrown away: a reload must not bring it back
             run = state.br_som_run = SOMRun.build(som_config, SOM_SPEEDS[state.br_som_speed])
             run.playing = was_playing
     if run is not None:
         run.points_per_frame = SOM_SPEEDS[state.br_som_speed]  # a view setting: applied to the running map
 
-    @st.fragment(run_every=TICK_SECONDS if playing else None)
+    @st.fragment(run_every=run.pace.run_every(playing) if run is not None else None)
     def som_view() -> None:
         run: SOMRun = state.br_som_run
-        run.tick()
-        if not run.playing and playing:
-            st.rerun()  # the schedule ended: redraw the Play button
-        if run.message:
-            st.info(run.message, icon="⏸")
-        t = run.trainer
-        h = t.history[-1]
-        m = st.columns(5)
-        m[0].metric("Step", f"{t.step_count:,}")
-        m[1].metric("Neighbourhood radius", f"{h['radius']:.2f}")
-        m[2].metric("Learning rate", f"{h['lr']:.3f}")
-        m[3].metric("SOM quantisation error", f"{h['quantisation_error']:.3f}")
-        m[4].metric("k-means quantisation error", f"{run.kmeans['quantisation_error']:.3f}")
-        km = run.kmeans
-        left, right = st.columns(2, gap="medium")
-        if t.config.data == "digits":
-            centres = km["centres"].reshape(t.config.rows, t.config.cols, -1)
-            with left:
-                live_plotly(prototype_mosaic(t.prototypes(), f"SOM prototypes, step {t.step_count:,}: neighbours "
-                                                             "look alike"), key="br_som_mosaic")
-            with right:
-                live_plotly(prototype_mosaic(centres, "k-means centres: no order between them"), key="br_km_mosaic")
-        else:
-            with left:
-                live_plotly(kmeans_figure(t.x_np, t.labels, km["centres"], km["quantisation_error"]), key="br_km_fig")
-            with right:
-                live_plotly(som_figure(t.x_np, t.labels, t.prototypes(), t.step_count, h["quantisation_error"]),
-                            key="br_som_fig")
-        st.markdown(som_story(run))
-        live_plotly(schedule_figure(t.history, km["quantisation_error"]), key="br_som_schedule")
-        st.caption("What to see: k-means and the map both place prototypes where the data is, scored by the mean "
-                   "distance from a point to its nearest prototype. The map also keeps an order: neighbours on the "
-                   "grid stay neighbours in the data, which k-means does not promise — so it pays a slightly larger "
-                   "error. Press ▶ Play to watch the crumpled grid unfold as the radius shrinks.")
-        run.autosave(save_map)
-        if state.get("br_save_problem"):
-            st.caption(state.br_save_problem)
+        with run.pace.frame(run.playing) as frame:
+            if run.pace.cut_short():
+                st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+            run.tick()
+            frame.trained()
+            if not run.playing and playing:
+                st.rerun()  # the schedule ended: redraw the Play button
+            if run.message:
+                st.info(run.message, icon="⏸")
+            draw_map(run)
+        if run.playing and run.pace.interval_is_stale():
+            st.rerun()  # the live view again with an interval that fits its frames
 
     if run is not None:
         som_view()
+
+
+def draw_map(run: SOMRun) -> None:
+    """One frame of the live map: its numbers, k-means beside the map, the story and the schedule."""
+    t = run.trainer
+    h = t.history[-1]
+    m = st.columns(5)
+    m[0].metric("Step", f"{t.step_count:,}")
+    m[1].metric("Neighbourhood radius", f"{h['radius']:.2f}")
+    m[2].metric("Learning rate", f"{h['lr']:.3f}")
+    m[3].metric("SOM quantisation error", f"{h['quantisation_error']:.3f}")
+    m[4].metric("k-means quantisation error", f"{run.kmeans['quantisation_error']:.3f}")
+    km = run.kmeans
+    left, right = st.columns(2, gap="medium")
+    if t.config.data == "digits":
+        centres = km["centres"].reshape(t.config.rows, t.config.cols, -1)
+        with left:
+            live_plotly(prototype_mosaic(t.prototypes(), f"SOM prototypes, step {t.step_count:,}: neighbours "
+                                                         "look alike"), key="br_som_mosaic")
+        with right:
+            live_plotly(prototype_mosaic(centres, "k-means centres: no order between them"), key="br_km_mosaic")
+    else:
+        with left:
+            live_plotly(kmeans_figure(t.x_np, t.labels, km["centres"], km["quantisation_error"]), key="br_km_fig")
+        with right:
+            live_plotly(som_figure(t.x_np, t.labels, t.prototypes(), t.step_count, h["quantisation_error"]),
+                        key="br_som_fig")
+    st.markdown(som_story(run))
+    live_plotly(schedule_figure(t.history, km["quantisation_error"]), key="br_som_schedule")
+    st.caption("What to see: k-means and the map both place prototypes where the data is, scored by the mean "
+               "distance from a point to its nearest prototype. The map also keeps an order: neighbours on the "
+               "grid stay neighbours in the data, which k-means does not promise — so it pays a slightly larger "
+               "error. Press ▶ Play to watch the crumpled grid unfold as the radius shrinks.")
+    run.autosave(save_map)
+    if state.get("br_save_problem"):
+        st.caption(state.br_save_problem)
 
 
 def save_map(checkpoint: bytes) -> None:

@@ -11,6 +11,7 @@ from app_pages.common import address
 from app_pages.common.address import SEED, number, one_of, whole_number
 from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
+from app_pages.common.frame_interval import FramePacer
 from engine.bridges.pairs import (ALL_SETS, TWO_CLASS_SETS, bridge_dataset, logistic_bridge, rbf_bridge, svm_bridge,
                                   tree_bridge)
 from engine.bridges.som import SOM_DATASETS, SOMConfig, SOMTrainer, kmeans_counterpart
@@ -194,6 +195,8 @@ class SOMRun:
     playing: bool = False
     message: str = ""
     frames: int = field(default=0, repr=False)
+    pace: FramePacer = field(default_factory=lambda: FramePacer(tick=TICK_SECONDS, max_train=FRAME_TRAIN_SECONDS),
+                             repr=False)
     _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
 
     @classmethod
@@ -214,15 +217,18 @@ class SOMRun:
     def config(self) -> SOMConfig:
         return self.trainer.config
 
-    def tick(self, budget_s: float = FRAME_TRAIN_SECONDS) -> None:
-        """One frame: if playing, present the frame's share of points (within the time budget);
-        at the end of the schedule the map stops by itself and says so."""
+    def tick(self, budget_s: float | None = None) -> None:
+        """One frame: if playing, present the frame's share of points (within the time budget: by
+        default what the frame's pace leaves after the drawing); at the end of the schedule the map
+        stops by itself and says so."""
         if not self.playing:
             return
+        budget_s = self.pace.training_budget() if budget_s is None else budget_s
         t = self.trainer
         left = max(0, t.config.steps - t.step_count)
         n = left if self.points_per_frame == 0 else min(self.points_per_frame, left)
         if n and not train_guarded(self, lambda: t.train_for(budget_s, max_steps=n)):
+            self.pace.stop()
             return
         self.frames += 1
         self._after()
@@ -230,6 +236,8 @@ class SOMRun:
     def step(self, n: int = 100) -> None:
         if train_guarded(self, lambda: self.trainer.step(n)):
             self._after()
+        else:
+            self.pace.stop()
 
     def autosave(self, save, now: float | None = None) -> bool:
         """Hand save() the map's checkpoint when one is due (common/autosave.py). True if it saved."""
@@ -237,6 +245,8 @@ class SOMRun:
 
     def _after(self) -> None:
         t = self.trainer
+        if t.diverged or t.finished:
+            self.pace.stop()
         if t.diverged:
             self.playing = False
             self.message = "The prototypes became NaN; the map stopped. Lower the learning rate."
@@ -251,9 +261,11 @@ class SOMRun:
             return
         self.message = ""
         self.playing = True
+        self.pace.restart()
 
     def pause(self) -> None:
         self.playing = False
+        self.pace.stop()
 
 
 def som_story(run: SOMRun) -> str:

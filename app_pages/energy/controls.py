@@ -54,6 +54,7 @@ def current_run(task: str) -> EnergyRun:
                              wanted_json=config.to_json(), running_json=run.trainer.config.to_json(), flag_key=flag,
                              widgets_for=functools.partial(_widgets_of, task), thing=THINGS[task])
     else:
+        run.pace.stop()  # the one thrown away no longer takes a share of the server
         run = _build(task, config, playing=run.playing)
         forget_saved(task)  # the trained one was thrown away: a reload must not bring it back
         st.toast(f"New {THINGS[task]}: {', '.join(changed)} changed")

@@ -8,8 +8,8 @@ import streamlit as st
 from app_pages.common.live_plotly import live_plotly
 from app_pages.energy.controls import control_bar, current_run
 from app_pages.energy.saving import autosave, take_home
-from app_pages.energy.state import (LEARNING_RATES, MOMENTA, RBM_BATCHES, RBM_HIDDEN, RBM_K, RBM_STEP_LIMITS,
-                                    TICK_SECONDS, EnergyRun, fmt)
+from app_pages.energy.state import (LEARNING_RATES, MOMENTA, RBM_BATCHES, RBM_HIDDEN, RBM_K, RBM_STEP_LIMITS, EnergyRun,
+                                    fmt)
 from viz.colors import BLUE, ORANGE
 from viz.energy import GREEN, curves_figure, free_energy_figure, pictures_figure
 
@@ -46,59 +46,72 @@ def rbm_section() -> None:
 
 
 def live_view(run: EnergyRun) -> None:
-    @st.fragment(run_every=TICK_SECONDS if run.playing else None)
-    def frame() -> None:
+    @st.fragment(run_every=run.pace.run_every(run.playing))
+    def view() -> None:
         run: EnergyRun = state.en_rbm_run
         was_playing = run.playing
-        snap = run.tick()
-        autosave("rbm", run)  # before a stop's rerun below: the run as it stopped is saved at once
-        if run.message:
-            st.warning(run.message, icon="⏸")
-        if was_playing and not run.playing:
-            st.rerun()
-        t = run.trainer
-        m = st.columns(5)
-        m[0].metric("Step", f"{t.step_count:,}")
-        m[1].metric("Epoch", f"{t.epoch:,}")
-        m[2].metric("Reconstruction error", fmt(snap.recon_error),
-                    help="Mean squared error per pixel of the test digits passed up to the hidden units and back")
-        m[3].metric("Free-energy gap", fmt(snap.free_energy_gap),
-                    help="Mean F of random binary images minus mean F of the test digits: how much likelier the "
-                         "model finds digits")
-        m[4].metric("Steps / s", f"{run.steps_per_second:,.0f}" if run.playing else "—")
-        left, right = st.columns(2, gap="medium")
-        with left:
-            st.markdown("**Reconstruction error** of the test digits")
-            live_plotly(curves_figure(t.history, [("recon_error", "test digits", BLUE)], "mean squared error",
-                                      key="en_rbm_recon"), key="en_rbm_recon")
-        with right:
-            st.markdown("**Free energy** F(v): lower is likelier")
-            live_plotly(curves_figure(t.history, [("free_energy_test", "test digits", BLUE),
-                                                  ("free_energy_train", "training digits", GREEN),
-                                                  ("free_energy_random", "random binary images", ORANGE)],
-                                      "mean F(v)", key="en_rbm_free"), key="en_rbm_free")
-        left, right = st.columns([1.2, 1], gap="medium")
-        with left:
-            st.markdown(f"**Filters**: the weights of {min(SHOWN_FILTERS, t.model.n_hidden)} hidden units, as 8×8 "
-                        "pictures (blue positive, orange negative)")
-            filters = t.filters()[:SHOWN_FILTERS]
-            live_plotly(pictures_figure(filters, cols=min(8, len(filters)), height=330, diverging=True,
-                                        per_picture_scale=True, key="en_rbm_filters", hover="hidden unit"),
-                        key="en_rbm_filters")
-        with right:
-            digits, reconstructions = t.reconstructions(10)
-            st.markdown("**Test digits** (top) **and their reconstructions** (bottom)")
-            live_plotly(pictures_figure(np.concatenate([digits, reconstructions]).reshape(-1, 8, 8), cols=10,
-                                        height=110, key="en_rbm_recons", hover="digit"), key="en_rbm_recons")
-            dream_steps = st.segmented_control("Gibbs rounds per frame", DREAM_STEPS, key="en_dream_steps",
-                                               help="How far the shown chain runs each frame") or 1
-            dreams = t.dream(int(dream_steps) if run.playing else 0)
-            st.markdown(f"**Dreams**: a Gibbs chain started from random images, after {t.dream_steps:,} rounds")
-            live_plotly(pictures_figure(dreams.reshape(-1, 8, 8), cols=10, height=70, key="en_rbm_dreams",
-                                        hover="chain"), key="en_rbm_dreams")
-        f_test, f_random = t.free_energies()
-        st.markdown("**Free energy of each test digit and of random binary images**: training pushes the digits "
-                    "down and leaves the random images up")
-        live_plotly(free_energy_figure(f_test, f_random, key="en_rbm_histogram"), key="en_rbm_histogram")
+        with run.pace.frame(run.playing) as frame:
+            if run.pace.cut_short():
+                st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+            run.train()
+            frame.trained()
+            snap = run.snapshot()
+            autosave("rbm", run)  # before a stop's rerun below: the run as it stopped is saved at once
+            if run.message:
+                st.warning(run.message, icon="⏸")
+            if was_playing and not run.playing:
+                st.rerun()  # stopped by itself: redraw the Play button
+            draw_frame(run, snap)
+        if run.playing and run.pace.interval_is_stale():
+            st.rerun()  # the live view again with an interval that fits its frames
 
-    frame()
+    view()
+
+
+def draw_frame(run: EnergyRun, snap) -> None:
+    """One frame of the live view: the numbers, the curves, the filters, reconstructions, dreams and the
+    free energies."""
+    t = run.trainer
+    m = st.columns(5)
+    m[0].metric("Step", f"{t.step_count:,}")
+    m[1].metric("Epoch", f"{t.epoch:,}")
+    m[2].metric("Reconstruction error", fmt(snap.recon_error),
+                help="Mean squared error per pixel of the test digits passed up to the hidden units and back")
+    m[3].metric("Free-energy gap", fmt(snap.free_energy_gap),
+                help="Mean F of random binary images minus mean F of the test digits: how much likelier the "
+                     "model finds digits")
+    m[4].metric("Steps / s", f"{run.steps_per_second:,.0f}" if run.playing else "—")
+    left, right = st.columns(2, gap="medium")
+    with left:
+        st.markdown("**Reconstruction error** of the test digits")
+        live_plotly(curves_figure(t.history, [("recon_error", "test digits", BLUE)], "mean squared error",
+                                  key="en_rbm_recon"), key="en_rbm_recon")
+    with right:
+        st.markdown("**Free energy** F(v): lower is likelier")
+        live_plotly(curves_figure(t.history, [("free_energy_test", "test digits", BLUE),
+                                              ("free_energy_train", "training digits", GREEN),
+                                              ("free_energy_random", "random binary images", ORANGE)],
+                                  "mean F(v)", key="en_rbm_free"), key="en_rbm_free")
+    left, right = st.columns([1.2, 1], gap="medium")
+    with left:
+        st.markdown(f"**Filters**: the weights of {min(SHOWN_FILTERS, t.model.n_hidden)} hidden units, as 8×8 "
+                    "pictures (blue positive, orange negative)")
+        filters = t.filters()[:SHOWN_FILTERS]
+        live_plotly(pictures_figure(filters, cols=min(8, len(filters)), height=330, diverging=True,
+                                    per_picture_scale=True, key="en_rbm_filters", hover="hidden unit"),
+                    key="en_rbm_filters")
+    with right:
+        digits, reconstructions = t.reconstructions(10)
+        st.markdown("**Test digits** (top) **and their reconstructions** (bottom)")
+        live_plotly(pictures_figure(np.concatenate([digits, reconstructions]).reshape(-1, 8, 8), cols=10,
+                                    height=110, key="en_rbm_recons", hover="digit"), key="en_rbm_recons")
+        dream_steps = st.segmented_control("Gibbs rounds per frame", DREAM_STEPS, key="en_dream_steps",
+                                           help="How far the shown chain runs each frame") or 1
+        dreams = t.dream(int(dream_steps) if run.playing else 0)
+        st.markdown(f"**Dreams**: a Gibbs chain started from random images, after {t.dream_steps:,} rounds")
+        live_plotly(pictures_figure(dreams.reshape(-1, 8, 8), cols=10, height=70, key="en_rbm_dreams",
+                                    hover="chain"), key="en_rbm_dreams")
+    f_test, f_random = t.free_energies()
+    st.markdown("**Free energy of each test digit and of random binary images**: training pushes the digits "
+                "down and leaves the random images up")
+    live_plotly(free_energy_figure(f_test, f_random, key="en_rbm_histogram"), key="en_rbm_histogram")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from app_pages.common.address import SEED, one_of, whole_number, widgets_from_query, widgets_to_query
 from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
+from app_pages.common.frame_interval import FramePacer
 from engine.energy.config import BoltzmannConfig, DBNConfig, RBMConfig
 from engine.energy.data import PATTERN_SETS
 
@@ -19,7 +20,7 @@ TABS = {"boltzmann": "① Boltzmann machine", "rbm": "② RBM", "dbn": "③ Deep
 SAVE_NAMES = {"boltzmann": "energy_boltzmann", "rbm": "energy_rbm", "dbn": "energy_dbn"}
 RUN_NAMES = {"boltzmann": "Boltzmann machine", "rbm": "RBM", "dbn": "deep belief net"}  # in the lines shown
 TICK_SECONDS = 0.25          # the live views ask for four frames a second
-TRAIN_SECONDS = 0.12         # of which a frame trains about this long, then measures and draws
+TRAIN_SECONDS = 0.12         # of which a frame trains at most this long, then measures and draws
 
 LEARNING_RATES = [0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0]
 MOMENTA = [0.0, 0.5, 0.9]
@@ -156,6 +157,8 @@ class EnergyRun:
     playing: bool = False
     message: str = ""
     steps_per_second: float = 0.0
+    pace: FramePacer = field(default_factory=lambda: FramePacer(tick=TICK_SECONDS, max_train=TRAIN_SECONDS),
+                             repr=False)
     _snap: object = field(default=None, repr=False)
     _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
     _saved_config: object = field(default=None, repr=False)
@@ -168,18 +171,28 @@ class EnergyRun:
             self._snap = self.trainer.snapshot()
         return self._snap
 
-    def tick(self, budget_s: float = TRAIN_SECONDS):
-        """One frame: if playing, train for about budget_s, stop at the end or on a divergence; the snapshot."""
-        if self.playing:
-            start, before = time.perf_counter(), self.trainer.step_count
-            if train_guarded(self, lambda: self.trainer.advance(budget_s)):
-                elapsed = time.perf_counter() - start
-                self.steps_per_second = (self.trainer.step_count - before) / elapsed if elapsed > 0 else 0.0
-                self._stop_if_needed()
+    def tick(self, budget_s: float | None = None):
+        """One frame: train() and the snapshot."""
+        self.train(budget_s)
         return self.snapshot()
 
+    def train(self, budget_s: float | None = None) -> None:
+        """A frame's training: if playing, train for about budget_s (by default what the frame's pace
+        leaves after measuring and drawing), stop at the end or on a divergence. The live view measures
+        (snapshot) after this, as part of the frame's drawing: a slow measurement leaves less to train."""
+        if not self.playing:
+            return
+        budget_s = self.pace.training_budget() if budget_s is None else budget_s
+        start, before = time.perf_counter(), self.trainer.step_count
+        if train_guarded(self, lambda: self.trainer.advance(budget_s)):
+            elapsed = time.perf_counter() - start
+            self.steps_per_second = (self.trainer.step_count - before) / elapsed if elapsed > 0 else 0.0
+            self._stop_if_needed()
+        else:
+            self.pace.stop()
+
     def step(self, n: int):
-        self.playing = False
+        self.pause()
         if train_guarded(self, lambda: self.trainer.step(n)):
             self._stop_if_needed()
         return self.snapshot()
@@ -187,9 +200,11 @@ class EnergyRun:
     def play(self) -> None:
         self.playing = not (self.trainer.diverged or self.trainer.finished)
         self.message = "" if self.playing else self.message
+        self.pace.restart()
 
     def pause(self) -> None:
         self.playing = False
+        self.pace.stop()
 
     def apply(self, config) -> list[str]:
         """Hot settings reach the running trainer; returns the fields that need a new one."""
@@ -213,6 +228,8 @@ class EnergyRun:
 
     def _stop_if_needed(self) -> None:
         t = self.trainer
+        if t.diverged or t.finished:
+            self.pace.stop()
         if t.diverged:
             self.playing = False
             self.message = ("A weight became NaN or infinite: training paused and the last finite weights were "

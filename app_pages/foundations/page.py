@@ -11,12 +11,11 @@ from app_pages.common.live_plotly import static_chart_config
 from app_pages.common.shell import app_device, ensure_global_seed
 from app_pages.common.text import md_escape
 from app_pages.foundations.state import (BACKPROP_BATCHES, BACKPROP_WIDTHS, COMPARE_EPOCHS, DESCENT_BATCHES,
-                                         DESCENT_SETS, L2_RATES, LEARNING_RATES, LINEAR_SETS, LIVE_EPOCHS_PER_FRAME,
-                                         MAX_NOISE, MAX_STEPS, MIN_STEPS, NOISE_STEP, SCORE_LIMIT, SCORE_STEP,
-                                         STEPS_STEP, SURFACE_LABELS, SURFACE_LEARNING_RATES, TABS, TRAIN_EPOCHS,
-                                         WEIGHT_LIMIT, WEIGHT_STEP, compare_losses, default_widgets, latex_factor,
-                                         nearest_option, neuron_weights, new_logistic_trainer, train_epochs,
-                                         widgets_from_query, widgets_to_query)
+                                         DESCENT_SETS, L2_RATES, LEARNING_RATES, LINEAR_SETS, MAX_NOISE, MAX_STEPS,
+                                         MIN_STEPS, NOISE_STEP, SCORE_LIMIT, SCORE_STEP, STEPS_STEP, SURFACE_LABELS,
+                                         SURFACE_LEARNING_RATES, TABS, TRAIN_EPOCHS, WEIGHT_LIMIT, WEIGHT_STEP,
+                                         LogisticRun, compare_losses, default_widgets, latex_factor, nearest_option,
+                                         neuron_weights, new_logistic_trainer, widgets_from_query, widgets_to_query)
 from engine.core.registries import ACTIVATIONS
 from engine.foundations.backprop import FD_EPSILON, inspect_weight, inspector_batch, inspector_config, inspector_network
 from engine.foundations.neuron import (MARGIN_LOSSES, SATURATION_SLOPE, SIGMOID_MAX_SLOPE, activation_curves,
@@ -59,18 +58,42 @@ def on_copy_learned(weights: tuple[float, float, float]) -> None:
 def on_play_logistic(play: bool) -> None:
     # Takes the state the button was drawn for: during live frames a click can arrive twice.
     if "fd_logistic" in state:
-        state.fd_logistic["playing"] = play
+        state.fd_logistic.play() if play else state.fd_logistic.pause()
 
 
 def on_train_more(epoch_drawn: int) -> None:
     run = state.get("fd_logistic")
-    if run is not None and run["trainer"].epoch == epoch_drawn:  # a click delivered twice trains once
-        run["playing"] = False
-        train_epochs(run["trainer"])
+    if run is not None and run.trainer.epoch == epoch_drawn:  # a click delivered twice trains once
+        run.train_more()
 
 
 def on_reset_logistic() -> None:
-    state.pop("fd_logistic", None)
+    run = state.pop("fd_logistic", None)
+    if run is not None:
+        run.pace.stop()
+
+
+def draw_logistic(trainer, snap) -> None:
+    """One frame of the live logistic regression: its numbers, its boundary and its loss curves."""
+    w1, w2, b = neuron_weights(trainer)
+    m = st.columns(6)
+    m[0].metric("Epoch", f"{snap.epoch}")
+    m[1].metric("Test loss", f"{snap.test_loss:.3f}")
+    m[2].metric("Test accuracy", f"{snap.test_accuracy:.0%}")
+    m[3].metric("Learned w₁", f"{w1:+.2f}")
+    m[4].metric("Learned w₂", f"{w2:+.2f}")
+    m[5].metric("Learned b", f"{b:+.2f}")
+    if snap.diverged:
+        st.warning("The loss became infinite at this learning rate; the last finite weights were kept. Lower it.")
+    left, right = st.columns([1.2, 1], gap="medium")
+    ds = trainer.dataset
+    with left:  # a canvas redrawn in place: a new Plotly chart per frame would keep the browser busy
+        plane_canvas(boundary_canvas(snap.plane["output"], 2, ds.train_xy, ds.train_y, height=400),
+                     key="fd_lr_boundary")
+    with right:
+        curves_canvas(loss_curves(trainer.history, True, height=300), key="fd_lr_loss")
+        st.button("Copy the learned weights into the neuron above", key="fd_lr_copy", on_click=on_copy_learned,
+                  args=((w1, w2, b),))
 
 
 with neuron_tab:
@@ -100,12 +123,14 @@ with neuron_tab:
     c3.select_slider("Learning rate", LEARNING_RATES, key="fd_lr_lr")
     setup = (state.fd_lr_data, state.fd_lr_noise, state.global_seed)
     run = state.get("fd_logistic")
-    if run is None or run["setup"] != setup:
-        run = state.fd_logistic = {"setup": setup, "trainer": new_logistic_trainer(
-            state.fd_lr_data, state.fd_lr_noise, state.fd_lr_lr, state.global_seed, app_device())}
-    trainer = run["trainer"]
+    if run is None or run.setup != setup:
+        if run is not None:
+            run.pace.stop()  # the neuron thrown away no longer takes a share of the server
+        run = state.fd_logistic = LogisticRun(setup, new_logistic_trainer(
+            state.fd_lr_data, state.fd_lr_noise, state.fd_lr_lr, state.global_seed, app_device()))
+    trainer = run.trainer
     trainer.apply(trainer.config.replace(train={"lr": state.fd_lr_lr}))  # a hot change keeps the progress
-    playing = run.get("playing", False)
+    playing = run.playing
     with c4:
         b1, b2, b3 = st.columns(3)
         play_pause_button(b1, "fd_lr", playing, on_play_logistic, help="Train live, two epochs per frame")
@@ -113,33 +138,19 @@ with neuron_tab:
                   args=(trainer.epoch,))
         b3.button("↺ Reset", key="fd_lr_reset", on_click=on_reset_logistic, width="stretch")
 
-    @st.fragment(run_every=0.25 if playing else None)
+    @st.fragment(run_every=run.pace.run_every(playing))
     def logistic_view() -> None:
-        trainer = state.fd_logistic["trainer"]
-        if state.fd_logistic.get("playing"):
-            snap = trainer.run_epochs(LIVE_EPOCHS_PER_FRAME, plane_resolution=50)
-        else:
-            snap = trainer.snapshot(plane_resolution=50)
-        w1, w2, b = neuron_weights(trainer)
-        m = st.columns(6)
-        m[0].metric("Epoch", f"{snap.epoch}")
-        m[1].metric("Test loss", f"{snap.test_loss:.3f}")
-        m[2].metric("Test accuracy", f"{snap.test_accuracy:.0%}")
-        m[3].metric("Learned w₁", f"{w1:+.2f}")
-        m[4].metric("Learned w₂", f"{w2:+.2f}")
-        m[5].metric("Learned b", f"{b:+.2f}")
-        if snap.diverged:
-            state.fd_logistic["playing"] = False
-            st.warning("The loss became infinite at this learning rate; the last finite weights were kept. Lower it.")
-        left, right = st.columns([1.2, 1], gap="medium")
-        ds = trainer.dataset
-        with left:  # a canvas redrawn in place: a new Plotly chart per frame would keep the browser busy
-            plane_canvas(boundary_canvas(snap.plane["output"], 2, ds.train_xy, ds.train_y, height=400),
-                         key="fd_lr_boundary")
-        with right:
-            curves_canvas(loss_curves(trainer.history, True, height=300), key="fd_lr_loss")
-            st.button("Copy the learned weights into the neuron above", key="fd_lr_copy", on_click=on_copy_learned,
-                      args=((w1, w2, b),))
+        run: LogisticRun = state.fd_logistic
+        with run.pace.frame(run.playing) as frame:
+            if run.pace.cut_short():
+                st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+            snap = run.tick(resolution=50)
+            frame.trained()
+            draw_logistic(run.trainer, snap)
+        if playing and not run.playing:
+            st.rerun()  # stopped by itself (a divergence): redraw the Play button
+        if run.playing and run.pace.interval_is_stale():
+            st.rerun()  # the live view again with an interval that fits its frames
 
     logistic_view()
     st.caption("**What to look for:** on two gaussians the boundary settles between the clouds within a few epochs "

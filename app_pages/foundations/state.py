@@ -2,19 +2,21 @@
 which trainings its buttons run and what they hand to the figures, and its address."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from app_pages.common import address
 from app_pages.common.address import flag, list_of, number, one_of, whole_number
+from app_pages.common.frame_interval import FramePacer
 from engine import Trainer
 from engine.core.registries import ACTIVATIONS
 from engine.foundations.neuron import MARGIN_LOSSES, logistic_regression_config, loss_comparison_config
 from engine.foundations.surfaces import PATH_OPTIMIZERS
 
 TRAIN_EPOCHS = 20          # one press of Train: enough for a neuron on 210 points to find the boundary
-LIVE_EPOCHS_PER_FRAME = 2  # while playing: a neuron's epoch on 210 points takes a few milliseconds
+LIVE_EPOCHS_PER_FRAME = 2  # while playing: a neuron's epoch on 210 points takes about a millisecond
+LIVE_TICK_SECONDS = 0.25   # the live logistic regression asks for 4 frames a second
 COMPARE_EPOCHS = 40
 LINEAR_SETS = {"gauss": "Two gaussians", "moons": "Moons", "circle": "Circle (no line separates it)",
                "xor": "XOR (no line separates it)"}
@@ -53,6 +55,41 @@ def train_epochs(trainer: Trainer, epochs: int = TRAIN_EPOCHS, resolution: int =
         if trainer.run_epochs(1).diverged:
             break
     return trainer.run_epochs(1, plane_resolution=resolution)
+
+
+@dataclass
+class LogisticRun:
+    """The One neuron tab's live logistic regression: its trainer, the setup it was built for
+    (data, noise, seed), whether it plays, and the pace of its live view. Its frames train a fixed
+    LIVE_EPOCHS_PER_FRAME epochs, far less than any frame's training budget: the pace spaces its
+    frames (drawing the boundary is the frame's cost) and counts it among the server's live runs."""
+    setup: tuple
+    trainer: Trainer
+    playing: bool = False
+    pace: FramePacer = field(default_factory=lambda: FramePacer(tick=LIVE_TICK_SECONDS), repr=False)
+
+    def tick(self, resolution: int = 50):
+        """One frame: if playing, LIVE_EPOCHS_PER_FRAME more epochs; the snapshot with the output over the
+        plane. A divergence stops it."""
+        if not self.playing:
+            return self.trainer.snapshot(plane_resolution=resolution)
+        snap = self.trainer.run_epochs(LIVE_EPOCHS_PER_FRAME, plane_resolution=resolution)
+        if snap.diverged:
+            self.pause()
+        return snap
+
+    def train_more(self, epochs: int = TRAIN_EPOCHS):
+        """The "+20 epochs" button: paused, `epochs` more epochs."""
+        self.pause()
+        return train_epochs(self.trainer, epochs)
+
+    def play(self) -> None:
+        self.playing = True
+        self.pace.restart()
+
+    def pause(self) -> None:
+        self.playing = False
+        self.pace.stop()
 
 
 @dataclass

@@ -2,12 +2,10 @@
 both, the NTM's heads and memory, and "try longer"; one fragment, redrawn each frame while playing."""
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from app_pages.common.live_plotly import live_plotly
-from app_pages.ntm.runs import TICK_SECONDS, NTMRun
+from app_pages.ntm.runs import NTMRun
 from app_pages.ntm.state import LONGER_TIMES, example_lengths, fmt, fmt_percent
 from viz.ntm import bits_figure, curves_figure, heads_figure, longer_figure, memory_figure
 
@@ -17,41 +15,49 @@ state = st.session_state
 def live_view(playing: bool, save) -> None:
     run: NTMRun = state.nt_run
 
-    @st.fragment(run_every=TICK_SECONDS if run.playing else None)
-    def frame() -> None:
-        frame_start = time.perf_counter()
+    @st.fragment(run_every=run.pace.run_every(run.playing))
+    def view() -> None:
         run: NTMRun = state.nt_run
-        trainer = run.trainer
-        snap = run.tick()
-        train_seconds = time.perf_counter() - frame_start
-        if run.message:
-            st.warning(run.message, icon="⏸")
-        if not run.playing and playing:
-            st.rerun()  # stopped by itself: redraw the Play button
-        m = st.columns(5)
-        m[0].metric("Step", f"{trainer.step_count:,}")
-        m[1].metric("NTM wrong bits", fmt_percent(snap.bit_error),
-                    help="Share of the output bits the NTM gets wrong on fixed sequences of the training lengths")
-        m[2].metric("LSTM wrong bits", fmt_percent(snap.lstm_bit_error))
-        m[3].metric("NTM loss", fmt(snap.loss), help="Cross-entropy per output bit")
-        m[4].metric("Steps / s", f"{run.steps_per_second:,.0f}" if run.playing else "—")
+        with run.pace.frame(run.playing) as frame:
+            if run.pace.cut_short():
+                st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+            snap = run.tick()
+            frame.trained()
+            if run.message:
+                st.warning(run.message, icon="⏸")
+            if not run.playing and playing:
+                st.rerun()  # stopped by itself: redraw the Play button
+            draw_frame(run, snap, save)
+        if run.playing and run.pace.interval_is_stale():
+            st.rerun()  # the live view again with an interval that fits its frames
 
-        left, right = st.columns(2, gap="medium")
-        with left:
-            st.markdown("**Wrong bits** at the training lengths (50 %: a coin toss)")
-            live_plotly(curves_figure(trainer.history, "bit_error"), key="nt_errors")
-        with right:
-            st.markdown("**Loss** (cross-entropy per bit, log scale)")
-            live_plotly(curves_figure(trainer.history, "loss"), key="nt_loss")
+    view()
 
-        one_sequence(run)
-        try_longer(run)
-        run.autosave(save)
-        if state.get("nt_save_problem"):
-            st.caption(state.nt_save_problem)
-        run.frame_drawn(time.perf_counter() - frame_start, train_seconds)
 
-    frame()
+def draw_frame(run: NTMRun, snap, save) -> None:
+    """The numbers, both models' curves, one sequence and "try longer", as they are after this frame's training."""
+    trainer = run.trainer
+    m = st.columns(5)
+    m[0].metric("Step", f"{trainer.step_count:,}")
+    m[1].metric("NTM wrong bits", fmt_percent(snap.bit_error),
+                help="Share of the output bits the NTM gets wrong on fixed sequences of the training lengths")
+    m[2].metric("LSTM wrong bits", fmt_percent(snap.lstm_bit_error))
+    m[3].metric("NTM loss", fmt(snap.loss), help="Cross-entropy per output bit")
+    m[4].metric("Steps / s", f"{run.steps_per_second:,.0f}" if run.playing else "—")
+
+    left, right = st.columns(2, gap="medium")
+    with left:
+        st.markdown("**Wrong bits** at the training lengths (50 %: a coin toss)")
+        live_plotly(curves_figure(trainer.history, "bit_error"), key="nt_errors")
+    with right:
+        st.markdown("**Loss** (cross-entropy per bit, log scale)")
+        live_plotly(curves_figure(trainer.history, "loss"), key="nt_loss")
+
+    one_sequence(run)
+    try_longer(run)
+    run.autosave(save)
+    if state.get("nt_save_problem"):
+        st.caption(state.nt_save_problem)
 
 
 def one_sequence(run: NTMRun) -> None:

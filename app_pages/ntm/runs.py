@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 
 from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
+from app_pages.common.frame_interval import FramePacer
 from engine import ConfigError
 from engine.ntm.config import HOT_FIELDS, NTMConfig
 from engine.ntm.trainer import CopyExample, LengthTest, NTMSnapshot, NTMTrainer
 
 TICK_SECONDS = 0.25          # the live view asks for 4 frames a second
-MIN_TRAIN_SECONDS = 0.03
-MAX_TRAIN_SECONDS = 0.15
+MAX_TRAIN_SECONDS = 0.15     # a frame's training, at most: a frame of both models must still be drawn in time
 FRAME_SHARE = 0.75           # of its interval a frame trains and draws: its last step runs past the deadline
 EVAL_SECONDS = 1.0           # loss and bit error over the evaluation sequences at most this often while playing
 LONGER_SECONDS = 4.0         # "try longer" (sequences up to 3 × the longest trained) at most this often
@@ -27,7 +27,8 @@ class NTMRun:
     playing: bool = False
     message: str = ""
     steps_per_second: float = 0.0
-    draw_seconds: float = 0.08   # a frame's drawing, after its training (running mean)
+    pace: FramePacer = field(default_factory=lambda: FramePacer(tick=TICK_SECONDS, share=FRAME_SHARE,
+                                                                max_train=MAX_TRAIN_SECONDS), repr=False)
     _snap: NTMSnapshot | None = field(default=None, repr=False)
     _eval_time: float = field(default=-math.inf, repr=False)
     _example: CopyExample | None = field(default=None, repr=False)
@@ -39,13 +40,6 @@ class NTMRun:
     @classmethod
     def build(cls, config: NTMConfig, device="cpu", playing: bool = False) -> "NTMRun":
         return cls(NTMTrainer(config, device), playing=playing)
-
-    def training_budget(self) -> float:
-        """Seconds of training in a frame: what the interval leaves after drawing."""
-        return min(MAX_TRAIN_SECONDS, max(MIN_TRAIN_SECONDS, FRAME_SHARE * TICK_SECONDS - self.draw_seconds))
-
-    def frame_drawn(self, frame_seconds: float, train_seconds: float) -> None:
-        self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
 
     def snapshot(self, now: float | None = None) -> NTMSnapshot:
         """The trainer's snapshot, measured at most every EVAL_SECONDS while playing, at once otherwise."""
@@ -79,8 +73,9 @@ class NTMRun:
         if not self.playing:
             self._last = None
             return self.snapshot()
-        budget = self.training_budget() if budget_s is None else budget_s
+        budget = self.pace.training_budget() if budget_s is None else budget_s
         if not train_guarded(self, lambda: trainer.advance(budget)):
+            self.pace.stop()
             return self.snapshot()
         now = time.perf_counter()
         if self._last is not None and now > self._last[0]:
@@ -92,14 +87,18 @@ class NTMRun:
     def step(self, n: int) -> NTMSnapshot:
         if train_guarded(self, lambda: self.trainer.step(n)):
             self._stop_if_needed()
+        else:
+            self.pace.stop()
         return self.snapshot()
 
     def play(self) -> None:
         self.playing = not (self.trainer.diverged or self.trainer.finished)
         self.message = ""
+        self.pace.restart()
 
     def pause(self) -> None:
         self.playing = False
+        self.pace.stop()
 
     def autosave(self, save, now: float | None = None) -> bool:
         return self._autosave.save_if_due(self.trainer, self.playing, save, now)
@@ -126,6 +125,8 @@ class NTMRun:
 
     def _stop_if_needed(self) -> None:
         t = self.trainer
+        if t.diverged or t.finished:
+            self.pace.stop()
         if t.diverged:
             self.playing = False
             self.message = (f"The loss became NaN or infinite at learning rate {t.config.train.lr:g}: training "

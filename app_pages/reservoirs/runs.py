@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 
 from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
+from app_pages.common.frame_interval import FramePacer
 from engine.mlp.trainer import Trainer
 from engine.reservoirs import ELMConfig, ELMTrainer, ESNConfig, ESNTrainer, LSMConfig, LSMTrainer
 from engine.reservoirs.elm import twin_config
 from engine.reservoirs.lsm import twin_config as esn_twin_config
 
 TICK_SECONDS = 0.3          # the live view asks for a frame this often
-TRAIN_SECONDS = 0.12        # of which the MLP twin trains this long
+TRAIN_SECONDS = 0.12        # of which the MLP twin trains this long at most (and a Step click this long)
 TWIN_EPOCHS = 300           # the twin stops here (about 6,000 steps on the default 200 training points)
 PLANE_RESOLUTION = 50
 
@@ -26,23 +27,35 @@ class LiveRun:
     config: object
     playing: bool = False
     message: str = ""
+    pace: FramePacer = field(default_factory=lambda: FramePacer(tick=TICK_SECONDS, max_train=TRAIN_SECONDS),
+                             repr=False)
     _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
 
     def play(self) -> None:
         self.playing = not self.finished
         self.message = ""
+        self.pace.restart()
 
     def pause(self) -> None:
         self.playing = False
+        self.pace.stop()
 
-    def tick(self) -> None:
-        """One frame: a chunk if playing; stops by itself at the end."""
-        if self.playing and train_guarded(self, self.advance) and self.finished:
-            self.playing = False
+    def tick(self, budget_s: float | None = None) -> None:
+        """One frame: a chunk if playing (what trains by the clock, the ELM's MLP twin, trains for budget_s:
+        by default what the frame's pace leaves after the drawing); stops by itself at the end."""
+        if not self.playing:
+            return
+        budget_s = self.pace.training_budget() if budget_s is None else budget_s
+        if not train_guarded(self, lambda: self.advance(budget_s)) or self.finished:
+            self.pause()
 
     def step(self) -> None:
-        self.playing = False
-        train_guarded(self, self.advance)
+        self.pause()
+        train_guarded(self, lambda: self.advance(TRAIN_SECONDS))
+
+    def advance(self, budget_s: float) -> None:
+        """One chunk of training; budget_s for what trains by the clock."""
+        raise NotImplementedError
 
     @property
     def trainer(self):
@@ -99,11 +112,11 @@ class ELMRun(LiveRun):
     def finished(self) -> bool:
         return self.elm.finished and self.twin.finished
 
-    def advance(self) -> None:
+    def advance(self, budget_s: float) -> None:
         if not self.elm.finished:
             self.elm.step(1)
         if not self.twin.finished:
-            self.twin.train_for(TRAIN_SECONDS)
+            self.twin.train_for(budget_s)
 
     def plane(self, name: str):
         """The ELM's or the twin's output over the plane, cached until it trains again."""
@@ -145,8 +158,8 @@ class ESNRun(LiveRun):
     def finished(self) -> bool:
         return self.esn.finished
 
-    def advance(self) -> None:
-        self.esn.step(1)
+    def advance(self, budget_s: float) -> None:
+        self.esn.step(1)   # one chunk of data and a refit, milliseconds: nothing trains by the clock
 
     def echo_curves(self, steps: int = 600) -> dict:
         """The distance of two initial states for this reservoir and, beside it, the same reservoir's
@@ -188,8 +201,8 @@ class LSMRun(LiveRun):
     def finished(self) -> bool:
         return self.lsm.finished and self.esn.finished
 
-    def advance(self) -> None:
-        if not self.lsm.finished:
+    def advance(self, budget_s: float) -> None:
+        if not self.lsm.finished:   # one chunk of digits each, milliseconds: nothing trains by the clock
             self.lsm.step(1)
         if not self.esn.finished:
             self.esn.step(1)

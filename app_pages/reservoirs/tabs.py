@@ -11,7 +11,7 @@ from app_pages.common.controls import ask_before_replacing, play_pause_button, r
 from app_pages.common.live_plotly import live_plotly
 from app_pages.common.saved_runs import forget_run, save_run
 from app_pages.reservoirs import state as rs
-from app_pages.reservoirs.runs import TICK_SECONDS, ELMRun, ESNRun, LSMRun
+from app_pages.reservoirs.runs import ELMRun, ESNRun, LSMRun
 from app_pages.reservoirs.saving import take_home
 from engine import ConfigError
 from engine.reservoirs.elm import twin_config
@@ -47,6 +47,7 @@ def _current(tab: str, build):
                              widgets_for=partial(rs.widgets_for_json, tab), thing=THINGS[tab])
     elif run is None or run.config != config:
         if run is not None:
+            run.pace.stop()  # the run thrown away no longer takes a share of the server
             forget_run(rs.SAVE_NAMES[tab])  # the trained run was thrown away: a reload must not bring it back
         with st.spinner("Building…"):
             run = state[run_key] = build(config)
@@ -62,6 +63,9 @@ def _apply_hot(tab: str, run, config):
     if tab == "elm" and twin_config(config) == twin_config(run.config):
         new = ELMRun.build(config, run.elm.device, twin=run.twin)
         new.playing = run.playing and not new.finished
+        new.pace = run.pace  # the same live view goes on, and so does its measured pace
+        if not new.playing:
+            new.pace.stop()
         run = state.rs_elm_run = new
     return run
 
@@ -88,19 +92,25 @@ def _live(run, tab: str, draw) -> None:
     def save(data: bytes) -> None:
         state[f"rs_{tab}_save_problem"] = save_run(rs.SAVE_NAMES[tab], data)
 
-    @st.fragment(run_every=TICK_SECONDS if playing else None)
-    def frame() -> None:
-        run.tick()
-        if run.message:
-            st.warning(run.message, icon="⏸")
-        if playing and not run.playing:
-            st.rerun()  # stopped by itself: redraw the Play button
-        draw(run)
-        run.autosave(save)
-        if state.get(f"rs_{tab}_save_problem"):
-            st.caption(state[f"rs_{tab}_save_problem"])
+    @st.fragment(run_every=run.pace.run_every(playing))
+    def view() -> None:
+        with run.pace.frame(run.playing) as frame:
+            if run.pace.cut_short():
+                st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+            run.tick()
+            frame.trained()
+            if run.message:
+                st.warning(run.message, icon="⏸")
+            if playing and not run.playing:
+                st.rerun()  # stopped by itself: redraw the Play button
+            draw(run)
+            run.autosave(save)
+            if state.get(f"rs_{tab}_save_problem"):
+                st.caption(state[f"rs_{tab}_save_problem"])
+        if run.playing and run.pace.interval_is_stale():
+            st.rerun()  # the live view again with an interval that fits its frames
 
-    frame()
+    view()
 
 
 # ---------- ① extreme learning machine ----------

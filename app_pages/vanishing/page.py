@@ -15,9 +15,9 @@ from app_pages.playground.sweep import spread_section
 from app_pages.vanishing.linked import inspect_steps
 from app_pages.vanishing.readings import activation_quantiles, explain, layer_ratio, sci
 from app_pages.vanishing.state import (CLIP_NORMS, DATASETS, DEFAULT_PRESET, LEARNING_RATES, MAIN_LABEL, MAX_COMPARED,
-                                       MAX_DEPTH, PRESETS, SAVE_NAME, TICK_SECONDS, WIDTHS, VanishingLab,
-                                       config_from_widgets, default_widgets, preset_config, preset_widgets,
-                                       restored_widgets, widgets_from_config, widgets_from_query, widgets_to_query)
+                                       MAX_DEPTH, PRESETS, SAVE_NAME, WIDTHS, VanishingLab, config_from_widgets,
+                                       default_widgets, preset_config, preset_widgets, restored_widgets,
+                                       widgets_from_config, widgets_from_query, widgets_to_query)
 from engine import ConfigError, ExperimentConfig
 from engine.core.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
 from engine.mlp.export import export_script
@@ -177,6 +177,7 @@ if lab is not None and changed and lab.has_trained and not replace_ok:
 elif lab is None or changed:
     was_playing = lab is not None and lab.playing
     if lab is not None:
+        lab.pace.stop()  # the networks thrown away no longer take a share of the server
         forget_run(SAVE_NAME)  # the trained networks were thrown away: a reload must not bring them back
     with st.spinner("Building the networks…"):
         lab = state.vg_lab = VanishingLab.build([(MAIN_LABEL, config)] + others, app_device())
@@ -194,14 +195,24 @@ bar[2].button("↺ Reset", key="vg_reset", on_click=on_reset, use_container_widt
 
 
 # ---------- the live view ----------
-@st.fragment(run_every=TICK_SECONDS if lab.playing else None)
+@st.fragment(run_every=lab.pace.run_every(lab.playing))
 def live_view() -> None:
     lab: VanishingLab = state.vg_lab
-    lab.tick()
-    if lab.message:
-        st.warning(lab.message, icon="⏸")
-    if not lab.playing and playing:
-        st.rerun()  # every network stopped by itself: redraw the Play button
+    with lab.pace.frame(lab.playing) as frame:
+        if lab.pace.cut_short():
+            st.rerun()  # frames are cut short before they are drawn: the live view anew, with a longer interval
+        lab.tick()
+        frame.trained()
+        if lab.message:
+            st.warning(lab.message, icon="⏸")
+        if not lab.playing and playing:
+            st.rerun()  # every network stopped by itself: redraw the Play button
+        draw_live_view(lab)
+    if lab.playing and lab.pace.interval_is_stale():
+        st.rerun()  # the live view again with an interval that fits its frames
+
+
+def draw_live_view(lab: VanishingLab) -> None:
     main = lab.runs[0]
     now = main.current_norms()
     snap_loss = main.trainer.history[-1]["train_loss"] if main.trainer.history else float("nan")

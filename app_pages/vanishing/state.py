@@ -14,6 +14,7 @@ from app_pages.common import address
 from app_pages.common.address import flag, list_of, one_of, whole_number
 from app_pages.common.autosave import AutosaveClock
 from app_pages.common.failures import train_guarded
+from app_pages.common.frame_interval import FramePacer
 from app_pages.vanishing import lab_checkpoint
 from engine import ConfigError, ExperimentConfig, Trainer
 from engine.core.registries import ACTIVATIONS, INITS, NORMS, OPTIMIZERS
@@ -24,7 +25,7 @@ WIDTHS = [2, 4, 8, 16, 32, 64, 128, 256, 512]
 LEARNING_RATES = [0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 CLIP_NORMS = [0.0, 0.1, 0.5, 1.0, 5.0, 10.0]   # 0 = off
 TICK_SECONDS = 0.25          # the live view redraws 4 times a second
-FRAME_TRAIN_SECONDS = 0.12   # training per frame, shared by all runs; drawing takes the rest
+FRAME_TRAIN_SECONDS = 0.12   # training per frame at most, shared by all runs: several networks' charts to draw
 MAX_HISTORY_ROWS = 4000      # per run; older steps are thinned 2:1 beyond this (heatmap columns, loss curve points)
 MAIN_LABEL = "Your network"  # the first network of the lab, the one the widgets describe
 SAVE_NAME = "vanishing"      # this page's entry in the session store (app_pages/common/saved_runs.py)
@@ -202,6 +203,8 @@ class VanishingLab:
     playing: bool = False
     message: str = ""
     steps_per_second: float = 0.0
+    pace: FramePacer = field(default_factory=lambda: FramePacer(tick=TICK_SECONDS, max_train=FRAME_TRAIN_SECONDS),
+                             repr=False)
     _last: tuple[float, int] | None = field(default=None, repr=False)
     _autosave: AutosaveClock = field(default_factory=AutosaveClock, repr=False)
 
@@ -245,11 +248,13 @@ class VanishingLab:
         lab = SimpleNamespace(step_count=self.steps_trained, checkpoint_bytes=self.checkpoint_bytes)
         return self._autosave.save_if_due(lab, self.playing, save, now)
 
-    def tick(self, budget_s: float = FRAME_TRAIN_SECONDS) -> None:
-        """One frame of the live view: if playing, each run trains its share of the budget."""
+    def tick(self, budget_s: float | None = None) -> None:
+        """One frame of the live view: if playing, each run trains its share of the budget (by
+        default what the frame's pace leaves after the drawing)."""
         if not self.playing:
             self._last = None
             return
+        budget_s = self.pace.training_budget() if budget_s is None else budget_s
         share = budget_s / max(1, len(self.runs))
 
         def train() -> None:
@@ -258,6 +263,7 @@ class VanishingLab:
                     run.trainer.train_for(share)
                     run.collect()
         if not train_guarded(self, train):
+            self.pace.stop()
             return
         now, steps = time.perf_counter(), self.runs[0].trainer.step_count
         if self._last is not None and now > self._last[0]:
@@ -272,6 +278,7 @@ class VanishingLab:
                         if diverged else "")
         if diverged and len(diverged) == len(self.runs):
             self.playing = False
+            self.pace.stop()
 
     def step(self, n: int = 1) -> None:
         def train() -> None:
@@ -280,13 +287,17 @@ class VanishingLab:
                 run.collect()
         if train_guarded(self, train):
             self._check_diverged()
+        else:
+            self.pace.stop()
 
     def play(self) -> None:
         self.playing = True
+        self.pace.restart()
         self._check_diverged()
 
     def pause(self) -> None:
         self.playing = False
+        self.pace.stop()
 
     @property
     def compared(self) -> list[str]:
