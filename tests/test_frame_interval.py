@@ -246,3 +246,24 @@ def test_a_copied_pacer_keeps_the_servers_count(duplicate):
     pace = FramePacer(tick=TICK, draw_seconds=0.3)
     twin = duplicate(pace)
     assert twin.draw_seconds == 0.3 and twin.runs is pace.runs
+
+
+def test_runs_that_train_side_by_side_get_their_cpu_share_in_wall_time():
+    """While one run trains, the others' threads run too (PyTorch lets go of the interpreter lock): a
+    run that had the CPU half of its training time gets twice the wall time for its share, so the core
+    does not stand idle; never more than twice (room for clicks), and never past its own frame."""
+    pace = pacer(draw_seconds=0.05, draw_cpu=0.05)
+    pace.live_runs, pace.interval = 4, 1.0
+    alone_in_cpu = 0.8 * 1.0 / 4 - 0.05
+    assert pace.training_budget() == pytest.approx(alone_in_cpu)
+    for _ in range(30):                                  # frames that trained 0.1 s with 0.05 s of CPU
+        pace.frame_drawn(frame_seconds=0.2, train_seconds=0.1, draw_cpu=0.05, train_cpu=0.05)
+    assert pace.train_cpu_share == pytest.approx(0.5, abs=1e-3)
+    assert pace.training_budget() == pytest.approx(2 * alone_in_cpu, rel=1e-3)
+    for _ in range(30):                                  # a tenth of the CPU: still at most twice
+        pace.frame_drawn(frame_seconds=0.2, train_seconds=0.1, draw_cpu=0.05, train_cpu=0.01)
+    assert pace.training_budget() == pytest.approx(2 * alone_in_cpu, rel=1e-3)
+    pace.draw_seconds = 0.7                              # a frame with little room of its own left
+    assert pace.training_budget() == pytest.approx(max(alone_in_cpu, 0.8 - 0.7))
+    pace.live_runs = 1                                   # alone: the frame's own room, as before
+    assert pace.training_budget() == pytest.approx(0.8 - 0.7)

@@ -100,6 +100,7 @@ class FramePacer:
     at_least: float = 0.0         # an interval the page knows its frames need (a frame that also evaluates)
     draw_seconds: float = 0.1     # how long drawing a frame took, training excluded (running mean)
     draw_cpu: float = 0.05        # the CPU time of that drawing (without the time spent waiting for other sessions)
+    train_cpu_share: float = 1.0  # of a frame's training time, the share this run had the CPU (the rest: other runs)
     interval: float = 0.0         # the interval the live view was drawn with (tick until then)
     frame_gap: float = 0.0        # seconds from one frame's start to the next (smoothed), while playing
     browser_floor: float = 0.0    # an interval the frames showed they need: they came far later than asked
@@ -150,7 +151,7 @@ class FramePacer:
         yield current
         end, cpu = time.perf_counter(), time.thread_time()
         self.frame_drawn(end - current.start, current.train_seconds or 0.0,
-                         draw_cpu=cpu - current.cpu_start - current.train_cpu)
+                         draw_cpu=cpu - current.cpu_start - current.train_cpu, train_cpu=current.train_cpu)
 
     def frame_started(self, now: float | None = None) -> None:
         """Note when a frame of a playing view starts. Frames that come far later than the
@@ -178,12 +179,17 @@ class FramePacer:
                 self.browser_floor = max(self.browser_floor, min(self.most, 1.5 * self.interval))
         self._frame_start, self._drawn = now, False
 
-    def frame_drawn(self, frame_seconds: float, train_seconds: float, draw_cpu: float | None = None) -> None:
+    def frame_drawn(self, frame_seconds: float, train_seconds: float, draw_cpu: float | None = None,
+                    train_cpu: float | None = None) -> None:
         """Tell the pacer how long the last frame took in all, how much of it was training, and the
-        CPU time its drawing took (wall time counts the waits for other sessions' threads too)."""
+        CPU time its drawing and its training took (wall time counts the waits for other sessions'
+        threads too)."""
         self.draw_seconds = 0.5 * self.draw_seconds + 0.5 * max(0.0, frame_seconds - train_seconds)
         if draw_cpu is not None:
             self.draw_cpu = 0.5 * self.draw_cpu + 0.5 * max(0.0, draw_cpu)
+        if train_cpu is not None and train_seconds >= MIN_TRAIN_SECONDS / 4:
+            measured = min(1.0, max(0.5, train_cpu / train_seconds))  # at most twice the CPU share: room for clicks
+            self.train_cpu_share = 0.7 * self.train_cpu_share + 0.3 * measured
         self._drawn, self.interrupted = True, 0
 
     def training_budget(self) -> float:
@@ -192,11 +198,16 @@ class FramePacer:
         several runs training on this server at once, they share one core (a server process
         draws under one interpreter lock): each gets its share of the interval, less its own
         drawing (frame_interval makes the share big enough)."""
+        own_room = self.share * self.interval - self.draw_seconds
         if self.live_runs <= 1:
-            budget = max(MIN_TRAIN_SECONDS, self.share * self.interval - self.draw_seconds)
+            budget = max(MIN_TRAIN_SECONDS, own_room)
         else:
+            # The share is CPU time, the budget wall time: while this run trains, the others' threads
+            # run too (the interpreter lock is let go inside PyTorch), and it has the CPU only part of
+            # that time. Without this the core stood partly idle. Never past the frame's own room.
+            cpu_share = self.share * self.interval / self.live_runs - self.draw_cpu
             budget = max(MIN_TRAIN_SECONDS / self.live_runs,
-                         self.share * self.interval / self.live_runs - self.draw_cpu)
+                         min(cpu_share / self.train_cpu_share, max(cpu_share, own_room)))
         return min(self.max_train, budget)
 
     def frame_interval(self) -> float:
@@ -207,12 +218,16 @@ class FramePacer:
         longer frame keeps room to train as long as it draws (by the drawing's CPU time, up to
         max_train): a heavy view trains at half speed rather than crawl at the least training."""
         train = min(self.max_train, max(MIN_TRAIN_SECONDS, self.draw_cpu))
-        wanted = max((self.draw_seconds + train) / self.share, self.browser_floor, self.at_least)
-        if self.live_runs > 1:
+        if self.live_runs <= 1:
+            wanted = (self.draw_seconds + train) / self.share
+        else:
             # Every run of the server draws on the same core: each frame needs its drawing and its
             # training, and all of them must fit in the share of the interval. A faster timer would
-            # leave no time to train, and frames would interrupt each other.
-            wanted = max(wanted, self.live_runs * (self.draw_cpu + train) / self.share)
+            # leave no time to train, and frames would interrupt each other. (The frame's wall time
+            # counts the waits for the other runs: it only has to hold the least training.)
+            wanted = max((self.draw_seconds + MIN_TRAIN_SECONDS) / self.share,
+                         self.live_runs * (self.draw_cpu + train) / self.share)
+        wanted = max(wanted, self.browser_floor, self.at_least)
         return rounded_interval(wanted, self.tick, self.most)
 
     def interval_is_stale(self) -> bool:
